@@ -1,0 +1,324 @@
+//! NEON kernels: 4 lanes, four independent FMA accumulators (16 elements a step) for the f32
+//! metrics. f16 lanes are widened with the same exact integer bit transform as SSE2 (the f16
+//! vector types are not stable in Rust), narrowing to f16 stays scalar; i8 products are widened
+//! with `vmull_s8` and pairwise-accumulated into i32 lanes.
+//!
+//! # Safety (whole module)
+//! Every function here is an `unsafe fn` with `#[target_feature(enable = "neon")]`: the caller
+//! must have checked that the CPU supports NEON. All loads stay below `n = min(len)`.
+
+use crate::dispatch::{SCALAR, Table};
+use crate::scalar;
+use core::arch::aarch64::*;
+use half::f16;
+
+pub(crate) const TABLE: Table = Table {
+    dot_f32,
+    l2sq_f32,
+    dot_norms_f32,
+    dot_f16,
+    l2sq_f16,
+    dot_norms_f16,
+    dot_i8,
+    l2sq_i8,
+    f16_to_f32,
+    quantize_i8,
+    max_abs_f32,
+    max_f32,
+    td_update_row,
+    ..SCALAR
+};
+
+/// Exact f16 -> f32 widening of four halves held in the low 16 bits of each 32-bit lane (see
+/// `x86_64::sse2::widen_f16` for the method).
+#[inline]
+#[target_feature(enable = "neon")]
+fn widen_f16(h: uint32x4_t) -> float32x4_t {
+    let abs = vandq_u32(h, vdupq_n_u32(0x7fff));
+    let f = vmulq_n_f32(
+        vreinterpretq_f32_u32(vshlq_n_u32::<13>(abs)),
+        f32::from_bits(0x7780_0000),
+    );
+    let infnan = vcgtq_u32(abs, vdupq_n_u32(0x7bff));
+    let f = vorrq_u32(
+        vreinterpretq_u32_f32(f),
+        vandq_u32(infnan, vdupq_n_u32(0x7f80_0000)),
+    );
+    let sign = vshlq_n_u32::<16>(vandq_u32(h, vdupq_n_u32(0x8000)));
+    vreinterpretq_f32_u32(vorrq_u32(f, sign))
+}
+
+/// # Safety
+/// `p.add(i)..p.add(i + 4)` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn ld(p: *const f32, i: usize) -> float32x4_t {
+    // SAFETY: the caller guarantees 4 readable floats.
+    unsafe { vld1q_f32(p.add(i)) }
+}
+
+/// Eight f16 values at `p + i`, widened to two f32x4.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 8)` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn ld_h(p: *const f16, i: usize) -> (float32x4_t, float32x4_t) {
+    // SAFETY: f16 is repr(transparent) over u16; the caller guarantees 8 readable values.
+    let x = unsafe { vld1q_u16(p.add(i).cast()) };
+    (
+        widen_f16(vmovl_u16(vget_low_u16(x))),
+        widen_f16(vmovl_high_u16(x)),
+    )
+}
+
+macro_rules! reduce2_f32 {
+    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+        let n = $a.len().min($b.len());
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let step = $step;
+        let (mut s0, mut s1, mut s2, mut s3) = (
+            vdupq_n_f32(0.0),
+            vdupq_n_f32(0.0),
+            vdupq_n_f32(0.0),
+            vdupq_n_f32(0.0),
+        );
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n, so the four 4-lane loads are in bounds of both slices.
+            unsafe {
+                s0 = step(s0, ld(pa, i), ld(pb, i));
+                s1 = step(s1, ld(pa, i + 4), ld(pb, i + 4));
+                s2 = step(s2, ld(pa, i + 8), ld(pb, i + 8));
+                s3 = step(s3, ld(pa, i + 12), ld(pb, i + 12));
+            }
+            i += 16;
+        }
+        while i + 4 <= n {
+            // SAFETY: i + 4 <= n.
+            unsafe { s0 = step(s0, ld(pa, i), ld(pb, i)) };
+            i += 4;
+        }
+        vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3))) + $tail(&$a[i..n], &$b[i..n])
+    }};
+}
+
+macro_rules! reduce2_f16 {
+    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+        let n = $a.len().min($b.len());
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let step = $step;
+        let (mut s0, mut s1) = (vdupq_n_f32(0.0), vdupq_n_f32(0.0));
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n.
+            let ((x0, x1), (y0, y1)) = unsafe { (ld_h(pa, i), ld_h(pb, i)) };
+            s0 = step(s0, x0, y0);
+            s1 = step(s1, x1, y1);
+            i += 8;
+        }
+        vaddvq_f32(vaddq_f32(s0, s1)) + $tail(&$a[i..n], &$b[i..n])
+    }};
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce2_f32!(a, b, |s, x, y| vfmaq_f32(s, x, y), scalar::dot_f32)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce2_f32!(
+        a,
+        b,
+        |s, x, y| {
+            let d = vsubq_f32(x, y);
+            vfmaq_f32(s, d, d)
+        },
+        scalar::l2sq_f32
+    )
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
+    reduce2_f16!(a, b, |s, x, y| vfmaq_f32(s, x, y), scalar::dot_f16)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
+    reduce2_f16!(
+        a,
+        b,
+        |s, x, y| {
+            let d = vsubq_f32(x, y);
+            vfmaq_f32(s, d, d)
+        },
+        scalar::l2sq_f16
+    )
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn norms_step(acc: &mut [float32x4_t; 3], x: float32x4_t, y: float32x4_t) {
+    acc[0] = vfmaq_f32(acc[0], x, y);
+    acc[1] = vfmaq_f32(acc[1], x, x);
+    acc[2] = vfmaq_f32(acc[2], y, y);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
+    let n = a.len().min(b.len());
+    let mut acc = [vdupq_n_f32(0.0); 3];
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n.
+        let (x, y) = unsafe { (ld(a.as_ptr(), i), ld(b.as_ptr(), i)) };
+        norms_step(&mut acc, x, y);
+        i += 4;
+    }
+    let t = scalar::dot_norms_f32(&a[i..n], &b[i..n]);
+    [
+        vaddvq_f32(acc[0]) + t[0],
+        vaddvq_f32(acc[1]) + t[1],
+        vaddvq_f32(acc[2]) + t[2],
+    ]
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
+    let n = a.len().min(b.len());
+    let mut acc = [vdupq_n_f32(0.0); 3];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let ((x0, x1), (y0, y1)) = unsafe { (ld_h(a.as_ptr(), i), ld_h(b.as_ptr(), i)) };
+        norms_step(&mut acc, x0, y0);
+        norms_step(&mut acc, x1, y1);
+        i += 8;
+    }
+    let t = scalar::dot_norms_f16(&a[i..n], &b[i..n]);
+    [
+        vaddvq_f32(acc[0]) + t[0],
+        vaddvq_f32(acc[1]) + t[1],
+        vaddvq_f32(acc[2]) + t[2],
+    ]
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let mut acc = vdupq_n_s32(0);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let (x, y) = unsafe { (vld1q_s8(a.as_ptr().add(i)), vld1q_s8(b.as_ptr().add(i))) };
+        // |x*y| <= 128*128 fits an i16 lane.
+        acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+        acc = vpadalq_s16(acc, vmull_high_s8(x, y));
+        i += 16;
+    }
+    vaddvq_s32(acc).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let mut acc = vdupq_n_s32(0);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let (x, y) = unsafe { (vld1q_s8(a.as_ptr().add(i)), vld1q_s8(b.as_ptr().add(i))) };
+        let d0 = vsubl_s8(vget_low_s8(x), vget_low_s8(y));
+        let d1 = vsubl_high_s8(x, y);
+        acc = vmlal_s16(acc, vget_low_s16(d0), vget_low_s16(d0));
+        acc = vmlal_high_s16(acc, d0, d0);
+        acc = vmlal_s16(acc, vget_low_s16(d1), vget_low_s16(d1));
+        acc = vmlal_high_s16(acc, d1, d1);
+        i += 16;
+    }
+    vaddvq_s32(acc).wrapping_add(scalar::l2sq_i8(&a[i..n], &b[i..n]))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices.
+        unsafe {
+            let (x0, x1) = ld_h(src.as_ptr(), i);
+            vst1q_f32(dst.as_mut_ptr().add(i), x0);
+            vst1q_f32(dst.as_mut_ptr().add(i + 4), x1);
+        }
+        i += 8;
+    }
+    scalar::f16_to_f32(&src[i..n], &mut dst[i..n]);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn quantize_i8(src: &[f32], dst: &mut [i8], inv_scale: f32) {
+    let n = src.len().min(dst.len());
+    let (inv, lo, hi) = (
+        vdupq_n_f32(inv_scale),
+        vdupq_n_f32(-127.0),
+        vdupq_n_f32(127.0),
+    );
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices; the store writes 8 bytes at dst + i.
+        unsafe {
+            let x0 = vminq_f32(vmaxq_f32(vmulq_f32(ld(src.as_ptr(), i), inv), lo), hi);
+            let x1 = vminq_f32(vmaxq_f32(vmulq_f32(ld(src.as_ptr(), i + 4), inv), lo), hi);
+            // vcvtnq: round to nearest, ties to even.
+            let w = vcombine_s16(
+                vqmovn_s32(vcvtnq_s32_f32(x0)),
+                vqmovn_s32(vcvtnq_s32_f32(x1)),
+            );
+            vst1_s8(dst.as_mut_ptr().add(i), vqmovn_s16(w));
+        }
+        i += 8;
+    }
+    scalar::quantize_i8(&src[i..n], &mut dst[i..n], inv_scale);
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn max_abs_f32(a: &[f32]) -> f32 {
+    let mut m = vdupq_n_f32(0.0);
+    let mut i = 0;
+    while i + 4 <= a.len() {
+        // SAFETY: i + 4 <= len.
+        m = vmaxq_f32(m, vabsq_f32(unsafe { ld(a.as_ptr(), i) }));
+        i += 4;
+    }
+    vmaxvq_f32(m).max(scalar::max_abs_f32(&a[i..]))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn max_f32(a: &[f32]) -> f32 {
+    let mut m = vdupq_n_f32(f32::NEG_INFINITY);
+    let mut i = 0;
+    while i + 4 <= a.len() {
+        // SAFETY: i + 4 <= len.
+        m = vmaxq_f32(m, unsafe { ld(a.as_ptr(), i) });
+        i += 4;
+    }
+    vmaxvq_f32(m).max(scalar::max_f32(&a[i..]))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
+    let n = q.len().min(target.len());
+    let al = vdupq_n_f32(alpha);
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n for both slices.
+        unsafe {
+            let p = q.as_mut_ptr().add(i);
+            let x = vld1q_f32(p);
+            let t = ld(target.as_ptr(), i);
+            vst1q_f32(p, vfmaq_f32(x, al, vsubq_f32(t, x)));
+        }
+        i += 4;
+    }
+    scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
+}

@@ -1,0 +1,368 @@
+//! The safe way in: a [`Kernels`] value holds one function pointer per kernel plus the [`Isa`]
+//! they belong to. It is only ever built for an ISA the running CPU (or the wasm build) supports,
+//! which is the invariant every `unsafe` call below relies on.
+
+use crate::{SimdError, scalar};
+use half::f16;
+
+/// Largest number of i8 elements handed to one integer kernel call: `16_384 * 255²` fits in an
+/// `i32` accumulator, so no kernel can overflow; the safe wrappers sum the chunks in `i64`.
+pub(crate) const I8_CHUNK: usize = 16_384;
+
+/// An instruction set with its own kernel implementations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Isa {
+    /// Portable Rust, one element at a time: the oracle and the fallback.
+    Scalar,
+    /// x86_64 SSE2 (every x86_64 CPU).
+    Sse2,
+    /// x86_64 AVX2 with FMA and F16C, detected at run time.
+    Avx2,
+    /// aarch64 Advanced SIMD (every aarch64 CPU).
+    Neon,
+    /// wasm32 `simd128`, chosen when the module is compiled with `+simd128`.
+    Simd128,
+}
+
+impl Isa {
+    /// Every ISA elex knows, whether or not this host has it.
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Neon, Isa::Simd128];
+
+    /// The lower-case name used in bench ids and reports (`avx2`, `neon`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Sse2 => "sse2",
+            Isa::Avx2 => "avx2",
+            Isa::Neon => "neon",
+            Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// Parses a name as printed by [`Isa::name`].
+    pub fn from_name(name: &str) -> Option<Isa> {
+        Isa::ALL.into_iter().find(|isa| isa.name() == name)
+    }
+
+    /// Whether this host (or this wasm build) can run the ISA.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => std::arch::is_x86_feature_detected!("sse2"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                    && std::arch::is_x86_feature_detected!("f16c")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
+/// One function pointer per kernel. Every pointer is an `unsafe fn` whose only precondition is
+/// that the CPU supports the ISA it was compiled for; all of them clamp to the shorter slice.
+#[derive(Clone, Copy)]
+pub(crate) struct Table {
+    pub dot_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub l2sq_f32: unsafe fn(&[f32], &[f32]) -> f32,
+    pub dot_norms_f32: unsafe fn(&[f32], &[f32]) -> [f32; 3],
+    pub dot_f16: unsafe fn(&[f16], &[f16]) -> f32,
+    pub l2sq_f16: unsafe fn(&[f16], &[f16]) -> f32,
+    pub dot_norms_f16: unsafe fn(&[f16], &[f16]) -> [f32; 3],
+    pub dot_i8: unsafe fn(&[i8], &[i8]) -> i32,
+    pub l2sq_i8: unsafe fn(&[i8], &[i8]) -> i32,
+    pub f16_to_f32: unsafe fn(&[f16], &mut [f32]),
+    pub f32_to_f16: unsafe fn(&[f32], &mut [f16]),
+    pub quantize_i8: unsafe fn(&[f32], &mut [i8], f32),
+    pub max_abs_f32: unsafe fn(&[f32]) -> f32,
+    pub max_f32: unsafe fn(&[f32]) -> f32,
+    pub td_update_row: unsafe fn(&mut [f32], &[f32], f32),
+}
+
+pub(crate) const SCALAR: Table = Table {
+    dot_f32: scalar::dot_f32,
+    l2sq_f32: scalar::l2sq_f32,
+    dot_norms_f32: scalar::dot_norms_f32,
+    dot_f16: scalar::dot_f16,
+    l2sq_f16: scalar::l2sq_f16,
+    dot_norms_f16: scalar::dot_norms_f16,
+    dot_i8: scalar::dot_i8,
+    l2sq_i8: scalar::l2sq_i8,
+    f16_to_f32: scalar::f16_to_f32,
+    f32_to_f16: scalar::f32_to_f16,
+    quantize_i8: scalar::quantize_i8,
+    max_abs_f32: scalar::max_abs_f32,
+    max_f32: scalar::max_f32,
+    td_update_row: scalar::td_update_row,
+};
+
+/// The kernels of one ISA. Cheap to copy; build it once and keep it.
+///
+/// ```
+/// let k = elex_simd::Kernels::detect();
+/// assert_eq!(k.dot_f32(&[1.0, 2.0], &[3.0, 4.0]), Ok(11.0));
+/// assert!(k.dot_f32(&[1.0], &[1.0, 2.0]).is_err());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    isa: Isa,
+    t: Table,
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).finish()
+    }
+}
+
+impl Default for Kernels {
+    fn default() -> Self {
+        Kernels::detect()
+    }
+}
+
+#[inline]
+fn same_len(left: usize, right: usize) -> Result<(), SimdError> {
+    if left == right {
+        Ok(())
+    } else {
+        Err(SimdError::LengthMismatch { left, right })
+    }
+}
+
+fn cosine_from(d: [f32; 3]) -> Result<f32, SimdError> {
+    let [ab, aa, bb] = d;
+    if aa <= 0.0 || bb <= 0.0 {
+        return Err(SimdError::ZeroNorm);
+    }
+    Ok(ab / (aa.sqrt() * bb.sqrt()))
+}
+
+impl Kernels {
+    /// The best ISA this CPU (or this wasm build) supports.
+    pub fn detect() -> Kernels {
+        let best = Isa::ALL
+            .into_iter()
+            .rev()
+            .find(|isa| isa.is_available())
+            .unwrap_or(Isa::Scalar);
+        // `best` is available by construction, so `force` cannot fail here.
+        Kernels::force(best).unwrap_or(Kernels {
+            isa: Isa::Scalar,
+            t: SCALAR,
+        })
+    }
+
+    /// The kernels of one named ISA, or [`SimdError::Unsupported`] when this host lacks it.
+    pub fn force(isa: Isa) -> Result<Kernels, SimdError> {
+        if !isa.is_available() {
+            return Err(SimdError::Unsupported(isa));
+        }
+        let t = match isa {
+            Isa::Scalar => SCALAR,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => crate::x86_64::sse2::TABLE,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => crate::x86_64::avx2::TABLE,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => crate::aarch64::neon::TABLE,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => crate::wasm32::simd128::TABLE,
+            #[allow(unreachable_patterns)]
+            _ => return Err(SimdError::Unsupported(isa)),
+        };
+        Ok(Kernels { isa, t })
+    }
+
+    /// Every ISA this host supports, scalar first.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL
+            .into_iter()
+            .filter(|isa| isa.is_available())
+            .collect()
+    }
+
+    /// The ISA these kernels run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Inner product `Σ aᵢbᵢ`.
+    #[inline]
+    pub fn dot_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: `self` only exists for an ISA the CPU supports; the kernel clamps to the
+        // shorter slice.
+        Ok(unsafe { (self.t.dot_f32)(a, b) })
+    }
+
+    /// Squared Euclidean distance `Σ (aᵢ − bᵢ)²`.
+    #[inline]
+    pub fn l2sq_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: as in `dot_f32`.
+        Ok(unsafe { (self.t.l2sq_f32)(a, b) })
+    }
+
+    /// Cosine similarity `a·b / (‖a‖‖b‖)` in one pass; [`SimdError::ZeroNorm`] for a zero vector.
+    pub fn cosine_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: as in `dot_f32`.
+        cosine_from(unsafe { (self.t.dot_norms_f32)(a, b) })
+    }
+
+    /// Squared norm `‖a‖²`.
+    #[inline]
+    pub fn norm_sq_f32(&self, a: &[f32]) -> f32 {
+        // SAFETY: as in `dot_f32`; both slices are `a`.
+        unsafe { (self.t.dot_f32)(a, a) }
+    }
+
+    /// Euclidean norm `‖a‖`.
+    pub fn norm_f32(&self, a: &[f32]) -> f32 {
+        self.norm_sq_f32(a).sqrt()
+    }
+
+    /// Inner product of two f16 vectors, accumulated in f32.
+    #[inline]
+    pub fn dot_f16(&self, a: &[f16], b: &[f16]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: as in `dot_f32`.
+        Ok(unsafe { (self.t.dot_f16)(a, b) })
+    }
+
+    /// Squared Euclidean distance of two f16 vectors, accumulated in f32.
+    #[inline]
+    pub fn l2sq_f16(&self, a: &[f16], b: &[f16]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: as in `dot_f32`.
+        Ok(unsafe { (self.t.l2sq_f16)(a, b) })
+    }
+
+    /// Cosine similarity of two f16 vectors; [`SimdError::ZeroNorm`] for a zero vector.
+    pub fn cosine_f16(&self, a: &[f16], b: &[f16]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        // SAFETY: as in `dot_f32`.
+        cosine_from(unsafe { (self.t.dot_norms_f16)(a, b) })
+    }
+
+    /// Squared norm of an f16 vector, accumulated in f32.
+    pub fn norm_sq_f16(&self, a: &[f16]) -> f32 {
+        // SAFETY: as in `dot_f32`; both slices are `a`.
+        unsafe { (self.t.dot_f16)(a, a) }
+    }
+
+    /// Exact integer inner product of two i8 vectors (see the crate docs for the scale scheme).
+    pub fn dot_i8(&self, a: &[i8], b: &[i8]) -> Result<i64, SimdError> {
+        same_len(a.len(), b.len())?;
+        Ok(self.chunked_i8(self.t.dot_i8, a, b))
+    }
+
+    /// Exact integer squared distance `Σ (aᵢ − bᵢ)²` of two i8 vectors that share one scale.
+    pub fn l2sq_i8(&self, a: &[i8], b: &[i8]) -> Result<i64, SimdError> {
+        same_len(a.len(), b.len())?;
+        Ok(self.chunked_i8(self.t.l2sq_i8, a, b))
+    }
+
+    /// Cosine similarity of two i8 vectors (scale-free); [`SimdError::ZeroNorm`] for zero.
+    pub fn cosine_i8(&self, a: &[i8], b: &[i8]) -> Result<f32, SimdError> {
+        same_len(a.len(), b.len())?;
+        let ab = self.chunked_i8(self.t.dot_i8, a, b) as f64;
+        let aa = self.chunked_i8(self.t.dot_i8, a, a) as f64;
+        let bb = self.chunked_i8(self.t.dot_i8, b, b) as f64;
+        if aa == 0.0 || bb == 0.0 {
+            return Err(SimdError::ZeroNorm);
+        }
+        Ok((ab / (aa.sqrt() * bb.sqrt())) as f32)
+    }
+
+    /// Exact squared norm of an i8 vector.
+    pub fn norm_sq_i8(&self, a: &[i8]) -> i64 {
+        self.chunked_i8(self.t.dot_i8, a, a)
+    }
+
+    fn chunked_i8(&self, f: unsafe fn(&[i8], &[i8]) -> i32, a: &[i8], b: &[i8]) -> i64 {
+        let mut total = 0i64;
+        for (ca, cb) in a.chunks(I8_CHUNK).zip(b.chunks(I8_CHUNK)) {
+            // SAFETY: as in `dot_f32`; chunks of at most I8_CHUNK cannot overflow the kernel's
+            // i32 accumulator.
+            total += i64::from(unsafe { f(ca, cb) });
+        }
+        total
+    }
+
+    /// Widens f16 values into `dst` (same length).
+    pub fn f16_to_f32(&self, src: &[f16], dst: &mut [f32]) -> Result<(), SimdError> {
+        same_len(src.len(), dst.len())?;
+        // SAFETY: as in `dot_f32`.
+        unsafe { (self.t.f16_to_f32)(src, dst) };
+        Ok(())
+    }
+
+    /// Narrows f32 values into `dst` (same length), rounding to nearest, ties to even.
+    pub fn f32_to_f16(&self, src: &[f32], dst: &mut [f16]) -> Result<(), SimdError> {
+        same_len(src.len(), dst.len())?;
+        // SAFETY: as in `dot_f32`.
+        unsafe { (self.t.f32_to_f16)(src, dst) };
+        Ok(())
+    }
+
+    /// Quantizes `src` into `dst` (same length) with the symmetric per-vector scheme of the
+    /// crate docs and returns the scale `s` (`src ≈ s * dst`); `s = 0` for an all-zero vector.
+    /// [`SimdError::NonFinite`] when a component is NaN or infinite (then `dst` is untouched).
+    pub fn quantize_i8(&self, src: &[f32], dst: &mut [i8]) -> Result<f32, SimdError> {
+        same_len(src.len(), dst.len())?;
+        if src.iter().any(|x| !x.is_finite()) {
+            return Err(SimdError::NonFinite);
+        }
+        let max_abs = self.max_abs_f32(src);
+        let scale = max_abs / 127.0;
+        let inv = if max_abs > 0.0 { 127.0 / max_abs } else { 0.0 };
+        // SAFETY: as in `dot_f32`.
+        unsafe { (self.t.quantize_i8)(src, dst, inv) };
+        Ok(scale)
+    }
+
+    /// Largest absolute value (0 for an empty slice).
+    pub fn max_abs_f32(&self, a: &[f32]) -> f32 {
+        // SAFETY: as in `dot_f32`.
+        unsafe { (self.t.max_abs_f32)(a) }
+    }
+
+    /// Largest value of a row, `None` when empty. For the Q-learning target `max_a' Q(s', a')`.
+    #[inline]
+    pub fn max_f32(&self, a: &[f32]) -> Option<f32> {
+        if a.is_empty() {
+            return None;
+        }
+        // SAFETY: as in `dot_f32`.
+        Some(unsafe { (self.t.max_f32)(a) })
+    }
+
+    /// Index of the first largest value of a row, `None` when empty (greedy action selection).
+    #[inline]
+    pub fn argmax_f32(&self, a: &[f32]) -> Option<usize> {
+        let m = self.max_f32(a)?;
+        a.iter().position(|&x| x == m).or(Some(0))
+    }
+
+    /// Fused TD step over a row: `q[i] += alpha * (target[i] − q[i])` (FMA where the ISA has it).
+    pub fn td_update_row(
+        &self,
+        q: &mut [f32],
+        target: &[f32],
+        alpha: f32,
+    ) -> Result<(), SimdError> {
+        same_len(q.len(), target.len())?;
+        // SAFETY: as in `dot_f32`.
+        unsafe { (self.t.td_update_row)(q, target, alpha) };
+        Ok(())
+    }
+}

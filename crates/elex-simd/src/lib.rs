@@ -1,0 +1,67 @@
+//! Distance, conversion and update kernels for elex, one implementation per instruction set.
+//!
+//! Strategy: every kernel exists once in [`scalar`](crate::Isa::Scalar) form, the oracle, and
+//! once per ISA module (`x86_64::{sse2, avx2}`, `aarch64::neon`, `wasm32::simd128`). The only way
+//! in is a [`Kernels`] value: [`Kernels::detect`] picks the best ISA the running CPU has (runtime
+//! detection on x86_64, NEON on aarch64, compile-time `simd128` on wasm32) and
+//! [`Kernels::force`] picks one by name for tests and benches. A `Kernels` value can only be
+//! built for an ISA the CPU supports, which is the invariant that makes its calls safe.
+//!
+//! Every kernel takes slices of any length and alignment and handles tails itself. The safe
+//! methods reject mismatched lengths with [`SimdError::LengthMismatch`]; the private kernels also
+//! clamp to the shorter slice, so no input can read out of bounds.
+//!
+//! # Storage kinds
+//! - `f32`: `dot`, `l2sq`, `cosine`, norms.
+//! - `f16` ([`half::f16`]): the same metrics, each lane widened to f32 and accumulated in f32.
+//! - `i8`: symmetric per-vector quantization, see [`Kernels::quantize_i8`]. A vector `x` is stored
+//!   as `q = round_ties_even(x / s)` clamped to `[-127, 127]` with `s = max|x| / 127`, so
+//!   `x ≈ s * q`. The integer kernels are exact (`i64` results): `dot(x, y) ≈ s_x s_y dot_i8(q_x,
+//!   q_y)` serves dot and cosine (cosine is scale-free); `l2sq_i8` is exact on the integers and
+//!   means `‖x − y‖²` only when both vectors share one scale. With per-vector scales, L2 is
+//!   computed as `‖x‖² + ‖y‖² − 2 x·y` from the dot kernel and stored norms.
+//!
+//! # Floating point
+//! SIMD implementations sum in a different order from the scalar oracle (several accumulators,
+//! FMA on AVX2 and NEON), so float results agree within a stated tolerance, not bit for bit; the
+//! tests state it. Integer kernels, conversions and `max` agree exactly. Inputs with NaN give
+//! unspecified (but memory-safe) results: callers validate finiteness first.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+
+mod dispatch;
+mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
+
+pub use dispatch::{Isa, Kernels};
+pub use half::f16;
+
+/// Errors from the safe kernel API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SimdError {
+    /// Two slices that must have the same length do not.
+    #[error("length mismatch: left has {left} elements, right has {right}")]
+    LengthMismatch {
+        /// Length of the first slice.
+        left: usize,
+        /// Length of the second slice.
+        right: usize,
+    },
+    /// Cosine similarity is undefined when one of the vectors has norm zero.
+    #[error("cosine similarity is undefined for a zero vector")]
+    ZeroNorm,
+    /// A quantization input had a NaN or infinite component.
+    #[error("input has a NaN or infinite component")]
+    NonFinite,
+    /// The requested instruction set is not available on this CPU or build.
+    #[error("instruction set {0:?} is not available on this CPU or build")]
+    Unsupported(Isa),
+}

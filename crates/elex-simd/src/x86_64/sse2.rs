@@ -1,0 +1,372 @@
+//! SSE2 kernels: 4 lanes, four independent accumulators (16 elements a step), no FMA. SSE2 has no
+//! f16 conversion instruction, so f16 lanes are widened with an exact shift-and-multiply transform
+//! ([`widen_f16`]); narrowing to f16 stays scalar. i8 lanes are sign-extended by unpacking with
+//! themselves and shifting right arithmetically.
+//!
+//! # Safety (whole module)
+//! Every function here is an `unsafe fn` with `#[target_feature(enable = "sse2")]`: the caller
+//! must have checked that the CPU supports SSE2. All loads stay below `n = min(len)`.
+
+use crate::dispatch::{SCALAR, Table};
+use crate::scalar;
+use core::arch::x86_64::*;
+use half::f16;
+
+pub(crate) const TABLE: Table = Table {
+    dot_f32,
+    l2sq_f32,
+    dot_norms_f32,
+    dot_f16,
+    l2sq_f16,
+    dot_norms_f16,
+    dot_i8,
+    l2sq_i8,
+    f16_to_f32,
+    quantize_i8,
+    max_abs_f32,
+    max_f32,
+    td_update_row,
+    ..SCALAR
+};
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn hsum(v: __m128) -> f32 {
+    let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn hsum_i32(v: __m128i) -> i32 {
+    let s = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Exact f16 -> f32 widening of four halves held in the low 16 bits of each 32-bit lane: put
+/// exponent and mantissa where f32 keeps them and multiply by 2^112, which rebiases the exponent
+/// and renormalizes subnormals exactly; Inf/NaN (half exponent 31) get the f32 maximum exponent;
+/// then the sign goes back on.
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(crate) fn widen_f16(h: __m128i) -> __m128 {
+    let abs = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
+    let f = _mm_mul_ps(
+        _mm_castsi128_ps(_mm_slli_epi32(abs, 13)),
+        _mm_set1_ps(f32::from_bits(0x7780_0000)),
+    );
+    let infnan = _mm_cmpgt_epi32(abs, _mm_set1_epi32(0x7bff));
+    let f = _mm_or_si128(
+        _mm_castps_si128(f),
+        _mm_and_si128(infnan, _mm_set1_epi32(0x7f80_0000)),
+    );
+    let sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
+    _mm_castsi128_ps(_mm_or_si128(f, sign))
+}
+
+/// # Safety
+/// `p.add(i)..p.add(i + 4)` must be readable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn ld(p: *const f32, i: usize) -> __m128 {
+    // SAFETY: the caller guarantees 4 readable floats.
+    unsafe { _mm_loadu_ps(p.add(i)) }
+}
+
+/// Eight f16 values at `p + i`, widened to two f32x4.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 8)` must be readable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn ld_h(p: *const f16, i: usize) -> (__m128, __m128) {
+    // SAFETY: f16 is repr(transparent) over u16; the caller guarantees 8 readable values.
+    let x = unsafe { _mm_loadu_si128(p.add(i).cast()) };
+    let z = _mm_setzero_si128();
+    (
+        widen_f16(_mm_unpacklo_epi16(x, z)),
+        widen_f16(_mm_unpackhi_epi16(x, z)),
+    )
+}
+
+/// Sixteen i8 values at `p + i`, sign-extended to two i16x8.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 16)` must be readable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn ld_i8(p: *const i8, i: usize) -> (__m128i, __m128i) {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    let x = unsafe { _mm_loadu_si128(p.add(i).cast()) };
+    (
+        _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8),
+        _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8),
+    )
+}
+
+macro_rules! reduce2_f32 {
+    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+        let n = $a.len().min($b.len());
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let step = $step;
+        let (mut s0, mut s1, mut s2, mut s3) = (
+            _mm_setzero_ps(),
+            _mm_setzero_ps(),
+            _mm_setzero_ps(),
+            _mm_setzero_ps(),
+        );
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n, so the four 4-lane loads are in bounds of both slices.
+            unsafe {
+                s0 = step(s0, ld(pa, i), ld(pb, i));
+                s1 = step(s1, ld(pa, i + 4), ld(pb, i + 4));
+                s2 = step(s2, ld(pa, i + 8), ld(pb, i + 8));
+                s3 = step(s3, ld(pa, i + 12), ld(pb, i + 12));
+            }
+            i += 16;
+        }
+        while i + 4 <= n {
+            // SAFETY: i + 4 <= n.
+            unsafe { s0 = step(s0, ld(pa, i), ld(pb, i)) };
+            i += 4;
+        }
+        hsum(_mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3))) + $tail(&$a[i..n], &$b[i..n])
+    }};
+}
+
+macro_rules! reduce2_f16 {
+    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+        let n = $a.len().min($b.len());
+        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
+        let step = $step;
+        let (mut s0, mut s1) = (_mm_setzero_ps(), _mm_setzero_ps());
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n.
+            let ((x0, x1), (y0, y1)) = unsafe { (ld_h(pa, i), ld_h(pb, i)) };
+            s0 = step(s0, x0, y0);
+            s1 = step(s1, x1, y1);
+            i += 8;
+        }
+        hsum(_mm_add_ps(s0, s1)) + $tail(&$a[i..n], &$b[i..n])
+    }};
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce2_f32!(
+        a,
+        b,
+        |s, x, y| _mm_add_ps(s, _mm_mul_ps(x, y)),
+        scalar::dot_f32
+    )
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce2_f32!(
+        a,
+        b,
+        |s, x, y| {
+            let d = _mm_sub_ps(x, y);
+            _mm_add_ps(s, _mm_mul_ps(d, d))
+        },
+        scalar::l2sq_f32
+    )
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
+    reduce2_f16!(
+        a,
+        b,
+        |s, x, y| _mm_add_ps(s, _mm_mul_ps(x, y)),
+        scalar::dot_f16
+    )
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
+    reduce2_f16!(
+        a,
+        b,
+        |s, x, y| {
+            let d = _mm_sub_ps(x, y);
+            _mm_add_ps(s, _mm_mul_ps(d, d))
+        },
+        scalar::l2sq_f16
+    )
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn norms_step(acc: &mut [__m128; 3], x: __m128, y: __m128) {
+    acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(x, y));
+    acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(x, x));
+    acc[2] = _mm_add_ps(acc[2], _mm_mul_ps(y, y));
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm_setzero_ps(); 3];
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n.
+        let (x, y) = unsafe { (ld(a.as_ptr(), i), ld(b.as_ptr(), i)) };
+        norms_step(&mut acc, x, y);
+        i += 4;
+    }
+    let t = scalar::dot_norms_f32(&a[i..n], &b[i..n]);
+    [
+        hsum(acc[0]) + t[0],
+        hsum(acc[1]) + t[1],
+        hsum(acc[2]) + t[2],
+    ]
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm_setzero_ps(); 3];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let ((x0, x1), (y0, y1)) = unsafe { (ld_h(a.as_ptr(), i), ld_h(b.as_ptr(), i)) };
+        norms_step(&mut acc, x0, y0);
+        norms_step(&mut acc, x1, y1);
+        i += 8;
+    }
+    let t = scalar::dot_norms_f16(&a[i..n], &b[i..n]);
+    [
+        hsum(acc[0]) + t[0],
+        hsum(acc[1]) + t[1],
+        hsum(acc[2]) + t[2],
+    ]
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let mut acc = _mm_setzero_si128();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let ((x0, x1), (y0, y1)) = unsafe { (ld_i8(a.as_ptr(), i), ld_i8(b.as_ptr(), i)) };
+        acc = _mm_add_epi32(
+            acc,
+            _mm_add_epi32(_mm_madd_epi16(x0, y0), _mm_madd_epi16(x1, y1)),
+        );
+        i += 16;
+    }
+    hsum_i32(acc).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let mut acc = _mm_setzero_si128();
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let ((x0, x1), (y0, y1)) = unsafe { (ld_i8(a.as_ptr(), i), ld_i8(b.as_ptr(), i)) };
+        let (d0, d1) = (_mm_sub_epi16(x0, y0), _mm_sub_epi16(x1, y1));
+        acc = _mm_add_epi32(
+            acc,
+            _mm_add_epi32(_mm_madd_epi16(d0, d0), _mm_madd_epi16(d1, d1)),
+        );
+        i += 16;
+    }
+    hsum_i32(acc).wrapping_add(scalar::l2sq_i8(&a[i..n], &b[i..n]))
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices.
+        unsafe {
+            let (x0, x1) = ld_h(src.as_ptr(), i);
+            _mm_storeu_ps(dst.as_mut_ptr().add(i), x0);
+            _mm_storeu_ps(dst.as_mut_ptr().add(i + 4), x1);
+        }
+        i += 8;
+    }
+    scalar::f16_to_f32(&src[i..n], &mut dst[i..n]);
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn quantize_i8(src: &[f32], dst: &mut [i8], inv_scale: f32) {
+    let n = src.len().min(dst.len());
+    let (inv, lo, hi) = (
+        _mm_set1_ps(inv_scale),
+        _mm_set1_ps(-127.0),
+        _mm_set1_ps(127.0),
+    );
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices; the store writes 8 bytes at dst + i.
+        unsafe {
+            let x0 = _mm_min_ps(_mm_max_ps(_mm_mul_ps(ld(src.as_ptr(), i), inv), lo), hi);
+            let x1 = _mm_min_ps(_mm_max_ps(_mm_mul_ps(ld(src.as_ptr(), i + 4), inv), lo), hi);
+            // Rounds with MXCSR's default mode: nearest, ties to even.
+            let w = _mm_packs_epi32(_mm_cvtps_epi32(x0), _mm_cvtps_epi32(x1));
+            _mm_storel_epi64(dst.as_mut_ptr().add(i).cast(), _mm_packs_epi16(w, w));
+        }
+        i += 8;
+    }
+    scalar::quantize_i8(&src[i..n], &mut dst[i..n], inv_scale);
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn max_abs_f32(a: &[f32]) -> f32 {
+    let mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
+    let mut m = _mm_setzero_ps();
+    let mut i = 0;
+    while i + 4 <= a.len() {
+        // SAFETY: i + 4 <= len.
+        m = _mm_max_ps(m, _mm_and_ps(unsafe { ld(a.as_ptr(), i) }, mask));
+        i += 4;
+    }
+    let mut lanes = [0.0f32; 4];
+    // SAFETY: `lanes` holds 4 floats.
+    unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), m) };
+    scalar::max_abs_f32(&lanes).max(scalar::max_abs_f32(&a[i..]))
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn max_f32(a: &[f32]) -> f32 {
+    let mut m = _mm_set1_ps(f32::NEG_INFINITY);
+    let mut i = 0;
+    while i + 4 <= a.len() {
+        // SAFETY: i + 4 <= len.
+        m = _mm_max_ps(m, unsafe { ld(a.as_ptr(), i) });
+        i += 4;
+    }
+    let mut lanes = [0.0f32; 4];
+    // SAFETY: `lanes` holds 4 floats.
+    unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), m) };
+    scalar::max_f32(&lanes).max(scalar::max_f32(&a[i..]))
+}
+
+#[target_feature(enable = "sse2")]
+unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
+    let n = q.len().min(target.len());
+    let al = _mm_set1_ps(alpha);
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n for both slices.
+        unsafe {
+            let p = q.as_mut_ptr().add(i);
+            let x = _mm_loadu_ps(p);
+            let t = ld(target.as_ptr(), i);
+            _mm_storeu_ps(p, _mm_add_ps(x, _mm_mul_ps(al, _mm_sub_ps(t, x))));
+        }
+        i += 4;
+    }
+    scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
+}

@@ -1,0 +1,420 @@
+//! One runner for every ISA this host has, against an f64 oracle: dims 0..=70, 127, 128, 129,
+//! 384, 1536, slices starting at offsets 0..4 (so every alignment is seen).
+//!
+//! Tolerance for float reductions: `|got − exact| ≤ (n + 4) · ε_f32 · Σ|termᵢ|`, the textbook
+//! bound for summing n rounded terms in any order (FMA only tightens it). Because that bound is
+//! loose enough to hide a skipped element on long vectors, `integer_valued_inputs_are_exact`
+//! checks every kernel bit-exactly on inputs whose sums are exactly representable.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use elex_simd::{Isa, Kernels, SimdError, f16};
+
+const OFFSETS: usize = 4;
+
+fn dims() -> Vec<usize> {
+    let mut d: Vec<usize> = (0..=70).collect();
+    d.extend([127, 128, 129, 384, 1536]);
+    d
+}
+
+/// splitmix64: deterministic test data on every platform.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+fn kernels() -> Vec<Kernels> {
+    let all: Vec<Kernels> = Kernels::available()
+        .into_iter()
+        .map(|i| Kernels::force(i).unwrap())
+        .collect();
+    assert!(all.iter().any(|k| k.isa() == Isa::Scalar));
+    all
+}
+
+fn close(got: f32, exact: f64, abs_terms: f64, n: usize, what: &str) {
+    let tol = (n as f64 + 4.0) * f32::EPSILON as f64 * abs_terms + 1e-30;
+    assert!(
+        (got as f64 - exact).abs() <= tol,
+        "{what}: got {got}, exact {exact}, tolerance {tol}"
+    );
+}
+
+fn oracle_f64(a: &[f64], b: &[f64]) -> (f64, f64, f64, f64, f64, f64) {
+    let (mut dot, mut dot_abs, mut l2, mut aa, mut bb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        dot_abs += (x * y).abs();
+        l2 += (x - y) * (x - y);
+        aa += x * x;
+        bb += y * y;
+    }
+    let cos = if aa > 0.0 && bb > 0.0 {
+        dot / (aa.sqrt() * bb.sqrt())
+    } else {
+        f64::NAN
+    };
+    (dot, dot_abs, l2, aa, bb, cos)
+}
+
+#[test]
+fn f32_metrics_match_oracle() {
+    let mut rng = Rng(1);
+    for k in kernels() {
+        for n in dims() {
+            let (ba, bb) = (rng.vec(n + OFFSETS), rng.vec(n + OFFSETS));
+            for off in 0..OFFSETS {
+                let (a, b) = (
+                    &ba[off..off + n],
+                    &bb[(OFFSETS - 1 - off)..(OFFSETS - 1 - off) + n],
+                );
+                let a64: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+                let b64: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+                let (dot, dot_abs, l2, aa, bb_, cos) = oracle_f64(&a64, &b64);
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                close(
+                    k.dot_f32(a, b).unwrap(),
+                    dot,
+                    dot_abs,
+                    n,
+                    &format!("dot {ctx}"),
+                );
+                close(k.l2sq_f32(a, b).unwrap(), l2, l2, n, &format!("l2sq {ctx}"));
+                close(k.norm_sq_f32(a), aa, aa, n, &format!("norm {ctx}"));
+                if n == 0 {
+                    assert_eq!(k.cosine_f32(a, b), Err(SimdError::ZeroNorm));
+                } else {
+                    let got = k.cosine_f32(a, b).unwrap() as f64;
+                    let tol = (n as f64 + 8.0) * f32::EPSILON as f64 * dot_abs / (aa * bb_).sqrt();
+                    assert!(
+                        (got - cos).abs() <= tol + 1e-6,
+                        "cosine {ctx}: {got} vs {cos}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_metrics_match_oracle() {
+    let mut rng = Rng(2);
+    for k in kernels() {
+        for n in dims() {
+            let ha: Vec<f16> = rng
+                .vec(n + OFFSETS)
+                .into_iter()
+                .map(f16::from_f32)
+                .collect();
+            let hb: Vec<f16> = rng
+                .vec(n + OFFSETS)
+                .into_iter()
+                .map(f16::from_f32)
+                .collect();
+            for off in 0..OFFSETS {
+                let (a, b) = (
+                    &ha[off..off + n],
+                    &hb[(OFFSETS - 1 - off)..(OFFSETS - 1 - off) + n],
+                );
+                let a64: Vec<f64> = a.iter().map(|x| x.to_f64()).collect();
+                let b64: Vec<f64> = b.iter().map(|x| x.to_f64()).collect();
+                let (dot, dot_abs, l2, aa, bb_, cos) = oracle_f64(&a64, &b64);
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                close(
+                    k.dot_f16(a, b).unwrap(),
+                    dot,
+                    dot_abs,
+                    n,
+                    &format!("dot_f16 {ctx}"),
+                );
+                close(
+                    k.l2sq_f16(a, b).unwrap(),
+                    l2,
+                    l2,
+                    n,
+                    &format!("l2sq_f16 {ctx}"),
+                );
+                close(k.norm_sq_f16(a), aa, aa, n, &format!("norm_f16 {ctx}"));
+                if aa > 0.0 && bb_ > 0.0 {
+                    let got = k.cosine_f16(a, b).unwrap() as f64;
+                    let tol = (n as f64 + 8.0) * f32::EPSILON as f64 * dot_abs / (aa * bb_).sqrt();
+                    assert!(
+                        (got - cos).abs() <= tol + 1e-6,
+                        "cosine_f16 {ctx}: {got} vs {cos}"
+                    );
+                } else {
+                    assert_eq!(k.cosine_f16(a, b), Err(SimdError::ZeroNorm));
+                }
+            }
+        }
+    }
+}
+
+/// Small integers: every product and partial sum is exact in f32, so any skipped, repeated or
+/// misplaced element shows up as an inequality.
+#[test]
+fn integer_valued_inputs_are_exact() {
+    let mut rng = Rng(3);
+    for k in kernels() {
+        for n in dims() {
+            let a: Vec<f32> = (0..n).map(|_| (rng.next() % 17) as f32 - 8.0).collect();
+            let b: Vec<f32> = (0..n).map(|_| (rng.next() % 17) as f32 - 8.0).collect();
+            let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+            let ctx = format!("{:?} n={n}", k.isa());
+            assert_eq!(k.dot_f32(&a, &b).unwrap(), dot, "dot {ctx}");
+            assert_eq!(k.l2sq_f32(&a, &b).unwrap(), l2, "l2sq {ctx}");
+            let (ha, hb): (Vec<f16>, Vec<f16>) = (
+                a.iter().map(|&x| f16::from_f32(x)).collect(),
+                b.iter().map(|&x| f16::from_f32(x)).collect(),
+            );
+            assert_eq!(k.dot_f16(&ha, &hb).unwrap(), dot, "dot_f16 {ctx}");
+            assert_eq!(k.l2sq_f16(&ha, &hb).unwrap(), l2, "l2sq_f16 {ctx}");
+        }
+    }
+}
+
+#[test]
+fn i8_kernels_are_exact() {
+    let mut rng = Rng(4);
+    let mut lens = dims();
+    lens.push(40_000); // longer than one i32-safe chunk
+    for k in kernels() {
+        for &n in &lens {
+            let ba: Vec<i8> = (0..n + OFFSETS).map(|_| rng.next() as i8).collect();
+            let bb: Vec<i8> = (0..n + OFFSETS).map(|_| rng.next() as i8).collect();
+            for off in 0..OFFSETS {
+                let (a, b) = (
+                    &ba[off..off + n],
+                    &bb[(OFFSETS - 1 - off)..(OFFSETS - 1 - off) + n],
+                );
+                let dot: i64 = a.iter().zip(b).map(|(&x, &y)| x as i64 * y as i64).sum();
+                let l2: i64 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(&x, &y)| (x as i64 - y as i64).pow(2))
+                    .sum();
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                assert_eq!(k.dot_i8(a, b).unwrap(), dot, "dot_i8 {ctx}");
+                assert_eq!(k.l2sq_i8(a, b).unwrap(), l2, "l2sq_i8 {ctx}");
+                assert_eq!(
+                    k.norm_sq_i8(a),
+                    a.iter().map(|&x| x as i64 * x as i64).sum::<i64>()
+                );
+            }
+        }
+        // The extremes: -128 * -128 everywhere, the largest possible products and differences.
+        let lo = vec![-128i8; 40_000];
+        let hi = vec![127i8; 40_000];
+        assert_eq!(k.dot_i8(&lo, &lo).unwrap(), 40_000 * 16_384);
+        assert_eq!(k.l2sq_i8(&lo, &hi).unwrap(), 40_000 * 255 * 255);
+    }
+}
+
+#[test]
+fn cosine_i8_matches_float_cosine() {
+    let k = Kernels::detect();
+    let a: Vec<i8> = (0..100).map(|i| (i % 13) as i8 - 6).collect();
+    let b: Vec<i8> = (0..100).map(|i| (i % 7) as i8 - 3).collect();
+    let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
+    let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
+    let want = k.cosine_f32(&af, &bf).unwrap();
+    assert!((k.cosine_i8(&a, &b).unwrap() - want).abs() < 1e-5);
+    assert_eq!(k.cosine_i8(&a, &[0; 100]), Err(SimdError::ZeroNorm));
+}
+
+#[test]
+fn every_f16_bit_pattern_widens_exactly() {
+    let src: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+    for k in kernels() {
+        for off in 0..OFFSETS {
+            let s = &src[off..];
+            let mut dst = vec![0.0f32; s.len()];
+            k.f16_to_f32(s, &mut dst).unwrap();
+            for (h, got) in s.iter().zip(&dst) {
+                let want = h.to_f32();
+                assert!(
+                    got.to_bits() == want.to_bits() || (want.is_nan() && got.is_nan()),
+                    "{:?}: {:#06x} widened to {got} ({:#010x}), want {want}",
+                    k.isa(),
+                    h.to_bits(),
+                    got.to_bits()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_to_f16_rounds_like_half() {
+    let mut rng = Rng(5);
+    let mut src: Vec<f32> = Vec::new();
+    for _ in 0..4096 {
+        // Values across the whole f16 range: subnormals, normals, overflow to infinity.
+        let e = (rng.next() % 48) as i32 - 28;
+        src.push(rng.f32() * 2f32.powi(e));
+    }
+    src.extend([
+        0.0,
+        -0.0,
+        65504.0,
+        65520.0,
+        -1e9,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        5.96e-8,
+    ]);
+    for k in kernels() {
+        for off in 0..OFFSETS {
+            let s = &src[off..];
+            let mut dst = vec![f16::ZERO; s.len()];
+            k.f32_to_f16(s, &mut dst).unwrap();
+            for (x, got) in s.iter().zip(&dst) {
+                assert_eq!(
+                    got.to_bits(),
+                    f16::from_f32(*x).to_bits(),
+                    "{:?}: {x}",
+                    k.isa()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn quantize_i8_matches_scalar_and_bounds_error() {
+    let mut rng = Rng(6);
+    let scalar = Kernels::force(Isa::Scalar).unwrap();
+    for k in kernels() {
+        for n in dims() {
+            let src: Vec<f32> = rng.vec(n).iter().map(|x| x * 3.0).collect();
+            let (mut got, mut want) = (vec![0i8; n], vec![0i8; n]);
+            let s = k.quantize_i8(&src, &mut got).unwrap();
+            let s_ref = scalar.quantize_i8(&src, &mut want).unwrap();
+            assert_eq!(s, s_ref);
+            assert_eq!(got, want, "{:?} n={n}", k.isa());
+            for (x, q) in src.iter().zip(&got) {
+                assert!((*q as i32).abs() <= 127);
+                assert!(
+                    (x - s * *q as f32).abs() <= s * 0.5 + 1e-6,
+                    "{x} vs {}",
+                    s * *q as f32
+                );
+            }
+        }
+        let mut z = vec![1i8; 5];
+        assert_eq!(k.quantize_i8(&[0.0; 5], &mut z), Ok(0.0));
+        assert_eq!(z, vec![0; 5]);
+        let mut untouched = vec![9i8; 3];
+        assert_eq!(
+            k.quantize_i8(&[1.0, f32::NAN, 2.0], &mut untouched),
+            Err(SimdError::NonFinite)
+        );
+        assert_eq!(untouched, vec![9; 3]);
+    }
+}
+
+#[test]
+fn max_and_argmax_are_exact() {
+    let mut rng = Rng(7);
+    for k in kernels() {
+        assert_eq!(k.max_f32(&[]), None);
+        assert_eq!(k.argmax_f32(&[]), None);
+        assert_eq!(k.max_abs_f32(&[]), 0.0);
+        for n in dims().into_iter().filter(|&n| n > 0) {
+            let v = rng.vec(n);
+            let want = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let want_abs = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let first = v.iter().position(|&x| x == want).unwrap();
+            assert_eq!(k.max_f32(&v), Some(want), "{:?} n={n}", k.isa());
+            assert_eq!(k.max_abs_f32(&v), want_abs, "{:?} n={n}", k.isa());
+            assert_eq!(k.argmax_f32(&v), Some(first), "{:?} n={n}", k.isa());
+        }
+        // Ties resolve to the first index.
+        let ties = [1.0, 3.0, 2.0, 3.0, 3.0, 0.0, 3.0, -1.0, 3.0];
+        assert_eq!(k.argmax_f32(&ties), Some(1));
+        assert_eq!(k.max_f32(&[-5.0, -2.0, -7.0]), Some(-2.0));
+    }
+}
+
+#[test]
+fn td_update_row_matches_oracle() {
+    let mut rng = Rng(8);
+    for k in kernels() {
+        for n in dims() {
+            let (q0, t) = (rng.vec(n), rng.vec(n));
+            let mut q = q0.clone();
+            k.td_update_row(&mut q, &t, 0.25).unwrap();
+            for i in 0..n {
+                let want = q0[i] as f64 + 0.25 * (t[i] as f64 - q0[i] as f64);
+                assert!(
+                    (q[i] as f64 - want).abs() <= 4.0 * f32::EPSILON as f64,
+                    "{:?}",
+                    k.isa()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mismatched_lengths_are_errors_for_every_kernel() {
+    let mm = SimdError::LengthMismatch { left: 3, right: 2 };
+    for k in kernels() {
+        let (a, b) = ([1.0f32; 3], [1.0f32; 2]);
+        assert_eq!(k.dot_f32(&a, &b), Err(mm));
+        assert_eq!(k.l2sq_f32(&a, &b), Err(mm));
+        assert_eq!(k.cosine_f32(&a, &b), Err(mm));
+        let (ha, hb) = ([f16::ONE; 3], [f16::ONE; 2]);
+        assert_eq!(k.dot_f16(&ha, &hb), Err(mm));
+        assert_eq!(k.l2sq_f16(&ha, &hb), Err(mm));
+        assert_eq!(k.cosine_f16(&ha, &hb), Err(mm));
+        assert_eq!(k.dot_i8(&[1; 3], &[1; 2]), Err(mm));
+        assert_eq!(k.l2sq_i8(&[1; 3], &[1; 2]), Err(mm));
+        assert_eq!(k.cosine_i8(&[1; 3], &[1; 2]), Err(mm));
+        assert_eq!(k.f16_to_f32(&ha, &mut [0.0; 2]), Err(mm));
+        assert_eq!(k.f32_to_f16(&a, &mut [f16::ZERO; 2]), Err(mm));
+        assert_eq!(k.quantize_i8(&a, &mut [0; 2]), Err(mm));
+        assert_eq!(k.td_update_row(&mut [0.0; 3], &b, 0.5), Err(mm));
+        assert_eq!(k.cosine_f32(&[0.0; 4], &[1.0; 4]), Err(SimdError::ZeroNorm));
+    }
+}
+
+#[test]
+fn detect_picks_the_best_available_isa_and_force_refuses_missing_ones() {
+    let avail = Kernels::available();
+    assert_eq!(Kernels::detect().isa(), *avail.iter().max().unwrap());
+    for isa in Isa::ALL {
+        assert_eq!(Isa::from_name(isa.name()), Some(isa));
+        if !avail.contains(&isa) {
+            assert_eq!(
+                Kernels::force(isa).unwrap_err(),
+                SimdError::Unsupported(isa)
+            );
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    assert!(avail.contains(&Isa::Sse2));
+    #[cfg(target_arch = "aarch64")]
+    assert!(avail.contains(&Isa::Neon));
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    assert!(avail.contains(&Isa::Simd128));
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+    assert_eq!(avail, vec![Isa::Scalar]);
+    println!("ISAs on this host: {avail:?}");
+}

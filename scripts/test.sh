@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: what README.md's test command and .ci/run run.
+#   fmt, clippy (native, all targets), native tests, x86_64 tests again built without AVX2/FMA,
+#   aarch64 tests under qemu (NEON), wasm tests in Node with and without simd128.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+t0=$SECONDS
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+step "native tests ($(uname -m))"
+cargo test -q --workspace
+
+step "x86_64 tests built with -C target-feature=-avx2,-fma"
+CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=-avx2,-fma" \
+  cargo test -q --workspace --target x86_64-unknown-linux-gnu --target-dir target/no-avx2
+
+step "aarch64 tests under qemu (NEON)"
+cargo test -q --workspace --target aarch64-unknown-linux-gnu
+
+step "wasm32 tests in Node, scalar build"
+cargo test --target wasm32-unknown-unknown -p elex-simd --target-dir target/wasm-scalar
+
+step "wasm32 tests in Node, simd128 build"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+  cargo test --target wasm32-unknown-unknown -p elex-simd --target-dir target/wasm-simd
+
+step "all tests passed in $((SECONDS - t0)) s"
