@@ -353,7 +353,7 @@ impl Kernels {
         a.iter().position(|&x| x == m).or(Some(0))
     }
 
-    /// Fused TD step over a row: `q[i] += alpha * (target[i] − q[i])` (FMA where the ISA has it).
+    /// TD step over a row: `q[i] += alpha * (target[i] − q[i])`, the same bits on every ISA.
     pub fn td_update_row(
         &self,
         q: &mut [f32],

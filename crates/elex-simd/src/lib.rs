@@ -22,10 +22,13 @@
 //!   computed as `‖x‖² + ‖y‖² − 2 x·y` from the dot kernel and stored norms.
 //!
 //! # Floating point
-//! SIMD implementations sum in a different order from the scalar oracle (several accumulators,
-//! FMA on AVX2 and NEON), so float results agree within a stated tolerance, not bit for bit; the
-//! tests state it. Integer kernels, conversions and `max` agree exactly. Inputs with NaN give
-//! unspecified (but memory-safe) results: callers validate finiteness first.
+//! Float reductions (dot, l2sq, cosine for f32 and f16) follow one canonical order on every ISA:
+//! element `i` goes into partial sum `i % 32`, multiply then add (never FMA), then a fixed
+//! pairwise fold. So every ISA returns the same bits, a seeded HNSW build is byte-identical on
+//! x86_64, aarch64 and wasm32, and the tests check SIMD against scalar exactly, besides checking
+//! both against an f64 oracle within the summation bound. Integer kernels, conversions and `max`
+//! are exact. Inputs with NaN give unspecified (but memory-safe) results: callers validate
+//! finiteness first.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 

@@ -1,63 +1,114 @@
-//! The scalar kernels: the oracle every SIMD module is tested against, and the fallback where no
-//! SIMD is available. Written for obviousness: one accumulator, one element at a time, in order.
-//! Every function clamps to the shorter slice.
+//! The scalar kernels: the fallback where no SIMD is available, and the definition of the
+//! canonical summation order every ISA reproduces bit for bit.
+//!
+//! Canonical order (float reductions): element `i` is added into partial sum `i % LANES`
+//! (a multiply, rounded, then an add, rounded: never FMA), and the `LANES` partial sums are
+//! folded by [`fold`]'s fixed pairwise tree. Every SIMD module keeps its accumulators so that
+//! lane `j` of accumulator `k` is partial sum `k * width + j`, stores them into the same array
+//! and finishes with the same tail and fold here, so dot, l2sq and cosine are bit-identical on
+//! every ISA; that is what makes seeded HNSW builds byte-identical across platforms. Every
+//! function clamps to the shorter slice.
 
 use half::f16;
 
-pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let mut s = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        s += x * y;
+/// Number of partial sums in the canonical order.
+pub(crate) const LANES: usize = 32;
+
+/// A storage scalar that widens to f32 exactly.
+pub(crate) trait Lane: Copy {
+    fn f(self) -> f32;
+}
+impl Lane for f32 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        self
     }
-    s
+}
+impl Lane for f16 {
+    #[inline(always)]
+    fn f(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+/// The fixed pairwise tree over the partial sums: halves are added lane-wise until one is left.
+#[inline]
+pub(crate) fn fold(l: &[f32; LANES]) -> f32 {
+    let mut l = *l;
+    let mut w = LANES / 2;
+    while w > 0 {
+        for j in 0..w {
+            l[j] += l[j + w];
+        }
+        w /= 2;
+    }
+    l[0]
+}
+
+/// Adds `a[i] * b[i]` into partial sum `i % LANES`. SIMD modules call it on the tail that starts
+/// at a multiple of `LANES`, so index `i` of the tail is element `start + i` of the vector.
+#[inline]
+pub(crate) fn dot_tail<T: Lane>(a: &[T], b: &[T], l: &mut [f32; LANES]) {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        l[i % LANES] += x.f() * y.f();
+    }
+}
+
+/// Adds `(a[i] − b[i])²` into partial sum `i % LANES`.
+#[inline]
+pub(crate) fn l2_tail<T: Lane>(a: &[T], b: &[T], l: &mut [f32; LANES]) {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let d = x.f() - y.f();
+        l[i % LANES] += d * d;
+    }
+}
+
+/// Adds `a·b`, `a·a` and `b·b` terms into three sets of partial sums.
+#[inline]
+pub(crate) fn norms_tail<T: Lane>(a: &[T], b: &[T], l: &mut [[f32; LANES]; 3]) {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let (x, y) = (x.f(), y.f());
+        l[0][i % LANES] += x * y;
+        l[1][i % LANES] += x * x;
+        l[2][i % LANES] += y * y;
+    }
+}
+
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut l = [0.0; LANES];
+    dot_tail(a, b, &mut l);
+    fold(&l)
 }
 
 pub(crate) fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    let mut s = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        let d = x - y;
-        s += d * d;
-    }
-    s
+    let mut l = [0.0; LANES];
+    l2_tail(a, b, &mut l);
+    fold(&l)
 }
 
 /// `[a·b, a·a, b·b]` in one pass, for cosine.
 pub(crate) fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    let mut s = [0.0f32; 3];
-    for (x, y) in a.iter().zip(b) {
-        s[0] += x * y;
-        s[1] += x * x;
-        s[2] += y * y;
-    }
-    s
+    let mut l = [[0.0; LANES]; 3];
+    norms_tail(a, b, &mut l);
+    [fold(&l[0]), fold(&l[1]), fold(&l[2])]
 }
 
 pub(crate) fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    let mut s = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        s += x.to_f32() * y.to_f32();
-    }
-    s
+    let mut l = [0.0; LANES];
+    dot_tail(a, b, &mut l);
+    fold(&l)
 }
 
 pub(crate) fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    let mut s = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        let d = x.to_f32() - y.to_f32();
-        s += d * d;
-    }
-    s
+    let mut l = [0.0; LANES];
+    l2_tail(a, b, &mut l);
+    fold(&l)
 }
 
 pub(crate) fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    let mut s = [0.0f32; 3];
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x.to_f32(), y.to_f32());
-        s[0] += x * y;
-        s[1] += x * x;
-        s[2] += y * y;
-    }
-    s
+    let mut l = [[0.0; LANES]; 3];
+    norms_tail(a, b, &mut l);
+    [fold(&l[0]), fold(&l[1]), fold(&l[2])]
 }
 
 /// Exact while `len * 128 * 128` fits an `i32`; the safe wrapper feeds at most

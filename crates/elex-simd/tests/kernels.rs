@@ -418,3 +418,67 @@ fn detect_picks_the_best_available_isa_and_force_refuses_missing_ones() {
     assert_eq!(avail, vec![Isa::Scalar]);
     println!("ISAs on this host: {avail:?}");
 }
+
+/// The canonical summation order: every ISA returns the same bits as the scalar kernels for the
+/// float reductions, so seeded HNSW builds are byte-identical across platforms.
+#[test]
+fn float_reductions_are_bit_identical_across_isas() {
+    let mut rng = Rng(9);
+    let s = Kernels::force(Isa::Scalar).unwrap();
+    for k in kernels() {
+        for n in dims() {
+            let (ba, bb) = (rng.vec(n + OFFSETS), rng.vec(n + OFFSETS));
+            for off in 0..OFFSETS {
+                let (a, b) = (&ba[off..off + n], &bb[..n]);
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                let bits = |r: Result<f32, SimdError>| r.map(f32::to_bits);
+                assert_eq!(bits(k.dot_f32(a, b)), bits(s.dot_f32(a, b)), "dot {ctx}");
+                assert_eq!(bits(k.l2sq_f32(a, b)), bits(s.l2sq_f32(a, b)), "l2sq {ctx}");
+                assert_eq!(
+                    bits(k.cosine_f32(a, b)),
+                    bits(s.cosine_f32(a, b)),
+                    "cos {ctx}"
+                );
+                let ha: Vec<f16> = a.iter().map(|&x| f16::from_f32(x)).collect();
+                let hb: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+                assert_eq!(
+                    bits(k.dot_f16(&ha, &hb)),
+                    bits(s.dot_f16(&ha, &hb)),
+                    "dot_f16 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.l2sq_f16(&ha, &hb)),
+                    bits(s.l2sq_f16(&ha, &hb)),
+                    "l2_f16 {ctx}"
+                );
+                assert_eq!(
+                    bits(k.cosine_f16(&ha, &hb)),
+                    bits(s.cosine_f16(&ha, &hb)),
+                    "cos16 {ctx}"
+                );
+                let (mut q1, q0) = (a.to_vec(), a.to_vec());
+                let mut q2 = q0.clone();
+                k.td_update_row(&mut q1, b, 0.3).unwrap();
+                s.td_update_row(&mut q2, b, 0.3).unwrap();
+                assert_eq!(q1, q2, "td {ctx}");
+            }
+        }
+    }
+}
+
+/// Golden values: the canonical order gives these exact bits on every platform and build (this
+/// test runs natively, under qemu on aarch64 and in wasm with and without simd128).
+#[test]
+fn canonical_sums_match_golden_bits() {
+    let mut rng = Rng(10);
+    let (a, b) = (rng.vec(389), rng.vec(389));
+    let k = Kernels::detect();
+    let got = [
+        k.dot_f32(&a, &b).unwrap(),
+        k.l2sq_f32(&a, &b).unwrap(),
+        k.cosine_f32(&a, &b).unwrap(),
+    ];
+    let bits: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(bits, GOLDEN, "values {got:?}");
+}
+const GOLDEN: [u32; 3] = [0xbf8d_f156, 0x4387_4e12, 0xbc07_63c7];

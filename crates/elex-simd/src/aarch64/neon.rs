@@ -1,14 +1,15 @@
-//! NEON kernels: 4 lanes, four independent FMA accumulators (16 elements a step) for the f32
-//! metrics. f16 lanes are widened with the same exact integer bit transform as SSE2 (the f16
-//! vector types are not stable in Rust), narrowing to f16 stays scalar; i8 products are widened
-//! with `vmull_s8` and pairwise-accumulated into i32 lanes.
+//! NEON kernels. Float reductions follow the canonical order of `scalar` (eight 4-lane accumulators
+//! are partial sums 0..32, multiply then add), so results are bit-identical to every other ISA. f16
+//! lanes are widened with the same exact integer bit transform as SSE2 (the f16 vector types are
+//! not stable in Rust), narrowing to f16 stays scalar; i8 products are widened with `vmull_s8` and
+//! pairwise-accumulated into i32 lanes.
 //!
 //! # Safety (whole module)
 //! Every function here is an `unsafe fn` with `#[target_feature(enable = "neon")]`: the caller
 //! must have checked that the CPU supports NEON. All loads stay below `n = min(len)`.
 
 use crate::dispatch::{SCALAR, Table};
-use crate::scalar;
+use crate::scalar::{self, LANES};
 use core::arch::aarch64::*;
 use half::f16;
 
@@ -72,136 +73,134 @@ unsafe fn ld_h(p: *const f16, i: usize) -> (float32x4_t, float32x4_t) {
     )
 }
 
-macro_rules! reduce2_f32 {
-    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+/// Thirty-two f32 lanes at `p + i` as eight 4-lane vectors.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 32)` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn ld32(p: *const f32, i: usize) -> [float32x4_t; 8] {
+    // SAFETY: the caller guarantees 32 readable floats.
+    core::array::from_fn(|k| unsafe { ld(p, i + 4 * k) })
+}
+
+/// Thirty-two f16 lanes at `p + i`, widened, as eight 4-lane vectors.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 32)` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn ld32_h(p: *const f16, i: usize) -> [float32x4_t; 8] {
+    let mut v = [vdupq_n_f32(0.0); 8];
+    for k in 0..4 {
+        // SAFETY: the caller guarantees 32 readable values; 8k + 8 <= 32.
+        let (lo, hi) = unsafe { ld_h(p, i + 8 * k) };
+        v[2 * k] = lo;
+        v[2 * k + 1] = hi;
+    }
+    v
+}
+
+/// Stores eight 4-lane accumulators as the canonical partial sums 0..32.
+#[inline]
+#[target_feature(enable = "neon")]
+fn lanes(s: [float32x4_t; 8]) -> [f32; LANES] {
+    let mut l = [0.0f32; LANES];
+    for (k, v) in s.into_iter().enumerate() {
+        // SAFETY: `l` has room for 4 floats at 4 * k for k < 8.
+        unsafe { vst1q_f32(l.as_mut_ptr().add(4 * k), v) };
+    }
+    l
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn mul_add(s: float32x4_t, x: float32x4_t, y: float32x4_t) -> float32x4_t {
+    vaddq_f32(s, vmulq_f32(x, y))
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn sq_add(s: float32x4_t, x: float32x4_t, y: float32x4_t) -> float32x4_t {
+    let d = vsubq_f32(x, y);
+    vaddq_f32(s, vmulq_f32(d, d))
+}
+
+/// Canonical-order two-input reduction: `$ld32` loads 32 lanes, `$step` folds a pair into an
+/// accumulator, `$tail` adds the last `n % 32` elements into the stored partial sums.
+macro_rules! reduce2 {
+    ($a:ident, $b:ident, $ld32:ident, $step:ident, $tail:path) => {{
         let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let step = $step;
-        let (mut s0, mut s1, mut s2, mut s3) = (
-            vdupq_n_f32(0.0),
-            vdupq_n_f32(0.0),
-            vdupq_n_f32(0.0),
-            vdupq_n_f32(0.0),
-        );
+        let mut s = [vdupq_n_f32(0.0); 8];
         let mut i = 0;
-        while i + 16 <= n {
-            // SAFETY: i + 16 <= n, so the four 4-lane loads are in bounds of both slices.
-            unsafe {
-                s0 = step(s0, ld(pa, i), ld(pb, i));
-                s1 = step(s1, ld(pa, i + 4), ld(pb, i + 4));
-                s2 = step(s2, ld(pa, i + 8), ld(pb, i + 8));
-                s3 = step(s3, ld(pa, i + 12), ld(pb, i + 12));
+        while i + LANES <= n {
+            // SAFETY: i + 32 <= n, in bounds of both slices.
+            let (x, y) = unsafe { ($ld32($a.as_ptr(), i), $ld32($b.as_ptr(), i)) };
+            for k in 0..8 {
+                s[k] = $step(s[k], x[k], y[k]);
             }
-            i += 16;
+            i += LANES;
         }
-        while i + 4 <= n {
-            // SAFETY: i + 4 <= n.
-            unsafe { s0 = step(s0, ld(pa, i), ld(pb, i)) };
-            i += 4;
-        }
-        vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3))) + $tail(&$a[i..n], &$b[i..n])
+        let mut l = lanes(s);
+        $tail(&$a[i..n], &$b[i..n], &mut l);
+        scalar::fold(&l)
     }};
 }
 
-macro_rules! reduce2_f16 {
-    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+/// Canonical-order one-pass cosine reduction: three sets of eight accumulators.
+macro_rules! dot_norms {
+    ($a:ident, $b:ident, $ld32:ident) => {{
         let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let step = $step;
-        let (mut s0, mut s1) = (vdupq_n_f32(0.0), vdupq_n_f32(0.0));
+        let mut s = [[vdupq_n_f32(0.0); 8]; 3];
         let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n.
-            let ((x0, x1), (y0, y1)) = unsafe { (ld_h(pa, i), ld_h(pb, i)) };
-            s0 = step(s0, x0, y0);
-            s1 = step(s1, x1, y1);
-            i += 8;
+        while i + LANES <= n {
+            // SAFETY: i + 32 <= n.
+            let (x, y) = unsafe { ($ld32($a.as_ptr(), i), $ld32($b.as_ptr(), i)) };
+            for k in 0..8 {
+                s[0][k] = mul_add(s[0][k], x[k], y[k]);
+                s[1][k] = mul_add(s[1][k], x[k], x[k]);
+                s[2][k] = mul_add(s[2][k], y[k], y[k]);
+            }
+            i += LANES;
         }
-        vaddvq_f32(vaddq_f32(s0, s1)) + $tail(&$a[i..n], &$b[i..n])
+        let mut l = [lanes(s[0]), lanes(s[1]), lanes(s[2])];
+        scalar::norms_tail(&$a[i..n], &$b[i..n], &mut l);
+        [
+            scalar::fold(&l[0]),
+            scalar::fold(&l[1]),
+            scalar::fold(&l[2]),
+        ]
     }};
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2_f32!(a, b, |s, x, y| vfmaq_f32(s, x, y), scalar::dot_f32)
+    reduce2!(a, b, ld32, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2_f32!(
-        a,
-        b,
-        |s, x, y| {
-            let d = vsubq_f32(x, y);
-            vfmaq_f32(s, d, d)
-        },
-        scalar::l2sq_f32
-    )
+    reduce2!(a, b, ld32, sq_add, scalar::l2_tail)
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2_f16!(a, b, |s, x, y| vfmaq_f32(s, x, y), scalar::dot_f16)
+    reduce2!(a, b, ld32_h, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2_f16!(
-        a,
-        b,
-        |s, x, y| {
-            let d = vsubq_f32(x, y);
-            vfmaq_f32(s, d, d)
-        },
-        scalar::l2sq_f16
-    )
-}
-
-#[inline]
-#[target_feature(enable = "neon")]
-fn norms_step(acc: &mut [float32x4_t; 3], x: float32x4_t, y: float32x4_t) {
-    acc[0] = vfmaq_f32(acc[0], x, y);
-    acc[1] = vfmaq_f32(acc[1], x, x);
-    acc[2] = vfmaq_f32(acc[2], y, y);
+    reduce2!(a, b, ld32_h, sq_add, scalar::l2_tail)
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    let n = a.len().min(b.len());
-    let mut acc = [vdupq_n_f32(0.0); 3];
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n.
-        let (x, y) = unsafe { (ld(a.as_ptr(), i), ld(b.as_ptr(), i)) };
-        norms_step(&mut acc, x, y);
-        i += 4;
-    }
-    let t = scalar::dot_norms_f32(&a[i..n], &b[i..n]);
-    [
-        vaddvq_f32(acc[0]) + t[0],
-        vaddvq_f32(acc[1]) + t[1],
-        vaddvq_f32(acc[2]) + t[2],
-    ]
+    dot_norms!(a, b, ld32)
 }
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    let n = a.len().min(b.len());
-    let mut acc = [vdupq_n_f32(0.0); 3];
-    let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n.
-        let ((x0, x1), (y0, y1)) = unsafe { (ld_h(a.as_ptr(), i), ld_h(b.as_ptr(), i)) };
-        norms_step(&mut acc, x0, y0);
-        norms_step(&mut acc, x1, y1);
-        i += 8;
-    }
-    let t = scalar::dot_norms_f16(&a[i..n], &b[i..n]);
-    [
-        vaddvq_f32(acc[0]) + t[0],
-        vaddvq_f32(acc[1]) + t[1],
-        vaddvq_f32(acc[2]) + t[2],
-    ]
+    dot_norms!(a, b, ld32_h)
 }
 
 #[target_feature(enable = "neon")]
@@ -316,7 +315,7 @@ unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
             let p = q.as_mut_ptr().add(i);
             let x = vld1q_f32(p);
             let t = ld(target.as_ptr(), i);
-            vst1q_f32(p, vfmaq_f32(x, al, vsubq_f32(t, x)));
+            vst1q_f32(p, vaddq_f32(x, vmulq_f32(al, vsubq_f32(t, x))));
         }
         i += 4;
     }

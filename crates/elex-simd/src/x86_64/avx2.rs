@@ -1,5 +1,6 @@
-//! AVX2 + FMA + F16C kernels: 8 lanes, four independent accumulators (32 elements a step) for
-//! the f32 metrics so the FMA latency is hidden; F16C for f16 widening and narrowing.
+//! AVX2 + FMA + F16C kernels. Float reductions follow the canonical order of `scalar` (four
+//! 8-lane accumulators are partial sums 0..32; multiply then add, no FMA, so results are
+//! bit-identical to every other ISA); F16C widens and narrows f16.
 //!
 //! # Safety (whole module)
 //! Every function here is an `unsafe fn` with `#[target_feature(enable = "avx2,fma,f16c")]`: the
@@ -7,7 +8,7 @@
 //! does. All loads stay below `n = min(len)` of the slices they read.
 
 use crate::dispatch::Table;
-use crate::scalar;
+use crate::scalar::{self, LANES};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -27,15 +28,6 @@ pub(crate) const TABLE: Table = Table {
     max_f32,
     td_update_row,
 };
-
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn hsum(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    _mm_cvtss_f32(s)
-}
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -77,122 +69,110 @@ unsafe fn ld_i8(p: *const i8, i: usize) -> __m256i {
     _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(p.add(i).cast()) })
 }
 
-/// Shared body of the f32 and f16 two-input reductions: `$ld` loads 8 lanes, `$step` folds a
-/// pair of 8-lane vectors into an accumulator, `$tail` is the scalar kernel for the remainder.
+/// Stores four 8-lane accumulators as the canonical partial sums 0..32.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn lanes(s: [__m256; 4]) -> [f32; LANES] {
+    let mut l = [0.0f32; LANES];
+    for (k, v) in s.into_iter().enumerate() {
+        // SAFETY: `l` has room for 8 floats at 8 * k for k < 4.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr().add(8 * k), v) };
+    }
+    l
+}
+
+/// Canonical-order two-input reduction: `$ld` loads 8 lanes, `$step` folds a pair into an
+/// accumulator, `$tail` adds the last `n % 32` elements into the stored partial sums.
 macro_rules! reduce2 {
     ($a:ident, $b:ident, $ld:ident, $step:expr, $tail:path) => {{
         let n = $a.len().min($b.len());
         let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
         let step = $step;
-        let (mut s0, mut s1, mut s2, mut s3) = (
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-        );
+        let mut s = [_mm256_setzero_ps(); 4];
         let mut i = 0;
-        while i + 32 <= n {
-            // SAFETY: i + 32 <= n, so all four 8-lane loads are in bounds of both slices.
-            unsafe {
-                s0 = step(s0, $ld(pa, i), $ld(pb, i));
-                s1 = step(s1, $ld(pa, i + 8), $ld(pb, i + 8));
-                s2 = step(s2, $ld(pa, i + 16), $ld(pb, i + 16));
-                s3 = step(s3, $ld(pa, i + 24), $ld(pb, i + 24));
+        while i + LANES <= n {
+            for (k, acc) in s.iter_mut().enumerate() {
+                // SAFETY: i + 8k + 8 <= i + 32 <= n, in bounds of both slices.
+                *acc = step(*acc, unsafe { $ld(pa, i + 8 * k) }, unsafe {
+                    $ld(pb, i + 8 * k)
+                });
             }
-            i += 32;
+            i += LANES;
         }
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n.
-            unsafe { s0 = step(s0, $ld(pa, i), $ld(pb, i)) };
-            i += 8;
-        }
-        hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)))
-            + $tail(&$a[i..n], &$b[i..n])
+        let mut l = lanes(s);
+        $tail(&$a[i..n], &$b[i..n], &mut l);
+        scalar::fold(&l)
     }};
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn mul_add(s: __m256, x: __m256, y: __m256) -> __m256 {
+    _mm256_add_ps(s, _mm256_mul_ps(x, y))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sq_add(s: __m256, x: __m256, y: __m256) -> __m256 {
+    let d = _mm256_sub_ps(x, y);
+    _mm256_add_ps(s, _mm256_mul_ps(d, d))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(
-        a,
-        b,
-        ld,
-        |s, x, y| _mm256_fmadd_ps(x, y, s),
-        scalar::dot_f32
-    )
+    reduce2!(a, b, ld, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(
-        a,
-        b,
-        ld,
-        |s, x, y| {
-            let d = _mm256_sub_ps(x, y);
-            _mm256_fmadd_ps(d, d, s)
-        },
-        scalar::l2sq_f32
-    )
+    reduce2!(a, b, ld, sq_add, scalar::l2_tail)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(
-        a,
-        b,
-        ld_h,
-        |s, x, y| _mm256_fmadd_ps(x, y, s),
-        scalar::dot_f16
-    )
+    reduce2!(a, b, ld_h, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(
-        a,
-        b,
-        ld_h,
-        |s, x, y| {
-            let d = _mm256_sub_ps(x, y);
-            _mm256_fmadd_ps(d, d, s)
-        },
-        scalar::l2sq_f16
-    )
+    reduce2!(a, b, ld_h, sq_add, scalar::l2_tail)
 }
 
-/// Shared body of the one-pass cosine reductions.
+/// Canonical-order one-pass cosine reduction: three sets of four accumulators.
 macro_rules! dot_norms {
-    ($a:ident, $b:ident, $ld:ident, $tail:path) => {{
+    ($a:ident, $b:ident, $ld:ident) => {{
         let n = $a.len().min($b.len());
         let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let (mut ab, mut aa, mut bb) = (
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-        );
+        let mut s = [[_mm256_setzero_ps(); 4]; 3];
         let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n.
-            let (x, y) = unsafe { ($ld(pa, i), $ld(pb, i)) };
-            ab = _mm256_fmadd_ps(x, y, ab);
-            aa = _mm256_fmadd_ps(x, x, aa);
-            bb = _mm256_fmadd_ps(y, y, bb);
-            i += 8;
+        while i + LANES <= n {
+            for k in 0..4 {
+                // SAFETY: i + 8k + 8 <= n.
+                let (x, y) = unsafe { ($ld(pa, i + 8 * k), $ld(pb, i + 8 * k)) };
+                s[0][k] = mul_add(s[0][k], x, y);
+                s[1][k] = mul_add(s[1][k], x, x);
+                s[2][k] = mul_add(s[2][k], y, y);
+            }
+            i += LANES;
         }
-        let t = $tail(&$a[i..n], &$b[i..n]);
-        [hsum(ab) + t[0], hsum(aa) + t[1], hsum(bb) + t[2]]
+        let mut l = [lanes(s[0]), lanes(s[1]), lanes(s[2])];
+        scalar::norms_tail(&$a[i..n], &$b[i..n], &mut l);
+        [
+            scalar::fold(&l[0]),
+            scalar::fold(&l[1]),
+            scalar::fold(&l[2]),
+        ]
     }};
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    dot_norms!(a, b, ld, scalar::dot_norms_f32)
+    dot_norms!(a, b, ld)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    dot_norms!(a, b, ld_h, scalar::dot_norms_f16)
+    dot_norms!(a, b, ld_h)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -322,7 +302,7 @@ unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
             let p = q.as_mut_ptr().add(i);
             let x = _mm256_loadu_ps(p);
             let t = ld(target.as_ptr(), i);
-            _mm256_storeu_ps(p, _mm256_fmadd_ps(al, _mm256_sub_ps(t, x), x));
+            _mm256_storeu_ps(p, _mm256_add_ps(x, _mm256_mul_ps(al, _mm256_sub_ps(t, x))));
         }
         i += 8;
     }

@@ -1,14 +1,15 @@
-//! SSE2 kernels: 4 lanes, four independent accumulators (16 elements a step), no FMA. SSE2 has no
-//! f16 conversion instruction, so f16 lanes are widened with an exact shift-and-multiply transform
-//! ([`widen_f16`]); narrowing to f16 stays scalar. i8 lanes are sign-extended by unpacking with
-//! themselves and shifting right arithmetically.
+//! SSE2 kernels. Float reductions follow the canonical order of `scalar` (eight 4-lane
+//! accumulators are partial sums 0..32, multiply then add), so results are bit-identical to
+//! every other ISA. SSE2 has no f16 conversion instruction, so f16 lanes are widened with an
+//! exact shift-and-multiply transform ([`widen_f16`]); narrowing to f16 stays scalar. i8 lanes
+//! are sign-extended by unpacking with themselves and shifting right arithmetically.
 //!
 //! # Safety (whole module)
 //! Every function here is an `unsafe fn` with `#[target_feature(enable = "sse2")]`: the caller
 //! must have checked that the CPU supports SSE2. All loads stay below `n = min(len)`.
 
 use crate::dispatch::{SCALAR, Table};
-use crate::scalar;
+use crate::scalar::{self, LANES};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -28,14 +29,6 @@ pub(crate) const TABLE: Table = Table {
     td_update_row,
     ..SCALAR
 };
-
-#[inline]
-#[target_feature(enable = "sse2")]
-fn hsum(v: __m128) -> f32 {
-    let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    _mm_cvtss_f32(s)
-}
 
 #[inline]
 #[target_feature(enable = "sse2")]
@@ -106,146 +99,134 @@ unsafe fn ld_i8(p: *const i8, i: usize) -> (__m128i, __m128i) {
     )
 }
 
-macro_rules! reduce2_f32 {
-    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+/// Thirty-two f32 lanes at `p + i` as eight 4-lane vectors.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 32)` must be readable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn ld32(p: *const f32, i: usize) -> [__m128; 8] {
+    // SAFETY: the caller guarantees 32 readable floats.
+    core::array::from_fn(|k| unsafe { ld(p, i + 4 * k) })
+}
+
+/// Thirty-two f16 lanes at `p + i`, widened, as eight 4-lane vectors.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + 32)` must be readable.
+#[inline]
+#[target_feature(enable = "sse2")]
+unsafe fn ld32_h(p: *const f16, i: usize) -> [__m128; 8] {
+    let mut v = [_mm_setzero_ps(); 8];
+    for k in 0..4 {
+        // SAFETY: the caller guarantees 32 readable values; 8k + 8 <= 32.
+        let (lo, hi) = unsafe { ld_h(p, i + 8 * k) };
+        v[2 * k] = lo;
+        v[2 * k + 1] = hi;
+    }
+    v
+}
+
+/// Stores eight 4-lane accumulators as the canonical partial sums 0..32.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn lanes(s: [__m128; 8]) -> [f32; LANES] {
+    let mut l = [0.0f32; LANES];
+    for (k, v) in s.into_iter().enumerate() {
+        // SAFETY: `l` has room for 4 floats at 4 * k for k < 8.
+        unsafe { _mm_storeu_ps(l.as_mut_ptr().add(4 * k), v) };
+    }
+    l
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn mul_add(s: __m128, x: __m128, y: __m128) -> __m128 {
+    _mm_add_ps(s, _mm_mul_ps(x, y))
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn sq_add(s: __m128, x: __m128, y: __m128) -> __m128 {
+    let d = _mm_sub_ps(x, y);
+    _mm_add_ps(s, _mm_mul_ps(d, d))
+}
+
+/// Canonical-order two-input reduction: `$ld32` loads 32 lanes, `$step` folds a pair into an
+/// accumulator, `$tail` adds the last `n % 32` elements into the stored partial sums.
+macro_rules! reduce2 {
+    ($a:ident, $b:ident, $ld32:ident, $step:ident, $tail:path) => {{
         let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let step = $step;
-        let (mut s0, mut s1, mut s2, mut s3) = (
-            _mm_setzero_ps(),
-            _mm_setzero_ps(),
-            _mm_setzero_ps(),
-            _mm_setzero_ps(),
-        );
+        let mut s = [_mm_setzero_ps(); 8];
         let mut i = 0;
-        while i + 16 <= n {
-            // SAFETY: i + 16 <= n, so the four 4-lane loads are in bounds of both slices.
-            unsafe {
-                s0 = step(s0, ld(pa, i), ld(pb, i));
-                s1 = step(s1, ld(pa, i + 4), ld(pb, i + 4));
-                s2 = step(s2, ld(pa, i + 8), ld(pb, i + 8));
-                s3 = step(s3, ld(pa, i + 12), ld(pb, i + 12));
+        while i + LANES <= n {
+            // SAFETY: i + 32 <= n, in bounds of both slices.
+            let (x, y) = unsafe { ($ld32($a.as_ptr(), i), $ld32($b.as_ptr(), i)) };
+            for k in 0..8 {
+                s[k] = $step(s[k], x[k], y[k]);
             }
-            i += 16;
+            i += LANES;
         }
-        while i + 4 <= n {
-            // SAFETY: i + 4 <= n.
-            unsafe { s0 = step(s0, ld(pa, i), ld(pb, i)) };
-            i += 4;
-        }
-        hsum(_mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3))) + $tail(&$a[i..n], &$b[i..n])
+        let mut l = lanes(s);
+        $tail(&$a[i..n], &$b[i..n], &mut l);
+        scalar::fold(&l)
     }};
 }
 
-macro_rules! reduce2_f16 {
-    ($a:ident, $b:ident, $step:expr, $tail:path) => {{
+/// Canonical-order one-pass cosine reduction: three sets of eight accumulators.
+macro_rules! dot_norms {
+    ($a:ident, $b:ident, $ld32:ident) => {{
         let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let step = $step;
-        let (mut s0, mut s1) = (_mm_setzero_ps(), _mm_setzero_ps());
+        let mut s = [[_mm_setzero_ps(); 8]; 3];
         let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n.
-            let ((x0, x1), (y0, y1)) = unsafe { (ld_h(pa, i), ld_h(pb, i)) };
-            s0 = step(s0, x0, y0);
-            s1 = step(s1, x1, y1);
-            i += 8;
+        while i + LANES <= n {
+            // SAFETY: i + 32 <= n.
+            let (x, y) = unsafe { ($ld32($a.as_ptr(), i), $ld32($b.as_ptr(), i)) };
+            for k in 0..8 {
+                s[0][k] = mul_add(s[0][k], x[k], y[k]);
+                s[1][k] = mul_add(s[1][k], x[k], x[k]);
+                s[2][k] = mul_add(s[2][k], y[k], y[k]);
+            }
+            i += LANES;
         }
-        hsum(_mm_add_ps(s0, s1)) + $tail(&$a[i..n], &$b[i..n])
+        let mut l = [lanes(s[0]), lanes(s[1]), lanes(s[2])];
+        scalar::norms_tail(&$a[i..n], &$b[i..n], &mut l);
+        [
+            scalar::fold(&l[0]),
+            scalar::fold(&l[1]),
+            scalar::fold(&l[2]),
+        ]
     }};
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2_f32!(
-        a,
-        b,
-        |s, x, y| _mm_add_ps(s, _mm_mul_ps(x, y)),
-        scalar::dot_f32
-    )
+    reduce2!(a, b, ld32, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2_f32!(
-        a,
-        b,
-        |s, x, y| {
-            let d = _mm_sub_ps(x, y);
-            _mm_add_ps(s, _mm_mul_ps(d, d))
-        },
-        scalar::l2sq_f32
-    )
+    reduce2!(a, b, ld32, sq_add, scalar::l2_tail)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2_f16!(
-        a,
-        b,
-        |s, x, y| _mm_add_ps(s, _mm_mul_ps(x, y)),
-        scalar::dot_f16
-    )
+    reduce2!(a, b, ld32_h, mul_add, scalar::dot_tail)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2_f16!(
-        a,
-        b,
-        |s, x, y| {
-            let d = _mm_sub_ps(x, y);
-            _mm_add_ps(s, _mm_mul_ps(d, d))
-        },
-        scalar::l2sq_f16
-    )
-}
-
-#[inline]
-#[target_feature(enable = "sse2")]
-fn norms_step(acc: &mut [__m128; 3], x: __m128, y: __m128) {
-    acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(x, y));
-    acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(x, x));
-    acc[2] = _mm_add_ps(acc[2], _mm_mul_ps(y, y));
+    reduce2!(a, b, ld32_h, sq_add, scalar::l2_tail)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    let n = a.len().min(b.len());
-    let mut acc = [_mm_setzero_ps(); 3];
-    let mut i = 0;
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n.
-        let (x, y) = unsafe { (ld(a.as_ptr(), i), ld(b.as_ptr(), i)) };
-        norms_step(&mut acc, x, y);
-        i += 4;
-    }
-    let t = scalar::dot_norms_f32(&a[i..n], &b[i..n]);
-    [
-        hsum(acc[0]) + t[0],
-        hsum(acc[1]) + t[1],
-        hsum(acc[2]) + t[2],
-    ]
+    dot_norms!(a, b, ld32)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    let n = a.len().min(b.len());
-    let mut acc = [_mm_setzero_ps(); 3];
-    let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n.
-        let ((x0, x1), (y0, y1)) = unsafe { (ld_h(a.as_ptr(), i), ld_h(b.as_ptr(), i)) };
-        norms_step(&mut acc, x0, y0);
-        norms_step(&mut acc, x1, y1);
-        i += 8;
-    }
-    let t = scalar::dot_norms_f16(&a[i..n], &b[i..n]);
-    [
-        hsum(acc[0]) + t[0],
-        hsum(acc[1]) + t[1],
-        hsum(acc[2]) + t[2],
-    ]
+    dot_norms!(a, b, ld32_h)
 }
 
 #[target_feature(enable = "sse2")]
