@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
+# Property tests draw a fixed seed in CI (reproducible); set PROPTEST_RNG_SEED to explore others.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261123}"
+
 step() { printf '\n=== %s\n' "$*"; }
 t0=$SECONDS
 
@@ -24,13 +27,16 @@ CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=-avx2,-fma" \
   cargo test -q --workspace --target x86_64-unknown-linux-gnu --target-dir target/no-avx2
 
 step "aarch64 tests under qemu (NEON)"
-cargo test -q --workspace --target aarch64-unknown-linux-gnu
+cargo test -q --release --workspace --target aarch64-unknown-linux-gnu
+
+# The crates that run in the browser; the docs-50k and allocation tests are native only.
+wasm_crates=(-p elex-simd -p elex-hnsw)
 
 step "wasm32 tests in Node, scalar build"
-cargo test --target wasm32-unknown-unknown -p elex-simd --target-dir target/wasm-scalar
+cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-scalar
 
 step "wasm32 tests in Node, simd128 build"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
-  cargo test --target wasm32-unknown-unknown -p elex-simd --target-dir target/wasm-simd
+  cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-simd
 
 step "all tests passed in $((SECONDS - t0)) s"

@@ -1,0 +1,149 @@
+//! Reusable search state. A query reuses every buffer here, so after the first query of a given
+//! index size and `ef` it allocates nothing: the visited set is a generation-stamped array (a new
+//! query bumps the generation instead of clearing), and the heaps and lists keep their capacity.
+
+use crate::Storage;
+use crate::store::Encoded;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// A candidate: distance and internal id. Ordered by distance, then id, so ties break the same
+/// way on every platform.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cand {
+    pub d: f32,
+    pub id: u32,
+}
+
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.d.total_cmp(&o.d).then(self.id.cmp(&o.id))
+    }
+}
+
+/// Min-heap adapter for the candidate queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Near(pub Cand);
+impl PartialOrd for Near {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Near {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.cmp(&self.0)
+    }
+}
+
+/// Per-layer search state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    stamps: Vec<u32>,
+    generation: u32,
+    /// Candidates to expand, nearest first.
+    pub cand: BinaryHeap<Near>,
+    /// Best results so far, worst on top.
+    pub res: BinaryHeap<Cand>,
+    /// Sorted results of the last layer (W in the paper).
+    pub w: Vec<Cand>,
+    /// Entry points for the next layer.
+    pub eps: Vec<Cand>,
+    /// Selected neighbours.
+    pub sel: Vec<u32>,
+    /// Candidate lists for shrinking a neighbour's links.
+    pub tmp: Vec<Cand>,
+    pub tmp_sel: Vec<u32>,
+    /// Allow-list bits by internal id, and the ids set (to clear them again).
+    pub allow: Vec<u64>,
+    pub allowed: Vec<u32>,
+    /// Distance evaluations since the counter was last reset.
+    pub evals: u64,
+}
+
+impl State {
+    /// Starts a new visit over `n` nodes.
+    pub fn new_visit(&mut self, n: usize) {
+        if self.stamps.len() < n {
+            self.stamps.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `id` visited; returns whether it was new.
+    #[inline]
+    pub fn visit(&mut self, id: u32) -> bool {
+        match self.stamps.get_mut(id as usize) {
+            Some(s) if *s != self.generation => {
+                *s = self.generation;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Moves the result heap into `w`, sorted nearest first.
+    pub fn drain_sorted(&mut self) {
+        self.w.clear();
+        self.w.extend(self.res.drain());
+        self.w.sort_unstable();
+    }
+
+    pub fn set_allowed(&mut self, n: usize, ids: impl Iterator<Item = u32>) {
+        let words = n.div_ceil(64);
+        if self.allow.len() < words {
+            self.allow.resize(words, 0);
+        }
+        for id in ids {
+            let (w, b) = (id as usize / 64, id % 64);
+            if self.allow[w] & (1 << b) == 0 {
+                self.allow[w] |= 1 << b;
+                self.allowed.push(id);
+            }
+        }
+    }
+
+    pub fn clear_allowed(&mut self) {
+        for &id in &self.allowed {
+            if let Some(w) = self.allow.get_mut(id as usize / 64) {
+                *w = 0;
+            }
+        }
+        self.allowed.clear();
+    }
+}
+
+/// Reusable per-query buffers: keep one per thread and pass it to
+/// [`Hnsw::search_into`](crate::Hnsw::search_into) so queries allocate nothing after warm-up.
+#[derive(Debug)]
+pub struct Scratch {
+    pub(crate) state: State,
+    /// The query in the metric's f32 form (normalized under cosine).
+    pub(crate) prep: Vec<f32>,
+    /// The query encoded like stored vectors.
+    pub(crate) q: Encoded,
+}
+
+impl Scratch {
+    pub(crate) fn new(storage: Storage) -> Scratch {
+        Scratch {
+            state: State::default(),
+            prep: Vec::new(),
+            q: Encoded::new(storage),
+        }
+    }
+
+    /// Distance evaluations made by the searches that used this scratch since the last call.
+    pub fn take_distance_evals(&mut self) -> u64 {
+        std::mem::take(&mut self.state.evals)
+    }
+}

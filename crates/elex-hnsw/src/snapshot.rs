@@ -1,0 +1,526 @@
+//! The snapshot format, version 1. Little endian throughout.
+//!
+//! Header (96 bytes):
+//!
+//! | offset | field | type |
+//! | --- | --- | --- |
+//! | 0 | magic `ELEXHNSW` | 8 bytes |
+//! | 8 | format version | u16 |
+//! | 10 | metric (0 cosine, 1 dot, 2 L2) | u8 |
+//! | 11 | storage (0 f32, 1 f16, 2 i8) | u8 |
+//! | 12 | flags (bit 0: f32 copies present) | u8 |
+//! | 13 | max level | u8 |
+//! | 14 | reserved, 0 | u16 |
+//! | 16 | dims, slots, deleted, entry | 4 × u32 |
+//! | 32 | m, m0, ef_construction, ef_search | 4 × u32 |
+//! | 48 | ml | f64 |
+//! | 56 | seed, level-generator state, level threshold | 3 × u64 |
+//! | 80 | body length | u64 |
+//! | 88 | checksum of bytes 0..88 and the body ([`checksum64`]) | u64 |
+//!
+//! Body: caller ids (`slots × u64`), levels (`slots × u8`), tombstone bits (`⌈slots/64⌉ × u64`),
+//! level 0 (`slots × (1 + m0) × u32`), upper levels (`Σ levels × (1 + m) × u32`), vectors (f32:
+//! `slots × dims × 4`; f16: `× 2`; i8: `slots × dims` codes, then `slots` f32 scales and
+//! `slots` f32 squared norms), then the f32 copies when flagged.
+//!
+//! The reader checks the magic and version, every field's range, that the bytes hold exactly
+//! the body the header describes (computed with checked arithmetic before anything is
+//! allocated), the checksum, and then the graph's invariants (links in range, counts within
+//! caps, levels, unique live ids, finite values), so a corrupt snapshot is reported, never
+//! half-loaded. Older versions would pass through an explicit `migrate_vN`; there is one so far.
+
+use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, Parts, validate_params};
+use crate::rng::SplitMix64;
+use crate::store::Vectors;
+use crate::{HnswError, HnswParams, Metric, Storage};
+use elex_simd::f16;
+use std::collections::HashMap;
+
+/// The first 8 bytes of every snapshot.
+pub const MAGIC: [u8; 8] = *b"ELEXHNSW";
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes in the fixed header.
+pub const HEADER_LEN: usize = 96;
+const CHECKSUM_AT: usize = 88;
+
+/// Streaming 64-bit checksum: each little-endian 8-byte word goes through an invertible
+/// xor-multiply-xorshift step, so any single changed word changes the result.
+#[derive(Clone, Debug)]
+pub(crate) struct Checksum {
+    h: u64,
+    pending: [u8; 8],
+    n: usize,
+    total: u64,
+}
+
+impl Checksum {
+    pub(crate) fn new() -> Checksum {
+        Checksum {
+            h: 0x243f_6a88_85a3_08d3,
+            pending: [0; 8],
+            n: 0,
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn word(&mut self, w: u64) {
+        self.h = (self.h ^ w).wrapping_mul(0x9fb2_1c65_1e98_df25);
+        self.h ^= self.h >> 29;
+    }
+
+    pub(crate) fn update(&mut self, mut b: &[u8]) {
+        self.total += b.len() as u64;
+        if self.n > 0 {
+            let take = (8 - self.n).min(b.len());
+            self.pending[self.n..self.n + take].copy_from_slice(&b[..take]);
+            self.n += take;
+            b = &b[take..];
+            if self.n < 8 {
+                return;
+            }
+            self.word(u64::from_le_bytes(self.pending));
+            self.n = 0;
+        }
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.word(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        self.pending[..rest.len()].copy_from_slice(rest);
+        self.n = rest.len();
+    }
+
+    pub(crate) fn finish(mut self) -> u64 {
+        if self.n > 0 {
+            let mut w = [0u8; 8];
+            w[..self.n].copy_from_slice(&self.pending[..self.n]);
+            self.word(u64::from_le_bytes(w));
+        }
+        let total = self.total;
+        self.word(total);
+        self.h
+    }
+}
+
+/// The snapshot checksum of a byte string (what the header's checksum field holds for bytes
+/// `0..88` followed by the body).
+pub fn checksum64(bytes: &[u8]) -> u64 {
+    let mut c = Checksum::new();
+    c.update(bytes);
+    c.finish()
+}
+
+/// Where body bytes go: a checksum, a writer, or both.
+type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), HnswError> + 'a;
+
+/// Emits a slice of plain numbers as little-endian bytes, through a small buffer.
+macro_rules! put_le {
+    ($sink:expr, $items:expr, $size:expr) => {{
+        let mut buf = [0u8; 4096];
+        let mut at = 0;
+        for x in $items {
+            if at + $size > buf.len() {
+                $sink(&buf[..at])?;
+                at = 0;
+            }
+            buf[at..at + $size].copy_from_slice(&x.to_le_bytes());
+            at += $size;
+        }
+        $sink(&buf[..at])?;
+    }};
+}
+
+impl Hnsw {
+    fn header(&self, body_len: u64, checksum: u64) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..8].copy_from_slice(&MAGIC);
+        h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        h[10] = self.p.metric.code();
+        h[11] = self.p.storage.code();
+        h[12] = u8::from(!self.raw.is_empty());
+        h[13] = self.max_level;
+        let u32s = [
+            self.p.dims as u32,
+            self.ext.len() as u32,
+            self.n_deleted as u32,
+            self.entry,
+            self.p.m as u32,
+            self.p.m0 as u32,
+            self.p.ef_construction.min(u32::MAX as usize) as u32,
+            self.p.ef_search.min(u32::MAX as usize) as u32,
+        ];
+        for (i, v) in u32s.iter().enumerate() {
+            h[16 + 4 * i..20 + 4 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        h[48..56].copy_from_slice(&self.p.ml.to_le_bytes());
+        let u64s = [
+            self.p.seed,
+            self.rng.0,
+            self.level_threshold,
+            body_len,
+            checksum,
+        ];
+        for (i, v) in u64s.iter().enumerate() {
+            h[56 + 8 * i..64 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        h
+    }
+
+    fn emit_body(&self, sink: &mut Sink<'_>) -> Result<(), HnswError> {
+        put_le!(sink, self.ext.iter(), 8);
+        sink(&self.levels)?;
+        put_le!(sink, self.deleted.iter(), 8);
+        put_le!(sink, self.level0.iter(), 4);
+        put_le!(sink, self.upper.iter(), 4);
+        match &self.vectors {
+            Vectors::F32(v) => put_le!(sink, v.iter(), 4),
+            Vectors::F16(v) => put_le!(sink, v.iter().map(|h| h.to_bits()), 2),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                put_le!(sink, codes.iter(), 1);
+                put_le!(sink, scale.iter(), 4);
+                put_le!(sink, norm_sq.iter(), 4);
+            }
+        }
+        put_le!(sink, self.raw.iter(), 4);
+        Ok(())
+    }
+
+    /// Writes the snapshot to `w` without building it in memory (two passes over the index:
+    /// one for the checksum, one to write). Returns the bytes written.
+    pub fn write_to<W: std::io::Write>(&self, w: &mut W) -> Result<u64, HnswError> {
+        let mut sum = Checksum::new();
+        let mut body_len = 0u64;
+        self.emit_body(&mut |b| {
+            body_len += b.len() as u64;
+            Ok(())
+        })?;
+        let provisional = self.header(body_len, 0);
+        sum.update(&provisional[..CHECKSUM_AT]);
+        self.emit_body(&mut |b| {
+            sum.update(b);
+            Ok(())
+        })?;
+        let io = |e: std::io::Error| HnswError::Io(e.to_string());
+        w.write_all(&self.header(body_len, sum.finish()))
+            .map_err(io)?;
+        self.emit_body(&mut |b| w.write_all(b).map_err(io))?;
+        Ok(HEADER_LEN as u64 + body_len)
+    }
+
+    /// The snapshot as one byte buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_to(&mut out);
+        out
+    }
+
+    /// Loads a snapshot; every problem is an error and nothing is half-loaded.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Hnsw, HnswError> {
+        let got = bytes.len() as u64;
+        if bytes.len() < HEADER_LEN {
+            if bytes.len() >= 8 && bytes[..8] != MAGIC {
+                return Err(HnswError::BadMagic);
+            }
+            return Err(HnswError::Truncated {
+                needed: HEADER_LEN as u64,
+                got,
+            });
+        }
+        if bytes[..8] != MAGIC {
+            return Err(HnswError::BadMagic);
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        match version {
+            1 => read_v1(bytes),
+            found => Err(HnswError::UnsupportedVersion {
+                found,
+                supported: FORMAT_VERSION,
+            }),
+        }
+    }
+
+    /// Reads a whole snapshot from `r` (see [`Hnsw::from_bytes`]).
+    pub fn read_from<R: std::io::Read>(r: &mut R) -> Result<Hnsw, HnswError> {
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)
+            .map_err(|e| HnswError::Io(e.to_string()))?;
+        Hnsw::from_bytes(&bytes)
+    }
+}
+
+/// Bounds-checked little-endian reader over the body.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: u64) -> Result<&'a [u8], HnswError> {
+        let end = (self.at as u64)
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len() as u64);
+        let end = end.ok_or(HnswError::Corrupt(
+            "a section runs past the end of the body".into(),
+        ))? as usize;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+}
+
+fn le_u32s(b: &[u8]) -> Vec<u32> {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+fn le_u64s(b: &[u8]) -> Vec<u64> {
+    b.chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect()
+}
+fn le_f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn corrupt<T>(msg: impl Into<String>) -> Result<T, HnswError> {
+    Err(HnswError::Corrupt(msg.into()))
+}
+
+fn read_v1(bytes: &[u8]) -> Result<Hnsw, HnswError> {
+    let u32_at =
+        |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+    let u64_at = |o: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[o..o + 8]);
+        u64::from_le_bytes(w)
+    };
+    let metric = Metric::from_code(bytes[10])
+        .ok_or(HnswError::Corrupt(format!("unknown metric {}", bytes[10])))?;
+    let storage = Storage::from_code(bytes[11])
+        .ok_or(HnswError::Corrupt(format!("unknown storage {}", bytes[11])))?;
+    let flags = bytes[12];
+    let max_level = bytes[13];
+    if flags > 1 || bytes[14] != 0 || bytes[15] != 0 {
+        return corrupt("unknown flags or reserved bits set");
+    }
+    let (dims, slots, n_deleted, entry) = (
+        u32_at(16) as u64,
+        u32_at(20) as u64,
+        u32_at(24) as u64,
+        u32_at(28),
+    );
+    let (m, m0) = (u32_at(32) as u64, u32_at(36) as u64);
+    let (efc, efs) = (u32_at(40) as usize, u32_at(44) as usize);
+    let ml = f64::from_le_bytes(bytes[48..56].try_into().unwrap_or([0; 8]));
+    let (seed, rng_state, level_threshold, body_len, stored) =
+        (u64_at(56), u64_at(64), u64_at(72), u64_at(80), u64_at(88));
+    if dims == 0 || dims > MAX_DIMS as u64 {
+        return corrupt(format!("dims {dims} out of range"));
+    }
+    if m < 2 || m > MAX_M as u64 || m0 < m || m0 > 2 * MAX_M as u64 {
+        return corrupt(format!("m = {m}, m0 = {m0} out of range"));
+    }
+    if max_level > MAX_LEVEL || slots >= INVALID as u64 || n_deleted > slots {
+        return corrupt("level or counts out of range");
+    }
+    let params = HnswParams {
+        dims: dims as usize,
+        metric,
+        storage,
+        m: m as usize,
+        m0: m0 as usize,
+        ef_construction: efc,
+        ef_search: efs,
+        ml,
+        seed,
+        keep_f32: flags & 1 == 1,
+    };
+    validate_params(&params).map_err(|e| HnswError::Corrupt(e.to_string()))?;
+
+    // The body's size, from the header alone (upper levels bounded by MAX_LEVEL for now).
+    let too_large = || HnswError::TooLarge(format!("{slots} slots of {dims} dimensions overflow"));
+    let mul = |a: u64, b: u64| a.checked_mul(b).ok_or_else(too_large);
+    let words = slots.div_ceil(64);
+    let vec_bytes = match storage {
+        Storage::F32 => mul(mul(slots, dims)?, 4)?,
+        Storage::F16 => mul(mul(slots, dims)?, 2)?,
+        Storage::I8 => mul(slots, dims)?
+            .checked_add(mul(slots, 8)?)
+            .ok_or_else(too_large)?,
+    };
+    let raw_bytes = if flags & 1 == 1 {
+        mul(mul(slots, dims)?, 4)?
+    } else {
+        0
+    };
+    let fixed = [
+        mul(slots, 9)?,
+        mul(words, 8)?,
+        mul(mul(slots, 1 + m0)?, 4)?,
+        vec_bytes,
+        raw_bytes,
+    ]
+    .into_iter()
+    .try_fold(0u64, |a, b| a.checked_add(b))
+    .ok_or_else(too_large)?;
+    let needed = (HEADER_LEN as u64)
+        .checked_add(body_len)
+        .ok_or_else(too_large)?;
+    if (bytes.len() as u64) < needed {
+        return Err(HnswError::Truncated {
+            needed,
+            got: bytes.len() as u64,
+        });
+    }
+    if (bytes.len() as u64) > needed {
+        return corrupt(format!(
+            "{} trailing bytes after the snapshot",
+            bytes.len() as u64 - needed
+        ));
+    }
+    if body_len < fixed {
+        return corrupt(format!(
+            "body of {body_len} bytes is shorter than the {fixed} its header needs"
+        ));
+    }
+    let mut sum = Checksum::new();
+    sum.update(&bytes[..CHECKSUM_AT]);
+    sum.update(&bytes[HEADER_LEN..]);
+    let computed = sum.finish();
+    if computed != stored {
+        return Err(HnswError::ChecksumMismatch { stored, computed });
+    }
+
+    // Sections; every `take` is bounded by the (now verified) body.
+    let mut r = Reader {
+        b: &bytes[HEADER_LEN..],
+        at: 0,
+    };
+    let (slots_u, dims_u) = (slots as usize, dims as usize);
+    let ext = le_u64s(r.take(slots * 8)?);
+    let levels = r.take(slots)?.to_vec();
+    let deleted = le_u64s(r.take(words * 8)?);
+    let level0 = le_u32s(r.take(slots * (1 + m0) * 4)?);
+    let upper_units: u64 = levels.iter().map(|&l| l as u64).sum::<u64>() * (1 + m);
+    if fixed + upper_units * 4 != body_len {
+        return corrupt("body length does not match the levels");
+    }
+    let upper = le_u32s(r.take(upper_units * 4)?);
+    let vectors = match storage {
+        Storage::F32 => Vectors::F32(le_f32s(r.take(vec_bytes)?)),
+        Storage::F16 => Vectors::F16(
+            r.take(vec_bytes)?
+                .chunks_exact(2)
+                .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
+        Storage::I8 => Vectors::I8 {
+            codes: r.take(slots * dims)?.iter().map(|&b| b as i8).collect(),
+            scale: le_f32s(r.take(slots * 4)?),
+            norm_sq: le_f32s(r.take(slots * 4)?),
+        },
+    };
+    let raw = le_f32s(r.take(raw_bytes)?);
+
+    // Graph invariants.
+    // Live nodes sit at or below the entry's level; a tombstone may sit higher (the entry was
+    // replaced when it was deleted), never above MAX_LEVEL.
+    let is_del = |n: usize| deleted[n / 64] & (1 << (n % 64)) != 0;
+    let mut upper_off = Vec::with_capacity(slots_u);
+    let mut off = 0u64;
+    for (n, &l) in levels.iter().enumerate() {
+        if l > MAX_LEVEL || (l > max_level && !is_del(n)) {
+            return corrupt(format!(
+                "live node {n} has level {l} above the max level {max_level}"
+            ));
+        }
+        upper_off.push(off as u32);
+        off += l as u64 * (1 + m);
+    }
+    let bits: u64 = deleted.iter().map(|w| w.count_ones() as u64).sum();
+    if bits != n_deleted
+        || (slots % 64 != 0 && words > 0 && deleted[words as usize - 1] >> (slots % 64) != 0)
+    {
+        return corrupt("tombstone bits do not match the deleted count");
+    }
+    let check_block = |block: &[u32], cap: u64, node: usize| -> Result<(), HnswError> {
+        let c = block[0] as u64;
+        if c > cap {
+            return corrupt(format!("node {node} has {c} links, more than {cap}"));
+        }
+        if block[1..=c as usize]
+            .iter()
+            .any(|&x| x as u64 >= slots || x as usize == node)
+        {
+            return corrupt(format!("node {node} links outside the graph"));
+        }
+        Ok(())
+    };
+    for n in 0..slots_u {
+        let s0 = n * (1 + m0 as usize);
+        check_block(&level0[s0..s0 + 1 + m0 as usize], m0, n)?;
+        for l in 0..levels[n] as usize {
+            let s = upper_off[n] as usize + l * (1 + m as usize);
+            check_block(&upper[s..s + 1 + m as usize], m, n)?;
+        }
+    }
+    let live = slots - n_deleted;
+    if live == 0 && entry != INVALID && slots == 0 {
+        return corrupt("an empty index has an entry point");
+    }
+    if slots > 0 && entry != INVALID {
+        if entry as u64 >= slots || levels[entry as usize] != max_level {
+            return corrupt("the entry point is not a node of the max level");
+        }
+    } else if live > 0 {
+        return corrupt("live vectors but no entry point");
+    }
+    let mut map = HashMap::with_capacity(live as usize);
+    for (n, &id) in ext.iter().enumerate() {
+        if !is_del(n) && map.insert(id, n as u32).is_some() {
+            return corrupt(format!("id {id} appears twice"));
+        }
+    }
+    let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+    let vectors_ok = match &vectors {
+        Vectors::F32(v) => finite(v),
+        Vectors::F16(v) => v.iter().all(|x| x.is_finite()),
+        Vectors::I8 { scale, norm_sq, .. } => {
+            finite(scale) && finite(norm_sq) && scale.iter().chain(norm_sq).all(|&x| x >= 0.0)
+        }
+    };
+    if !vectors_ok || !finite(&raw) {
+        return corrupt("a stored vector has a NaN or infinite value");
+    }
+    let _ = dims_u;
+    Ok(Hnsw::from_parts(
+        params,
+        SplitMix64(rng_state),
+        Parts {
+            level_threshold,
+            vectors,
+            raw,
+            level0,
+            upper,
+            upper_off,
+            levels,
+            ext,
+            map,
+            deleted,
+            n_deleted: n_deleted as usize,
+            entry,
+            max_level,
+        },
+    ))
+}

@@ -1,0 +1,303 @@
+//! Vector storage: one contiguous buffer per storage kind, and the distance between two encoded
+//! vectors. Queries are encoded exactly like stored vectors, so one distance function serves
+//! search, construction and repair.
+//!
+//! Distances are "smaller is closer": L2 is the squared Euclidean distance, Dot is `−a·b`, and
+//! Cosine is `1 − a·b` on vectors normalized at insert. For i8 storage every vector keeps its
+//! scale `s` (`x ≈ s·q`) and its exact squared norm, so `a·b ≈ s_a s_b (q_a·q_b)` and
+//! `‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b`.
+
+use crate::{HnswError, Metric, Storage};
+use elex_simd::{Kernels, f16};
+
+/// One encoded vector, stored or query.
+#[derive(Clone, Copy)]
+pub(crate) enum View<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+    I8 {
+        codes: &'a [i8],
+        scale: f32,
+        norm_sq: f32,
+    },
+}
+
+/// Contiguous encoded vectors, `dims` values per node.
+#[derive(Clone, Debug)]
+pub(crate) enum Vectors {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    I8 {
+        codes: Vec<i8>,
+        scale: Vec<f32>,
+        norm_sq: Vec<f32>,
+    },
+}
+
+impl Vectors {
+    pub(crate) fn new(storage: Storage) -> Vectors {
+        match storage {
+            Storage::F32 => Vectors::F32(Vec::new()),
+            Storage::F16 => Vectors::F16(Vec::new()),
+            Storage::I8 => Vectors::I8 {
+                codes: Vec::new(),
+                scale: Vec::new(),
+                norm_sq: Vec::new(),
+            },
+        }
+    }
+
+    #[inline]
+    pub(crate) fn view(&self, dims: usize, node: u32) -> View<'_> {
+        let r = node as usize * dims..(node as usize + 1) * dims;
+        match self {
+            Vectors::F32(v) => View::F32(&v[r]),
+            Vectors::F16(v) => View::F16(&v[r]),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => View::I8 {
+                codes: &codes[r],
+                scale: scale[node as usize],
+                norm_sq: norm_sq[node as usize],
+            },
+        }
+    }
+
+    /// Appends one encoded vector.
+    pub(crate) fn push(&mut self, e: &Encoded) {
+        match (self, e) {
+            (Vectors::F32(v), Encoded::F32(x)) => v.extend_from_slice(x),
+            (Vectors::F16(v), Encoded::F16(x)) => v.extend_from_slice(x),
+            (
+                Vectors::I8 {
+                    codes,
+                    scale,
+                    norm_sq,
+                },
+                Encoded::I8 {
+                    codes: c,
+                    scale: s,
+                    norm_sq: n,
+                },
+            ) => {
+                codes.extend_from_slice(c);
+                scale.push(*s);
+                norm_sq.push(*n);
+            }
+            // The index only ever pushes encodings of its own storage kind.
+            _ => {}
+        }
+    }
+
+    /// Copies node `node` into `e`.
+    pub(crate) fn load(&self, dims: usize, node: u32, e: &mut Encoded) {
+        match (self.view(dims, node), e) {
+            (View::F32(x), Encoded::F32(v)) => {
+                v.clear();
+                v.extend_from_slice(x);
+            }
+            (View::F16(x), Encoded::F16(v)) => {
+                v.clear();
+                v.extend_from_slice(x);
+            }
+            (
+                View::I8 {
+                    codes,
+                    scale,
+                    norm_sq,
+                },
+                Encoded::I8 {
+                    codes: c,
+                    scale: s,
+                    norm_sq: n,
+                },
+            ) => {
+                c.clear();
+                c.extend_from_slice(codes);
+                *s = scale;
+                *n = norm_sq;
+            }
+            _ => {}
+        }
+    }
+
+    /// Decodes node `node` to f32 (exact for f32 and f16, `s·q` for i8).
+    pub(crate) fn decode(&self, k: &Kernels, dims: usize, node: u32, out: &mut [f32]) {
+        match self.view(dims, node) {
+            View::F32(x) => out.copy_from_slice(x),
+            View::F16(x) => {
+                let _ = k.f16_to_f32(x, out);
+            }
+            View::I8 { codes, scale, .. } => {
+                for (o, &c) in out.iter_mut().zip(codes) {
+                    *o = scale * f32::from(c);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Vectors::F32(v) => v.capacity() * 4,
+            Vectors::F16(v) => v.capacity() * 2,
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => codes.capacity() + (scale.capacity() + norm_sq.capacity()) * 4,
+        }
+    }
+}
+
+/// An owned encoding, reused as query buffer.
+#[derive(Clone, Debug)]
+pub(crate) enum Encoded {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    I8 {
+        codes: Vec<i8>,
+        scale: f32,
+        norm_sq: f32,
+    },
+}
+
+impl Encoded {
+    pub(crate) fn new(storage: Storage) -> Encoded {
+        match storage {
+            Storage::F32 => Encoded::F32(Vec::new()),
+            Storage::F16 => Encoded::F16(Vec::new()),
+            Storage::I8 => Encoded::I8 {
+                codes: Vec::new(),
+                scale: 0.0,
+                norm_sq: 0.0,
+            },
+        }
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        match self {
+            Encoded::F32(v) => View::F32(v),
+            Encoded::F16(v) => View::F16(v),
+            Encoded::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => View::I8 {
+                codes,
+                scale: *scale,
+                norm_sq: *norm_sq,
+            },
+        }
+    }
+}
+
+/// Metric plus kernels: the distance between encodings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Space {
+    pub k: Kernels,
+    pub metric: Metric,
+    pub dims: usize,
+}
+
+impl Space {
+    /// Checks a caller's vector: dimension and finiteness.
+    pub(crate) fn check(&self, v: &[f32]) -> Result<(), HnswError> {
+        if v.len() != self.dims {
+            return Err(HnswError::DimensionMismatch {
+                expected: self.dims,
+                got: v.len(),
+            });
+        }
+        if let Some(index) = v.iter().position(|x| !x.is_finite()) {
+            return Err(HnswError::NonFinite { index });
+        }
+        Ok(())
+    }
+
+    /// Writes the metric's form of `v` into `out`: normalized under cosine, as is otherwise.
+    /// `v` must have passed [`Space::check`].
+    pub(crate) fn prepare(&self, v: &[f32], out: &mut Vec<f32>) -> Result<(), HnswError> {
+        out.clear();
+        out.extend_from_slice(v);
+        if self.metric == Metric::Cosine {
+            let norm = self.k.norm_f32(v);
+            if norm == 0.0 || !norm.is_finite() {
+                return Err(HnswError::ZeroVector);
+            }
+            let inv = 1.0 / norm;
+            out.iter_mut().for_each(|x| *x *= inv);
+        }
+        Ok(())
+    }
+
+    /// Encodes a prepared f32 vector into `e` (whose kind is the index's storage).
+    pub(crate) fn encode(&self, x: &[f32], e: &mut Encoded) {
+        match e {
+            Encoded::F32(v) => {
+                v.clear();
+                v.extend_from_slice(x);
+            }
+            Encoded::F16(v) => {
+                v.clear();
+                v.resize(x.len(), f16::ZERO);
+                let _ = self.k.f32_to_f16(x, v);
+            }
+            Encoded::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.clear();
+                codes.resize(x.len(), 0);
+                *scale = self.k.quantize_i8(x, codes).unwrap_or(0.0);
+                *norm_sq = self.k.norm_sq_f32(x);
+            }
+        }
+    }
+
+    /// Distance between two encodings of the same kind; smaller is closer.
+    #[inline]
+    pub(crate) fn dist(&self, a: View<'_>, b: View<'_>) -> f32 {
+        let k = &self.k;
+        match (a, b) {
+            (View::F32(x), View::F32(y)) => match self.metric {
+                Metric::L2 => k.l2sq_f32(x, y).unwrap_or(f32::INFINITY),
+                Metric::Dot => -k.dot_f32(x, y).unwrap_or(f32::NEG_INFINITY),
+                Metric::Cosine => 1.0 - k.dot_f32(x, y).unwrap_or(f32::NEG_INFINITY),
+            },
+            (View::F16(x), View::F16(y)) => match self.metric {
+                Metric::L2 => k.l2sq_f16(x, y).unwrap_or(f32::INFINITY),
+                Metric::Dot => -k.dot_f16(x, y).unwrap_or(f32::NEG_INFINITY),
+                Metric::Cosine => 1.0 - k.dot_f16(x, y).unwrap_or(f32::NEG_INFINITY),
+            },
+            (
+                View::I8 {
+                    codes: x,
+                    scale: sx,
+                    norm_sq: nx,
+                },
+                View::I8 {
+                    codes: y,
+                    scale: sy,
+                    norm_sq: ny,
+                },
+            ) => {
+                let dot = sx * sy * k.dot_i8(x, y).unwrap_or(0) as f32;
+                match self.metric {
+                    Metric::L2 => (nx + ny - 2.0 * dot).max(0.0),
+                    Metric::Dot => -dot,
+                    Metric::Cosine => 1.0 - dot,
+                }
+            }
+            _ => f32::INFINITY,
+        }
+    }
+
+    /// Exact distance between two prepared f32 vectors (the rerank and the oracle).
+    #[inline]
+    pub(crate) fn dist_f32(&self, x: &[f32], y: &[f32]) -> f32 {
+        self.dist(View::F32(x), View::F32(y))
+    }
+}
