@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 pub(crate) const INVALID: u32 = u32::MAX;
+/// How many neighbours ahead of the distance loop vectors are prefetched.
+const AHEAD: usize = 1;
 /// Highest level a node can draw.
 pub(crate) const MAX_LEVEL: u8 = 16;
 /// Largest accepted parameters (also the snapshot reader's sanity limits).
@@ -252,6 +254,14 @@ impl Hnsw {
         &buf[s + 1..s + 1 + c]
     }
 
+    /// Hints that `n`'s link block at `level` will be read soon.
+    #[inline]
+    fn prefetch_links(&self, n: u32, level: u8) {
+        let (s, zero) = self.block(n, level);
+        let buf = if zero { &self.level0 } else { &self.upper };
+        elex_simd::prefetch(buf.get(s..s + 1).unwrap_or(&[]), 1);
+    }
+
     fn set_links(&mut self, n: u32, level: u8, links: &[u32]) {
         let (s, zero) = self.block(n, level);
         let buf = if zero {
@@ -337,6 +347,7 @@ impl Hnsw {
         if self.ext.len() + ids.len() >= INVALID as usize {
             return Err(HnswError::Full(self.ext.len()));
         }
+        self.reserve_exact(ids.len());
         let step = (ids.len() / 100).max(1);
         let mut s = self.take_scratch();
         let mut result = Ok(());
@@ -565,9 +576,24 @@ impl Hnsw {
             if st.res.len() >= ef && st.res.peek().is_some_and(|w| c.d > w.d) {
                 break;
             }
+            // Collect the unvisited neighbours first, then compute their distances while the
+            // next one's vector is being prefetched.
+            if let Some(Near(next)) = st.cand.peek() {
+                self.prefetch_links(next.id, level);
+            }
+            st.batch.clear();
             for &nb in self.links(c.id, level) {
-                if !st.visit(nb) {
-                    continue;
+                if st.visit(nb) {
+                    if st.batch.len() < AHEAD {
+                        self.vectors.prefetch(self.p.dims, nb);
+                    }
+                    st.batch.push(nb);
+                }
+            }
+            for i in 0..st.batch.len() {
+                let nb = st.batch[i];
+                if let Some(&next) = st.batch.get(i + AHEAD) {
+                    self.vectors.prefetch(self.p.dims, next);
                 }
                 let d = self.space.dist(q, self.view(nb));
                 st.evals += 1;
@@ -940,6 +966,34 @@ impl Hnsw {
         }
         fresh.shrink_to_fit();
         *self = fresh;
+    }
+
+    /// Room for `n` more nodes without growth slack (upper levels excepted: their size is
+    /// only known per node).
+    fn reserve_exact(&mut self, n: usize) {
+        let d = self.p.dims;
+        self.level0.reserve_exact(n * self.stride0());
+        self.upper_off.reserve_exact(n);
+        self.levels.reserve_exact(n);
+        self.ext.reserve_exact(n);
+        self.map.reserve(n);
+        self.deleted.reserve_exact(n.div_ceil(64));
+        if self.p.keep_f32 && self.p.storage != Storage::F32 {
+            self.raw.reserve_exact(n * d);
+        }
+        match &mut self.vectors {
+            Vectors::F32(v) => v.reserve_exact(n * d),
+            Vectors::F16(v) => v.reserve_exact(n * d),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.reserve_exact(n * d);
+                scale.reserve_exact(n);
+                norm_sq.reserve_exact(n);
+            }
+        }
     }
 
     fn shrink_to_fit(&mut self) {

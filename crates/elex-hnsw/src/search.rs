@@ -54,6 +54,8 @@ pub(crate) struct State {
     pub w: Vec<Cand>,
     /// Entry points for the next layer.
     pub eps: Vec<Cand>,
+    /// Unvisited neighbours of the node being expanded.
+    pub batch: Vec<u32>,
     /// Selected neighbours.
     pub sel: Vec<u32>,
     /// Candidate lists for shrinking a neighbour's links.

@@ -65,6 +65,17 @@ impl Vectors {
         }
     }
 
+    /// Hints that node `node`'s vector will be read soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, dims: usize, node: u32) {
+        let r = node as usize * dims..(node as usize + 1) * dims;
+        match self {
+            Vectors::F32(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), 64),
+            Vectors::F16(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), 64),
+            Vectors::I8 { codes, .. } => elex_simd::prefetch(codes.get(r).unwrap_or(&[]), 64),
+        }
+    }
+
     /// Appends one encoded vector.
     pub(crate) fn push(&mut self, e: &Encoded) {
         match (self, e) {

@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod dispatch;
+mod prefetch;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -46,6 +47,7 @@ mod wasm32;
 
 pub use dispatch::{Isa, Kernels};
 pub use half::f16;
+pub use prefetch::{CACHE_LINE, prefetch};
 
 /// Errors from the safe kernel API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,34 @@
+//! `elex-bench`: the native bench binary.
+//!
+//! ```text
+//! elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
+//!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
+//!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
+//! ```
+
+mod args;
+mod hnsw;
+mod vecs;
+
+const USAGE: &str = "usage:
+  elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
+      [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
+      [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]";
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let result = match raw.first().map(String::as_str) {
+        Some("hnsw") => {
+            args::Args::parse(&raw[1..], &["--keep-f32"]).and_then(|mut a| hnsw::run(&mut a))
+        }
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other}\n{USAGE}")),
+    };
+    if let Err(e) = result {
+        eprintln!("elex-bench: {e}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,41 @@
+//! Software prefetch: asks the CPU to start loading a slice's cache lines before they are read,
+//! so a graph search can overlap fetching the next neighbour's vector with computing the current
+//! distance (the same idea as hnswlib's `_mm_prefetch` of the next candidate). A hint only: it
+//! never faults and never changes results; a no-op where the target has no prefetch instruction.
+
+/// Bytes per cache line assumed by [`prefetch`].
+pub const CACHE_LINE: usize = 64;
+
+/// Hints that `data` will be read soon: one prefetch per cache line, at most `max_lines`.
+#[inline]
+pub fn prefetch<T>(data: &[T], max_lines: usize) {
+    let bytes = std::mem::size_of_val(data);
+    let p = data.as_ptr().cast::<u8>();
+    let lines = bytes.div_ceil(CACHE_LINE).min(max_lines);
+    for i in 0..lines {
+        line(p.wrapping_add(i * CACHE_LINE));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn line(p: *const u8) {
+    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: PREFETCHT0 is part of SSE, which every x86_64 CPU has; it is a hint that never
+    // faults and never dereferences in the language sense, whatever the address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn line(p: *const u8) {
+    // SAFETY: PRFM is a hint in the base aarch64 ISA: it never faults, reads no memory in the
+    // language sense and changes no register or flag.
+    unsafe {
+        core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags))
+    };
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[inline(always)]
+fn line(_p: *const u8) {}
