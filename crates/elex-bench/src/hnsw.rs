@@ -129,12 +129,12 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         let mut lat = Vec::with_capacity(queries.rows);
         let mut hits = 0usize;
         let t = Instant::now();
-        for q in 0..queries.rows {
+        for (q, want) in truth.iter().enumerate() {
             let t0 = Instant::now();
             idx.search_into(queries.row(q), k, ef, Filter::None, &mut s, &mut out)
                 .map_err(|e| e.to_string())?;
             lat.push(t0.elapsed().as_secs_f64() * 1e6);
-            hits += out.iter().filter(|h| truth[q].contains(&h.id)).count();
+            hits += out.iter().filter(|h| want.contains(&h.id)).count();
         }
         let total = t.elapsed().as_secs_f64();
         lat.sort_by(f64::total_cmp);
