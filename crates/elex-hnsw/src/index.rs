@@ -105,8 +105,10 @@ impl Hnsw {
     }
 
     /// A new empty index on the given kernels (for benches comparing ISAs).
-    pub fn with_kernels(params: HnswParams, kernels: Kernels) -> Result<Hnsw, HnswError> {
+    pub fn with_kernels(mut params: HnswParams, kernels: Kernels) -> Result<Hnsw, HnswError> {
         validate_params(&params)?;
+        // f32 storage is already exact: there is nothing to keep beside it.
+        params.keep_f32 &= params.storage != Storage::F32;
         Ok(Hnsw {
             space: Space {
                 k: kernels,
@@ -408,7 +410,7 @@ impl Hnsw {
             self.deleted.push(0);
         }
         self.vectors.push(e);
-        if self.p.keep_f32 && self.p.storage != Storage::F32 {
+        if self.p.keep_f32 {
             self.raw.extend_from_slice(prep);
         }
         node
@@ -978,7 +980,7 @@ impl Hnsw {
         self.ext.reserve_exact(n);
         self.map.reserve(n);
         self.deleted.reserve_exact(n.div_ceil(64));
-        if self.p.keep_f32 && self.p.storage != Storage::F32 {
+        if self.p.keep_f32 {
             self.raw.reserve_exact(n * d);
         }
         match &mut self.vectors {

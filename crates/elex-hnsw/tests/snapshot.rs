@@ -192,3 +192,19 @@ fn an_empty_index_round_trips() {
     );
     assert!(back.exact_search(&[0.0; 5], 1, Filter::None).is_err());
 }
+
+/// Found by the fuzzer: an upper-level link to a node without that level made a later search
+/// read outside the node's upper block. The reader now rejects it. (The file was a crash
+/// artifact of a fuzz build, which ignores checksums, so the checksum is re-sealed here.)
+#[test]
+fn an_upper_link_to_a_lower_node_is_corrupt() {
+    let mut b = include_bytes!("corpus/upper-link-to-lower-node.bin").to_vec();
+    let mut sealed = b[..88].to_vec();
+    sealed.extend_from_slice(&b[HEADER_LEN..]);
+    let sum = checksum64(&sealed);
+    b[88..96].copy_from_slice(&sum.to_le_bytes());
+    match Hnsw::from_bytes(&b) {
+        Err(HnswError::Corrupt(msg)) => assert!(msg.contains("link at level"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}

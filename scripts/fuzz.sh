@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets (fuzz/, outside the workspace) for a number of executions each.
+# cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP=1 enables them on the stable toolchain.
+# Usage: scripts/fuzz.sh [RUNS] [TARGET...]   (default 1,000,000 runs of every target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+runs="${1:-1000000}"
+shift || true
+fuzz_root="$ELEX_CACHE/cargo-fuzz"
+if [[ ! -x "$fuzz_root/bin/cargo-fuzz" ]]; then
+  echo "[fuzz] cargo install cargo-fuzz into $fuzz_root"
+  cargo install -q cargo-fuzz --root "$fuzz_root"
+fi
+export PATH="$fuzz_root/bin:$PATH" RUSTC_BOOTSTRAP=1
+targets=("$@")
+((${#targets[@]})) || targets=(hnsw_from_bytes)
+for t in "${targets[@]}"; do
+  corpus="fuzz/corpus/$t"
+  mkdir -p "$corpus"
+  if [[ $t == hnsw_from_bytes ]]; then
+    cargo run -q --release -p elex-hnsw --example seed_corpus -- "$corpus"
+  fi
+  echo "[fuzz] $t: $runs runs"
+  (cd fuzz && cargo fuzz run --sanitizer none "$t" -- -runs="$runs" -max_len=65536 2>&1 | tail -n 5)
+done
