@@ -1,23 +1,60 @@
 #!/usr/bin/env bash
-# Benchmarks elex, and (as later parts land) its peers side by side in one run.
-#   --quick   a few minutes: the kernel SIMD/scalar ratios, natively and in wasm (Node).
-#   (default) everything: --quick plus the criterion benches of every crate.
-# Results go to bench-results/ (JSON and text).
+# Benchmarks elex and its peers side by side, in one run, on this machine.
+#   --quick       a few minutes: kernel SIMD/scalar ratios (native and wasm in Node), and HNSW on
+#                 the first 10,000 vectors against hnswlib, faiss and usearch.
+#   (default)     everything: the whole data set, every storage kind, and the criterion benches.
+#   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
+# Results (JSON, markdown, plot) go to bench-results/.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/env.sh
 mode=full
-[[ "${1:-}" == "--quick" ]] && mode=quick
+data=../shared/data/docs-50k
+while (($#)); do
+  case "$1" in
+    --quick) mode=quick ;;
+    --data) data="${2:?--data needs a folder}"; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 out=bench-results
 mkdir -p "$out"
 
 echo "== elex-simd: SIMD/scalar ratio, native ($(uname -m))"
 cargo run -q --release -p elex-simd --example ratio | tee "$out/kernels-native.txt"
 cargo run -q --release -p elex-simd --example ratio -- --json > "$out/kernels-native.json"
-
 echo
 echo "== elex-simd: simd128 build vs scalar build, wasm in Node"
 bash scripts/wasm-kernel-ratio.sh --json "$out/kernels-wasm.json" | tee "$out/kernels-wasm.txt"
+
+echo
+echo "== HNSW: elex beside hnswlib, faiss and usearch ($data)"
+py=$(bash scripts/setup-bench.sh | tail -n 1)
+cargo build -q --release -p elex-bench
+if [[ $mode == quick ]]; then
+  set_args=(--limit 10000)
+  ef=10,20,40,80,160
+  storages=(f32 f16 i8)
+else
+  set_args=()
+  ef=10,20,40,80,160,320
+  storages=(f32 f16 i8 i8+rerank)
+fi
+files=()
+for s in "${storages[@]}"; do
+  extra=()
+  [[ $s == *+rerank ]] && extra=(--keep-f32)
+  name=${s%+rerank}
+  f="$out/hnsw-elex-$s.json"
+  ./target/release/elex-bench hnsw --base "$data/base.fvecs" --query "$data/query.fvecs" \
+    --gt "$data/groundtruth.ivecs" --ef "$ef" --storage "$name" "${extra[@]}" "${set_args[@]}" --json "$f" 2>/dev/null
+  files+=("$f")
+done
+"$py" crates/elex-bench/peers/hnsw_peers.py --base "$data/base.fvecs" --query "$data/query.fvecs" \
+  --gt "$data/groundtruth.ivecs" --ef "$ef" "${set_args[@]}" --out-dir "$out"
+files+=("$out/hnsw-hnswlib.json" "$out/hnsw-faiss.json" "$out/hnsw-usearch.json")
+"$py" crates/elex-bench/peers/report.py "$out" "${files[@]}"
 
 if [[ $mode == full ]]; then
   echo

@@ -12,6 +12,35 @@
 //! neighbours' links are repaired; every link points below `len_slots()`.
 //!
 //! Bad input is an [`HnswError`], never a panic; a failed call leaves the index as it was.
+//!
+//! ```
+//! use elex_hnsw::{Filter, Hnsw, HnswParams, Metric, Storage};
+//!
+//! let mut params = HnswParams::new(3, Metric::Cosine);
+//! params.storage = Storage::F16; // half the memory of f32
+//! params.seed = 7; // same seed and inputs: same index, byte for byte, on every platform
+//! let mut index = Hnsw::new(params)?;
+//! index.insert(10, &[1.0, 0.0, 0.0])?;
+//! index.insert(11, &[0.9, 0.1, 0.0])?;
+//! index.insert(12, &[0.0, 1.0, 0.0])?;
+//!
+//! let hits = index.search(&[1.0, 0.05, 0.0], 2)?;
+//! assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![10, 11]);
+//!
+//! // Only ids 11 and 12 may be returned.
+//! let hits = index.search_filtered(&[1.0, 0.0, 0.0], 1, 16, Filter::Allow(&[11, 12]))?;
+//! assert_eq!(hits[0].id, 11);
+//!
+//! index.delete(11)?;
+//! let restored = Hnsw::from_bytes(&index.to_bytes())?;
+//! assert_eq!(restored.len(), 2);
+//! assert!(index.insert(12, &[0.0; 3]).is_err()); // duplicate id (and a zero vector)
+//! # Ok::<(), elex_hnsw::HnswError>(())
+//! ```
+//!
+//! Filtered search takes an allow-list of ids or a predicate and picks brute force over the
+//! allowed set or a filtered graph search by a cost model ([`FilterPlan`]); with i8 or f16
+//! storage, `keep_f32` keeps exact copies and re-ranks the `ef` candidates.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
