@@ -55,7 +55,8 @@ pub use error::HnswError;
 pub use index::Hnsw;
 pub use search::Scratch;
 
-pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC, checksum64};
+pub use elex_simd::checksum64;
+pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 
 /// Distance metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -33,7 +33,7 @@ use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, Parts, validate_pa
 use crate::rng::SplitMix64;
 use crate::store::Vectors;
 use crate::{HnswError, HnswParams, Metric, Storage};
-use elex_simd::f16;
+use elex_simd::{Checksum, f16};
 use std::collections::HashMap;
 
 /// The first 8 bytes of every snapshot.
@@ -43,76 +43,6 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Bytes in the fixed header.
 pub const HEADER_LEN: usize = 96;
 const CHECKSUM_AT: usize = 88;
-
-/// Streaming 64-bit checksum: each little-endian 8-byte word goes through an invertible
-/// xor-multiply-xorshift step, so any single changed word changes the result.
-#[derive(Clone, Debug)]
-pub(crate) struct Checksum {
-    h: u64,
-    pending: [u8; 8],
-    n: usize,
-    total: u64,
-}
-
-impl Checksum {
-    pub(crate) fn new() -> Checksum {
-        Checksum {
-            h: 0x243f_6a88_85a3_08d3,
-            pending: [0; 8],
-            n: 0,
-            total: 0,
-        }
-    }
-
-    #[inline]
-    fn word(&mut self, w: u64) {
-        self.h = (self.h ^ w).wrapping_mul(0x9fb2_1c65_1e98_df25);
-        self.h ^= self.h >> 29;
-    }
-
-    pub(crate) fn update(&mut self, mut b: &[u8]) {
-        self.total += b.len() as u64;
-        if self.n > 0 {
-            let take = (8 - self.n).min(b.len());
-            self.pending[self.n..self.n + take].copy_from_slice(&b[..take]);
-            self.n += take;
-            b = &b[take..];
-            if self.n < 8 {
-                return;
-            }
-            self.word(u64::from_le_bytes(self.pending));
-            self.n = 0;
-        }
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.word(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        self.pending[..rest.len()].copy_from_slice(rest);
-        self.n = rest.len();
-    }
-
-    pub(crate) fn finish(mut self) -> u64 {
-        if self.n > 0 {
-            let mut w = [0u8; 8];
-            w[..self.n].copy_from_slice(&self.pending[..self.n]);
-            self.word(u64::from_le_bytes(w));
-        }
-        let total = self.total;
-        self.word(total);
-        self.h
-    }
-}
-
-/// The snapshot checksum of a byte string (what the header's checksum field holds for bytes
-/// `0..88` followed by the body).
-pub fn checksum64(bytes: &[u8]) -> u64 {
-    let mut c = Checksum::new();
-    c.update(bytes);
-    c.finish()
-}
 
 /// Where body bytes go: a checksum, a writer, or both.
 type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), HnswError> + 'a;

@@ -32,6 +32,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+mod checksum;
 mod dispatch;
 mod prefetch;
 mod scalar;
@@ -45,6 +46,7 @@ mod aarch64;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm32;
 
+pub use checksum::{Checksum, checksum64};
 pub use dispatch::{Isa, Kernels};
 pub use half::f16;
 pub use prefetch::{CACHE_LINE, prefetch};
