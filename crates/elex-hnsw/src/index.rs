@@ -8,11 +8,11 @@
 //! results are held). Brute force is taken when it is cheaper, which is always the case at 1%
 //! selectivity on realistic sizes, so recall there is exact.
 
-use crate::rng::SplitMix64;
 use crate::search::{Cand, Near, Scratch, State};
 use crate::store::{Encoded, Space, Vectors, View};
 use crate::{Filter, FilterPlan, Hit, HnswError, HnswParams, Metric, NodeId, Storage};
 use elex_simd::Kernels;
+use elex_simd::SplitMix64;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 

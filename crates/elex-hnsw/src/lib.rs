@@ -46,7 +46,6 @@
 
 mod error;
 mod index;
-mod rng;
 mod search;
 mod snapshot;
 mod store;

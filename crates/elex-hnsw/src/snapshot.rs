@@ -30,9 +30,9 @@
 //! half-loaded. Older versions would pass through an explicit `migrate_vN`; there is one so far.
 
 use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, Parts, validate_params};
-use crate::rng::SplitMix64;
 use crate::store::Vectors;
 use crate::{HnswError, HnswParams, Metric, Storage};
+use elex_simd::SplitMix64;
 use elex_simd::{Checksum, f16};
 use std::collections::HashMap;
 

@@ -35,6 +35,7 @@
 mod checksum;
 mod dispatch;
 mod prefetch;
+mod rng;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -50,6 +51,7 @@ pub use checksum::{Checksum, checksum64};
 pub use dispatch::{Isa, Kernels};
 pub use half::f16;
 pub use prefetch::{CACHE_LINE, prefetch};
+pub use rng::SplitMix64;
 
 /// Errors from the safe kernel API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

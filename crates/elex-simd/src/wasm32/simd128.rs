@@ -272,38 +272,53 @@ fn quantize_i8(src: &[f32], dst: &mut [i8], inv_scale: f32) {
     scalar::quantize_i8(&src[i..n], &mut dst[i..n], inv_scale);
 }
 
+/// Largest lane, reduced with shuffles. `pmax` (`b < a ? a : b`) is one `maxps` in V8, where
+/// `f32x4.max`'s NaN and signed-zero rules cost several instructions; on NaN-free input (what
+/// callers guarantee, see the crate docs) the two agree.
+#[inline]
+fn hmax(m: v128) -> f32 {
+    let m = f32x4_pmax(m, i32x4_shuffle::<2, 3, 0, 1>(m, m));
+    let m = f32x4_pmax(m, i32x4_shuffle::<1, 0, 3, 2>(m, m));
+    f32x4_extract_lane::<0>(m)
+}
+
+/// Scalar tail of a max, with plain comparisons (`f32::max` is NaN-aware and slower in wasm).
+#[inline]
+fn tail_max(mut m: f32, rest: &[f32]) -> f32 {
+    for &x in rest {
+        if x > m {
+            m = x;
+        }
+    }
+    m
+}
+
 fn max_abs_f32(a: &[f32]) -> f32 {
     let mut m = f32x4_splat(0.0);
     let mut i = 0;
     while i + 4 <= a.len() {
         // SAFETY: i + 4 <= len.
-        m = f32x4_max(m, f32x4_abs(unsafe { ld(a.as_ptr(), i) }));
+        m = f32x4_pmax(m, f32x4_abs(unsafe { ld(a.as_ptr(), i) }));
         i += 4;
     }
-    let lanes = [
-        f32x4_extract_lane::<0>(m),
-        f32x4_extract_lane::<1>(m),
-        f32x4_extract_lane::<2>(m),
-        f32x4_extract_lane::<3>(m),
-    ];
-    scalar::max_abs_f32(&lanes).max(scalar::max_abs_f32(&a[i..]))
+    let rest: &[f32] = &a[i..];
+    rest.iter()
+        .fold(hmax(m), |m, x| if x.abs() > m { x.abs() } else { m })
 }
 
 fn max_f32(a: &[f32]) -> f32 {
-    let mut m = f32x4_splat(f32::NEG_INFINITY);
-    let mut i = 0;
+    if a.len() < 4 {
+        return tail_max(f32::NEG_INFINITY, a);
+    }
+    // SAFETY: len >= 4.
+    let mut m = unsafe { ld(a.as_ptr(), 0) };
+    let mut i = 4;
     while i + 4 <= a.len() {
         // SAFETY: i + 4 <= len.
-        m = f32x4_max(m, unsafe { ld(a.as_ptr(), i) });
+        m = f32x4_pmax(m, unsafe { ld(a.as_ptr(), i) });
         i += 4;
     }
-    let lanes = [
-        f32x4_extract_lane::<0>(m),
-        f32x4_extract_lane::<1>(m),
-        f32x4_extract_lane::<2>(m),
-        f32x4_extract_lane::<3>(m),
-    ];
-    scalar::max_f32(&lanes).max(scalar::max_f32(&a[i..]))
+    tail_max(hmax(m), &a[i..])
 }
 
 fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {

@@ -258,6 +258,15 @@ unsafe fn quantize_i8(src: &[f32], dst: &mut [i8], inv_scale: f32) {
     scalar::quantize_i8(&src[i..n], &mut dst[i..n], inv_scale);
 }
 
+/// Largest lane of a vector, reduced in registers.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hmax(m: __m256) -> f32 {
+    let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)))
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn max_abs_f32(a: &[f32]) -> f32 {
     let n = a.len();
@@ -269,15 +278,15 @@ unsafe fn max_abs_f32(a: &[f32]) -> f32 {
         m = _mm256_max_ps(m, _mm256_and_ps(unsafe { ld(a.as_ptr(), i) }, mask));
         i += 8;
     }
-    let mut lanes = [0.0f32; 8];
-    // SAFETY: `lanes` holds 8 floats.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) };
-    scalar::max_abs_f32(&lanes).max(scalar::max_abs_f32(&a[i..]))
+    hmax(m).max(scalar::max_abs_f32(&a[i..]))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn max_f32(a: &[f32]) -> f32 {
     let n = a.len();
+    if n < 8 {
+        return scalar::max_f32(a);
+    }
     let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
     let mut i = 0;
     while i + 8 <= n {
@@ -285,10 +294,7 @@ unsafe fn max_f32(a: &[f32]) -> f32 {
         m = _mm256_max_ps(m, unsafe { ld(a.as_ptr(), i) });
         i += 8;
     }
-    let mut lanes = [0.0f32; 8];
-    // SAFETY: `lanes` holds 8 floats.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), m) };
-    scalar::max_f32(&lanes).max(scalar::max_f32(&a[i..]))
+    hmax(m).max(scalar::max_f32(&a[i..]))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -303,6 +303,14 @@ unsafe fn quantize_i8(src: &[f32], dst: &mut [i8], inv_scale: f32) {
     scalar::quantize_i8(&src[i..n], &mut dst[i..n], inv_scale);
 }
 
+/// Largest lane of a vector, reduced in registers.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn hmax(m: __m128) -> f32 {
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)))
+}
+
 #[target_feature(enable = "sse2")]
 unsafe fn max_abs_f32(a: &[f32]) -> f32 {
     let mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fff_ffff));
@@ -313,10 +321,7 @@ unsafe fn max_abs_f32(a: &[f32]) -> f32 {
         m = _mm_max_ps(m, _mm_and_ps(unsafe { ld(a.as_ptr(), i) }, mask));
         i += 4;
     }
-    let mut lanes = [0.0f32; 4];
-    // SAFETY: `lanes` holds 4 floats.
-    unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), m) };
-    scalar::max_abs_f32(&lanes).max(scalar::max_abs_f32(&a[i..]))
+    hmax(m).max(scalar::max_abs_f32(&a[i..]))
 }
 
 #[target_feature(enable = "sse2")]
@@ -328,10 +333,7 @@ unsafe fn max_f32(a: &[f32]) -> f32 {
         m = _mm_max_ps(m, unsafe { ld(a.as_ptr(), i) });
         i += 4;
     }
-    let mut lanes = [0.0f32; 4];
-    // SAFETY: `lanes` holds 4 floats.
-    unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), m) };
-    scalar::max_f32(&lanes).max(scalar::max_f32(&a[i..]))
+    hmax(m).max(scalar::max_f32(&a[i..]))
 }
 
 #[target_feature(enable = "sse2")]
