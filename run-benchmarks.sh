@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks elex and its peers side by side, in one run, on this machine.
-#   --quick       a few minutes: kernel SIMD/scalar ratios (native and wasm in Node), and HNSW on
-#                 the first 10,000 vectors against hnswlib, faiss and usearch.
+#   --quick       a few minutes: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on the
+#                 first 10,000 vectors against hnswlib, faiss and usearch, and Q-learning batch
+#                 updates natively and in wasm against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -56,9 +57,19 @@ done
 files+=("$out/hnsw-hnswlib.json" "$out/hnsw-faiss.json" "$out/hnsw-usearch.json")
 "$py" crates/elex-bench/peers/report.py "$out" "${files[@]}"
 
+echo
+echo "== Q-learning: batch updates natively (criterion, every ISA) and in wasm beside plain JS (Node)"
+if [[ $mode == quick ]]; then
+  cargo bench -q -p elex-qlearning --bench batch -- --warm-up-time 0.5 --measurement-time 1 'x100$' 2>&1 |
+    awk '/time:/ && prev ~ /Analyzing/ {print prev, $0} {prev=$0}' | sed 's/Benchmarking //; s/: Analyzing.*time:/ /; s/thrpt.*//' |
+    tee "$out/qlearning-native.txt"
+fi
+bash scripts/build-wasm-node.sh > /dev/null
+node www/bench/qlearning.mjs --json "$out/qlearning-wasm.json" | tee "$out/qlearning-wasm.txt"
+
 if [[ $mode == full ]]; then
   echo
-  echo "== criterion benches"
+  echo "== criterion benches (all crates)"
   cargo bench -q --workspace 2>&1 | tee "$out/criterion.txt"
 fi
 echo

@@ -30,7 +30,9 @@ step "aarch64 tests under qemu (NEON)"
 cargo test -q --release --workspace --target aarch64-unknown-linux-gnu
 
 # The crates that run in the browser; the docs-50k and allocation tests are native only.
-wasm_crates=(-p elex-simd -p elex-hnsw)
+# --no-default-features: elex-qlearning's `entropy` (getrandom) is for native builds; in the
+# browser seeds come from JS.
+wasm_crates=(-p elex-simd -p elex-hnsw -p elex-qlearning --no-default-features)
 
 step "wasm32 tests in Node, scalar build"
 cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-scalar
@@ -38,5 +40,9 @@ cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --targe
 step "wasm32 tests in Node, simd128 build"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-simd
+
+step "elex-wasm in Node: build, then the Q-learning binding against plain JS on identical batches"
+bash scripts/build-wasm-node.sh
+node www/bench/qlearning.mjs --check
 
 step "all tests passed in $((SECONDS - t0)) s"

@@ -73,7 +73,7 @@ function plainJsUpdate(q, actions, b, alpha, gamma) {
 }
 
 // Median over 15 samples of the time per call, each sample long enough to be timed.
-function timeIt(fn) {
+let timeIt = function (fn) {
   let reps = 1;
   for (;;) {
     const t = process.hrtime.bigint();
@@ -89,11 +89,16 @@ function timeIt(fn) {
   }
   samples.sort((a, b) => a - b);
   return samples[7];
-}
+};
+
+// --check: one small run per shape, asserting the wasm builds (copying and zero-copy APIs) give
+// the plain-JS results; timings are not asserted (the test script runs this).
+const checkOnly = process.argv.includes('--check');
+if (checkOnly) timeIt = (fn) => (fn(), 0);
 
 const rows = [];
 for (const actions of [4, 16, 64]) {
-  for (const size of [100, 1000, 10000]) {
+  for (const size of checkOnly ? [100, 1000] : [100, 1000, 10000]) {
     const b = makeBatch(size, actions, 0x5eed);
     const q = new Float32Array(STATES * actions);
     const js = timeIt(() => plainJsUpdate(q, actions, b, ALPHA, GAMMA));
@@ -114,17 +119,38 @@ for (const actions of [4, 16, 64]) {
       tb.free();
       l.free();
     }
-    // Same batches, same results: check the wasm table against the JS one after one update.
-    const check = new builds.simd128.QLearner(STATES, actions, ALPHA, GAMMA, 1);
+    // Same batches, same results: every build and API against the JS table after one update.
     const qj = new Float32Array(STATES * actions);
-    check.updateBatch(b.states, b.actions, b.rewards, b.nextStates, b.dones);
     plainJsUpdate(qj, actions, b, ALPHA, GAMMA);
     let maxDiff = 0;
-    for (let s = 0; s < STATES; s += 7) for (let a = 0; a < actions; a++) maxDiff = Math.max(maxDiff, Math.abs(check.value(s, a) - qj[s * actions + a]));
-    check.free();
+    for (const m of Object.values(builds)) {
+      for (const api of ['copy', 'zero-copy']) {
+        const l = new m.QLearner(STATES, actions, ALPHA, GAMMA, 1);
+        if (api === 'copy') {
+          l.updateBatch(b.states, b.actions, b.rewards, b.nextStates, b.dones);
+        } else {
+          const tb = new m.TransitionBatch(size);
+          const v = batchViews(m, tb);
+          v.states.set(b.states); v.actions.set(b.actions); v.rewards.set(b.rewards);
+          v.nextStates.set(b.nextStates); v.dones.set(b.dones);
+          l.updateFrom(tb, size);
+          tb.free();
+        }
+        for (let s = 0; s < STATES; s++) for (let a = 0; a < actions; a++) maxDiff = Math.max(maxDiff, Math.abs(l.value(s, a) - qj[s * actions + a]));
+        l.free();
+      }
+    }
     row.max_abs_diff_vs_js = maxDiff;
+    if (!(maxDiff < 1e-6)) {
+      console.error(`wasm and plain JS disagree: max |dQ| = ${maxDiff} at ${actions} actions x ${size}`);
+      process.exit(1);
+    }
     rows.push(row);
   }
+}
+if (checkOnly) {
+  console.log(`${rows.length} passed, 0 failed: elex wasm (simd128 and scalar, copying and zero-copy) matches plain JS`);
+  process.exit(0);
 }
 console.log(`Q-learning batch update in Node ${process.version} (us per batch; ${STATES} states)`);
 console.log('simd128/scalar: zero-copy updateFrom; "copy": updateBatch from JS typed arrays');
