@@ -477,16 +477,17 @@ impl Hnsw {
                 self.set_links(e, level, &v);
                 st.tmp_sel = v;
             } else {
-                self.shrink(e, level, Some(node), st);
+                self.shrink(e, level, &[node], st);
             }
         }
     }
 
-    /// Re-selects `e`'s links at `level` from its current links plus `extra`, with the heuristic.
-    fn shrink(&mut self, e: u32, level: u8, extra: Option<u32>, st: &mut State) {
+    /// Re-selects `e`'s links at `level` from its current links plus `extra` (live nodes only, not
+    /// `e` itself) with the heuristic: the overflow of `connect` and the repair of `delete`.
+    fn shrink(&mut self, e: u32, level: u8, extra: &[u32], st: &mut State) {
         let ev = self.view(e);
         st.tmp.clear();
-        for &x in self.links(e, level).iter().chain(extra.as_ref()) {
+        for &x in self.links(e, level).iter().chain(extra) {
             if x != e && !self.is_deleted(x) {
                 st.tmp.push(Cand {
                     d: self.space.dist(ev, self.view(x)),
@@ -897,26 +898,8 @@ impl Hnsw {
                 if self.is_deleted(nb) || !self.links(nb, level).contains(&node) {
                     continue;
                 }
-                // nb's candidates: its links (the tombstone is skipped by `shrink`) plus the
-                // tombstone's other links.
-                let ev = self.view(nb);
-                st.tmp.clear();
-                for &x in self.links(nb, level).iter().chain(hole.iter()) {
-                    if x != nb && !self.is_deleted(x) {
-                        st.tmp.push(Cand {
-                            d: self.space.dist(ev, self.view(x)),
-                            id: x,
-                        });
-                    }
-                }
-                st.tmp.sort_unstable();
-                st.tmp.dedup_by_key(|c| c.id);
-                let tmp = std::mem::take(&mut st.tmp);
-                let mut out = std::mem::take(&mut st.tmp_sel);
-                self.select(&tmp, self.cap(level), &mut out, &mut st.evals);
-                self.set_links(nb, level, &out);
-                st.tmp = tmp;
-                st.tmp_sel = out;
+                // nb's candidates: its links (the tombstone is skipped) plus the tombstone's links.
+                self.shrink(nb, level, &hole, st);
             }
         }
         self.put_scratch(s);
