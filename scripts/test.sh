@@ -45,4 +45,7 @@ step "elex-wasm in Node: build, then the Q-learning binding against plain JS on 
 bash scripts/build-wasm-node.sh
 node www/bench/qlearning.mjs --check
 
+step "build-optimized.sh: simd and scalar wasm, wasm-bindgen, wasm-opt, Brotli, size budget"
+bash build-optimized.sh
+
 step "all tests passed in $((SECONDS - t0)) s"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the npm package's WebAssembly: crates/elex-wasm in the size profile, once with simd128 and
+# once without; wasm-bindgen for the web and bundler targets; wasm-opt from the npm `binaryen`
+# package (Debian's binaryen 108 writes broken modules for current wasm-bindgen output); Brotli
+# at quality 11. Prints raw, optimized and Brotli sizes of every .wasm and JS glue file, and the
+# -O3 and -Oz sizes side by side (ELEX_WASM_OPT picks the one shipped, default -Oz). Exits
+# non-zero when the Brotli total of one flavour's web build (wasm + JS glue) is above 500 KB.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/env.sh
+opt="${ELEX_WASM_OPT:--Oz}"
+limit=$((500 * 1024))
+out=www/pkg
+wasm_opt=www/node_modules/.bin/wasm-opt
+[[ -x $wasm_opt ]] || (cd www && npm ci --no-audit --no-fund --loglevel=error)
+base_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue)
+rm -rf "$out"
+size() { stat -c %s "$1"; }
+rows=()
+fail=0
+for flavour in simd scalar; do
+  flags="" features=("${base_features[@]}")
+  if [[ $flavour == simd ]]; then
+    flags="-C target-feature=+simd128"
+    features+=(--enable-simd)
+  fi
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" cargo build -q --profile release-size \
+    --target wasm32-unknown-unknown -p elex-wasm --target-dir "target/wasm-size-$flavour"
+  raw="target/wasm-size-$flavour/wasm32-unknown-unknown/release-size/elex_wasm.wasm"
+  for target in web bundler; do
+    dir="$out/$target/$flavour"
+    wasm-bindgen --target "$target" --out-dir "$dir" --out-name elex "$raw"
+    bg="$dir/elex_bg.wasm"
+    unopt=$(size "$bg")
+    "$wasm_opt" -O3 --strip-debug --strip-producers "${features[@]}" "$bg" -o "$dir/o3.wasm"
+    "$wasm_opt" -Oz --strip-debug --strip-producers "${features[@]}" "$bg" -o "$dir/oz.wasm"
+    o3=$(size "$dir/o3.wasm") oz=$(size "$dir/oz.wasm")
+    if [[ $opt == -O3 ]]; then mv "$dir/o3.wasm" "$bg"; rm "$dir/oz.wasm"; else mv "$dir/oz.wasm" "$bg"; rm "$dir/o3.wasm"; fi
+    total=0
+    glue=("$dir/elex.js")
+    [[ -f "$dir/elex_bg.js" ]] && glue+=("$dir/elex_bg.js")
+    for f in "$bg" "${glue[@]}"; do
+      brotli -q 11 -f -k "$f"
+      b=$(size "$f.br")
+      total=$((total + b))
+      r=$([[ $f == *.wasm ]] && echo "$unopt" || size "$f")
+      rows+=("$(printf '%-34s %10s %10s %10s' "$f" "$r" "$(size "$f")" "$b")")
+    done
+    rows+=("$(printf '%-34s %10s %10s %10s   (-O3 %s, -Oz %s bytes before Brotli)' "  $target/$flavour wasm+glue" "" "" "$total" "$o3" "$oz")")
+    if [[ $target == web && $total -gt $limit ]]; then fail=1; fi
+  done
+done
+printf '%-34s %10s %10s %10s\n' "file" "raw" "optimized" "brotli"
+printf '%s\n' "${rows[@]}"
+echo "shipped with wasm-opt $opt; limit $limit bytes Brotli per flavour (wasm + JS glue)"
+if ((fail)); then
+  echo "build-optimized: over the size limit" >&2
+  exit 1
+fi
