@@ -4,6 +4,9 @@
 #   aarch64 tests under qemu (NEON), wasm tests in Node with and without simd128.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Everything is also logged, so the last line can count the tests that ran.
+log=$(mktemp)
+exec > >(tee -a "$log") 2>&1
 bash scripts/setup.sh
 source scripts/env.sh
 
@@ -49,3 +52,7 @@ step "build-optimized.sh: simd and scalar wasm, wasm-bindgen, wasm-opt, Brotli, 
 bash build-optimized.sh
 
 step "all tests passed in $((SECONDS - t0)) s"
+# Reached only when every step above succeeded (set -e), so nothing failed.
+cargo_passed=$({ grep -oE 'test result: ok\. [0-9]+ passed' "$log" || true; } | awk '{s += $4} END {print s + 0}')
+node_passed=$({ grep -oE '^[0-9]+ passed, 0 failed' "$log" || true; } | awk '{s += $1} END {print s + 0}')
+echo "tests: $((cargo_passed + node_passed)) passed, 0 failed"

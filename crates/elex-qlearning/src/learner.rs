@@ -251,7 +251,7 @@ impl Learner {
         })
     }
 
-    /// Applies one transition.
+    /// Applies one transition; returns the absolute TD error `|target − Q(s,a)|` before it.
     pub fn update(&mut self, t: &Transition) -> Result<f32, QError> {
         self.update_batch(std::slice::from_ref(t))
             .map(|s| s.mean_abs_td)
