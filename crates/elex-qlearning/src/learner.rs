@@ -260,23 +260,10 @@ impl Learner {
     /// Applies a batch in order (see the crate docs for the semantics). The whole batch is
     /// checked first; on any error nothing is applied. An empty batch is a no-op.
     pub fn update_batch(&mut self, batch: &[Transition]) -> Result<BatchStats, QError> {
-        for (i, t) in batch.iter().enumerate() {
-            self.check(i, t.state, t.action, t.reward, t.next_state)?;
-        }
-        let mut abs = 0.0f64;
-        for t in batch {
-            abs += f64::from(
-                self.apply(
-                    t.state as usize,
-                    t.action as usize,
-                    t.reward,
-                    t.next_state as usize,
-                    t.done,
-                )
-                .abs(),
-            );
-        }
-        Ok(stats(batch.len(), abs))
+        self.run(batch.len(), |i| {
+            let t = &batch[i];
+            (t.state, t.action, t.reward, t.next_state, t.done)
+        })
     }
 
     /// [`Learner::update_batch`] over parallel arrays (what the wasm binding passes from typed
@@ -302,39 +289,57 @@ impl Learner {
                 dones.len()
             )));
         }
+        self.run(n, |i| {
+            (
+                states[i],
+                actions[i],
+                rewards[i],
+                next_states[i],
+                dones[i] != 0,
+            )
+        })
+    }
+
+    /// Both batch forms: checks all `n` transitions (`get(i)` is transition `i`), then applies
+    /// them in order. The Q-learning rule runs in a loop of its own over local copies (no
+    /// per-step dispatch); other rules go through `apply`.
+    #[inline]
+    fn run(
+        &mut self,
+        n: usize,
+        get: impl Fn(usize) -> (u32, u32, f32, u32, bool),
+    ) -> Result<BatchStats, QError> {
         for i in 0..n {
-            self.check(i, states[i], actions[i], rewards[i], next_states[i])?;
+            let (s, a, r, s2, _) = get(i);
+            self.check(i, s, a, r, s2)?;
         }
         let mut abs = 0.0f64;
         if self.rule == Rule::QLearning {
-            // The common rule gets a loop of its own over local copies (no per-step dispatch);
-            // the arithmetic is `apply`'s, so results are identical.
             let (k, alpha, gamma) = (self.k, self.alpha, self.gamma);
-            let (stride, width) = (self.a.stride(), self.a.actions());
-            let q = &mut self.a.q;
+            let table = &mut self.a;
             for i in 0..n {
-                let next = if dones[i] != 0 {
-                    0.0
-                } else {
-                    let row = next_states[i] as usize * stride;
-                    k.max_f32(&q[row..row + width]).unwrap_or(0.0)
-                };
-                let cell = &mut q[states[i] as usize * stride + actions[i] as usize];
-                let td = rewards[i] + gamma * next - *cell;
-                *cell += alpha * td;
+                let (s, a, r, s2, done) = get(i);
+                let td = q_step(
+                    &k,
+                    table,
+                    alpha,
+                    gamma,
+                    s as usize,
+                    a as usize,
+                    r,
+                    s2 as usize,
+                    done,
+                );
                 abs += f64::from(td.abs());
             }
-            return Ok(stats(n, abs));
-        }
-        for i in 0..n {
-            let td = self.apply(
-                states[i] as usize,
-                actions[i] as usize,
-                rewards[i],
-                next_states[i] as usize,
-                dones[i] != 0,
-            );
-            abs += f64::from(td.abs());
+        } else {
+            for i in 0..n {
+                let (s, a, r, s2, done) = get(i);
+                abs += f64::from(
+                    self.apply(s as usize, a as usize, r, s2 as usize, done)
+                        .abs(),
+                );
+            }
         }
         Ok(stats(n, abs))
     }
@@ -358,17 +363,7 @@ impl Learner {
         let (alpha, gamma, stride) = (self.alpha, self.gamma, self.a.stride());
         let i = s * stride + a;
         match self.rule {
-            Rule::QLearning => {
-                let next = if done {
-                    0.0
-                } else {
-                    self.k.max_f32(self.a.row_at(s2)).unwrap_or(0.0)
-                };
-                let q = &mut self.a.q[i];
-                let td = r + gamma * next - *q;
-                *q += alpha * td;
-                td
-            }
+            Rule::QLearning => q_step(&self.k, &mut self.a, alpha, gamma, s, a, r, s2, done),
             Rule::ExpectedSarsa { epsilon } => {
                 let next = if done {
                     0.0
@@ -463,6 +458,33 @@ impl Learner {
             }
         }
     }
+}
+
+/// One Q-learning step on checked indices; returns the TD error before it.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn q_step(
+    k: &Kernels,
+    t: &mut QTable,
+    alpha: f32,
+    gamma: f32,
+    s: usize,
+    a: usize,
+    r: f32,
+    s2: usize,
+    done: bool,
+) -> f32 {
+    let (stride, width) = (t.stride(), t.actions());
+    let next = if done {
+        0.0
+    } else {
+        let row = s2 * stride;
+        k.max_f32(&t.q[row..row + width]).unwrap_or(0.0)
+    };
+    let cell = &mut t.q[s * stride + a];
+    let td = r + gamma * next - *cell;
+    *cell += alpha * td;
+    td
 }
 
 fn stats(n: usize, abs: f64) -> BatchStats {
