@@ -40,7 +40,7 @@ fi
 
 # --- wasm-bindgen-cli pinned to Cargo.lock ---------------------------------------------------
 [[ -f Cargo.lock ]] || cargo generate-lockfile -q
-wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+wb_version=$(wasm_bindgen_version || true)
 if [[ -z "$wb_version" ]]; then
   echo "[setup] Cargo.lock has no wasm-bindgen entry" >&2
   exit 1

@@ -60,6 +60,14 @@ function batchViews(m, tb) {
   };
 }
 
+// A TransitionBatch holding batch `b`, written through the views.
+function filledBatch(m, b) {
+  const tb = new m.TransitionBatch(b.states.length);
+  const v = batchViews(m, tb);
+  for (const key of ['states', 'actions', 'rewards', 'nextStates', 'dones']) v[key].set(b[key]);
+  return tb;
+}
+
 // The baseline: what a web developer writes without elex.
 function plainJsUpdate(q, actions, b, alpha, gamma) {
   for (let i = 0; i < b.states.length; i++) {
@@ -108,13 +116,7 @@ for (const actions of [4, 16, 64]) {
       // Copying API: typed arrays in, wasm-bindgen copies them into wasm memory per call.
       row[`${name}_copy_us`] = timeIt(() => l.updateBatch(b.states, b.actions, b.rewards, b.nextStates, b.dones));
       // Zero-copy API: the batch is written into wasm-side columns through views.
-      const tb = new m.TransitionBatch(size);
-      const views = batchViews(m, tb);
-      views.states.set(b.states);
-      views.actions.set(b.actions);
-      views.rewards.set(b.rewards);
-      views.nextStates.set(b.nextStates);
-      views.dones.set(b.dones);
+      const tb = filledBatch(m, b);
       row[`${name}_us`] = timeIt(() => l.updateFrom(tb, size));
       tb.free();
       l.free();
@@ -129,10 +131,7 @@ for (const actions of [4, 16, 64]) {
         if (api === 'copy') {
           l.updateBatch(b.states, b.actions, b.rewards, b.nextStates, b.dones);
         } else {
-          const tb = new m.TransitionBatch(size);
-          const v = batchViews(m, tb);
-          v.states.set(b.states); v.actions.set(b.actions); v.rewards.set(b.rewards);
-          v.nextStates.set(b.nextStates); v.dones.set(b.dones);
+          const tb = filledBatch(m, b);
           l.updateFrom(tb, size);
           tb.free();
         }
