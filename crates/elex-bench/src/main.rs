@@ -4,16 +4,21 @@
 //! elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
 //!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
 //!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
+//! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
+//!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! ```
 
 mod args;
+mod cache;
 mod hnsw;
 mod vecs;
 
 const USAGE: &str = "usage:
   elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
       [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
-      [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]";
+      [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
+  elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
+      [--policy tinylfu,s3fifo,lru] [--json OUT]";
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +26,7 @@ fn main() {
         Some("hnsw") => {
             args::Args::parse(&raw[1..], &["--keep-f32"]).and_then(|mut a| hnsw::run(&mut a))
         }
+        Some("cache") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| cache::run(&mut a)),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
