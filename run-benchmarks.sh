@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks elex and its peers side by side, in one run, on this machine.
 #   --quick       a few minutes: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on the
-#                 first 10,000 vectors against hnswlib, faiss and usearch, and Q-learning batch
-#                 updates natively and in wasm against plain JS.
+#                 first 10,000 vectors against hnswlib, faiss and usearch, the cache trace suite
+#                 against libcachesim, and Q-learning batch updates natively and in wasm against
+#                 plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -56,6 +57,16 @@ done
   --gt "$data/groundtruth.ivecs" --ef "$ef" "${set_args[@]}" --out-dir "$out"
 files+=("$out/hnsw-hnswlib.json" "$out/hnsw-faiss.json" "$out/hnsw-usearch.json")
 "$py" crates/elex-bench/peers/report.py "$out" "${files[@]}"
+
+echo
+echo "== cache: elex's policies beside libcachesim's on the cache-traces suite"
+traces="$ELEX_CACHE/cache-traces"
+if [[ ! -f $traces/traces.json ]]; then
+  "$py" ../shared/tools/cache-traces/make_traces.py "$traces"
+fi
+"$py" crates/elex-bench/peers/cache_peers.py --traces "$traces" --bench target/release/elex-bench \
+  --out-dir "$out" | tee "$out/cache.txt"
+cargo run -q --release -p elex-cache --example evict_p99 | tee "$out/cache-evict.txt"
 
 echo
 echo "== Q-learning: batch updates natively (criterion, every ISA) and in wasm beside plain JS (Node)"

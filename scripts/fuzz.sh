@@ -14,7 +14,7 @@ if [[ ! -x "$fuzz_root/bin/cargo-fuzz" ]]; then
 fi
 export PATH="$fuzz_root/bin:$PATH" RUSTC_BOOTSTRAP=1
 targets=("$@")
-((${#targets[@]})) || targets=(hnsw_from_bytes)
+((${#targets[@]})) || targets=(hnsw_from_bytes cache_ops)
 for t in "${targets[@]}"; do
   corpus="fuzz/corpus/$t"
   mkdir -p "$corpus"

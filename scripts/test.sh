@@ -40,6 +40,9 @@ wasm_crates=(-p elex-simd -p elex-hnsw -p elex-qlearning --no-default-features)
 step "wasm32 tests in Node, scalar build"
 cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-scalar
 
+step "elex-cache builds for wasm32 unchanged (its tests use files and proptest: native only)"
+cargo build -q --release --target wasm32-unknown-unknown -p elex-cache --target-dir target/wasm-scalar
+
 step "wasm32 tests in Node, simd128 build"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-simd

@@ -143,9 +143,17 @@ pub struct Relief {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Loc {
-    Resident(u32),
-    Pending(u32),
+    /// In the slab: resident, or pending in the outbox (the entry's `pending` flag says which).
+    Slot(u32),
+    /// Held by the store only.
     Stored { version: u64, weight: u64 },
+}
+
+/// One outbox item: an evicted slot (its entry stays in the slab until taken) or a delete.
+#[derive(Clone, Debug)]
+enum Out<K> {
+    Evicted(u32),
+    Delete { key: K, version: u64 },
 }
 
 /// A byte-budgeted cache of `K -> V` with a spill outbox. See the module docs.
@@ -156,13 +164,10 @@ pub struct Cache<K, V, W> {
     map: HashMap<K, Loc, FoldBuild>,
     slab: Slab<K, V>,
     policy: PolicyState,
-    outbox: Vec<Option<SpillOp<K, V>>>,
+    outbox: Vec<Option<Out<K>>>,
     pending_entries: usize,
     pending_bytes: u64,
     next_version: u64,
-    /// The slot inserted by the current operation: if it is evicted at once it goes to the
-    /// outbox (never straight back to "stored"), so the operation can still return it.
-    fresh: u32,
     monitor: PressureMonitor,
     external_pressure: f64,
     stats: Stats,
@@ -187,7 +192,6 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
             pending_entries: 0,
             pending_bytes: 0,
             next_version: 1,
-            fresh: u32::MAX,
             monitor: PressureMonitor::new(config.pressure)?,
             external_pressure: 0.0,
             stats: Stats::default(),
@@ -265,7 +269,10 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
 
     /// Whether the key is resident.
     pub fn is_resident(&self, key: &K) -> bool {
-        matches!(self.map.get(key), Some(Loc::Resident(_)))
+        match self.map.get(key) {
+            Some(Loc::Slot(i)) => !self.slab.get(*i).pending,
+            _ => false,
+        }
     }
 
     fn weigh(&self, key: &K, value: &V) -> Result<u64, CacheError> {
@@ -282,32 +289,19 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         Ok(weight)
     }
 
-    fn queue(&mut self, op: SpillOp<K, V>) -> u32 {
-        if let SpillOp::Put { weight, .. } = &op {
-            self.pending_entries += 1;
-            self.pending_bytes += weight;
-        }
-        self.outbox.push(Some(op));
-        (self.outbox.len() - 1) as u32
+    fn queue_delete(&mut self, key: K, version: u64) {
+        self.outbox.push(Some(Out::Delete { key, version }));
     }
 
-    fn unqueue(&mut self, idx: u32) -> SpillOp<K, V> {
-        let op = self.outbox[idx as usize]
-            .take()
-            .expect("pending locations point at queued puts");
-        if let SpillOp::Put { weight, .. } = &op {
-            self.pending_entries -= 1;
-            self.pending_bytes -= weight;
-        }
-        op
-    }
-
-    /// Drops a queued put that an update or delete superseded. The store may already hold that
-    /// version (a reloaded entry evicted at once is queued again), so a delete of it follows.
-    fn forget_pending(&mut self, idx: u32) {
-        if let SpillOp::Put { key, version, .. } = self.unqueue(idx) {
-            self.queue(SpillOp::Delete { key, version });
-        }
+    /// Takes a pending slot out of the outbox (it becomes an unlinked, non-pending entry).
+    fn unpend(&mut self, i: u32) {
+        let e = self.slab.get_mut(i);
+        debug_assert!(e.pending);
+        e.pending = false;
+        let (pos, weight) = (e.out_pos, e.weight);
+        self.outbox[pos as usize] = None;
+        self.pending_entries -= 1;
+        self.pending_bytes -= weight;
     }
 
     /// Inserts or replaces. The new value is resident when this returns unless the policy
@@ -318,30 +312,24 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         self.next_version += 1;
         self.stats.puts += 1;
         match self.map.get(&key).copied() {
-            Some(Loc::Resident(i)) => {
+            Some(Loc::Slot(i)) => {
                 let e = self.slab.get(i);
-                if e.in_store {
-                    let old = e.version;
-                    self.queue(SpillOp::Delete {
-                        key: key.clone(),
-                        version: old,
-                    });
+                let (pending, in_store, old) = (e.pending, e.in_store, e.version);
+                if in_store {
+                    self.queue_delete(key.clone(), old);
                 }
-                self.slab.replace(i, value, weight, version);
-                self.policy.on_hit(&mut self.slab, i, self.budget);
-                self.fresh = i;
-                self.evict_to_fit();
-                return Ok(());
+                if pending {
+                    self.unpend(i);
+                    self.slab.release(i);
+                    self.map.remove(&key);
+                } else {
+                    self.slab.replace(i, value, weight, version);
+                    self.policy.on_hit(&mut self.slab, i, self.budget);
+                    self.evict_to_fit();
+                    return Ok(());
+                }
             }
-            Some(Loc::Pending(idx)) => {
-                self.forget_pending(idx);
-            }
-            Some(Loc::Stored { version: old, .. }) => {
-                self.queue(SpillOp::Delete {
-                    key: key.clone(),
-                    version: old,
-                });
-            }
+            Some(Loc::Stored { version: old, .. }) => self.queue_delete(key.clone(), old),
             None => {}
         }
         self.insert_resident(key, value, weight, version, false);
@@ -352,9 +340,12 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         let fp = fingerprint(&key);
         let i = self.slab.alloc(key.clone(), value, weight, version, fp);
         self.slab.get_mut(i).in_store = in_store;
-        self.map.insert(key, Loc::Resident(i));
+        self.map.insert(key, Loc::Slot(i));
+        self.link_fresh(i);
+    }
+
+    fn link_fresh(&mut self, i: u32) {
         self.policy.on_insert(&mut self.slab, i);
-        self.fresh = i;
         self.evict_to_fit();
     }
 
@@ -365,37 +356,30 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
             };
             self.evict_slot(v);
         }
-        self.fresh = u32::MAX;
     }
 
+    /// Moves an unlinked victim to the outbox (no map access: the entry stays in its slot,
+    /// flagged pending), or drops it when allowed.
     fn evict_slot(&mut self, i: u32) -> u64 {
-        let fresh = i == self.fresh;
-        let e = self.slab.release(i);
         self.stats.evictions += 1;
-        let weight = e.weight;
-        if e.in_store && !fresh {
-            self.stats.spilled += 1;
-            self.map.insert(
-                e.key,
-                Loc::Stored {
-                    version: e.version,
-                    weight,
-                },
-            );
-        } else if self.allow_drop && !fresh {
+        let weight = self.slab.weight_of(i);
+        let e = self.slab.get(i);
+        // A dropped entry is gone; one the store holds is never dropped (it only needs its map
+        // entry turned to "stored", which `take_spills` does).
+        if self.allow_drop && !e.in_store {
             self.stats.dropped += 1;
+            let e = self.slab.release(i);
             self.map.remove(&e.key);
-        } else {
-            self.stats.spilled += 1;
-            let key = e.key.clone();
-            let idx = self.queue(SpillOp::Put {
-                key: e.key,
-                version: e.version,
-                weight,
-                value: e.value,
-            });
-            self.map.insert(key, Loc::Pending(idx));
+            return weight;
         }
+        self.stats.spilled += 1;
+        let pos = self.outbox.len() as u32;
+        let e = self.slab.get_mut(i);
+        e.pending = true;
+        e.out_pos = pos;
+        self.outbox.push(Some(Out::Evicted(i)));
+        self.pending_entries += 1;
+        self.pending_bytes += weight;
         weight
     }
 
@@ -403,27 +387,15 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
     /// (a hit). Stored: the caller reloads it from the store (see [`Cache::complete_reload`]).
     pub fn get(&mut self, key: &K) -> Lookup<'_, V> {
         match self.map.get(key).copied() {
-            Some(Loc::Resident(i)) => {
+            Some(Loc::Slot(i)) => {
                 self.stats.hits += 1;
-                self.policy.on_hit(&mut self.slab, i, self.budget);
-                Lookup::Hit(&self.slab.get(i).value)
-            }
-            Some(Loc::Pending(idx)) => {
-                self.stats.hits += 1;
-                let SpillOp::Put {
-                    key: k,
-                    version,
-                    weight,
-                    value,
-                } = self.unqueue(idx)
-                else {
-                    unreachable!("pending locations point at puts")
-                };
-                self.insert_resident(k, value, weight, version, false);
-                match self.peek(key) {
-                    Some(v) => Lookup::Hit(v),
-                    None => unreachable!("a reinserted entry is resident or pending"),
+                if self.slab.get(i).pending {
+                    self.unpend(i);
+                    self.link_fresh(i);
+                } else {
+                    self.policy.on_hit(&mut self.slab, i, self.budget);
                 }
+                Lookup::Hit(&self.slab.get(i).value)
             }
             Some(Loc::Stored { version, .. }) => {
                 self.stats.spilled_lookups += 1;
@@ -439,11 +411,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
     /// The value in memory (resident or pending), without touching the policy or the counters.
     pub fn peek(&self, key: &K) -> Option<&V> {
         match self.map.get(key)? {
-            Loc::Resident(i) => Some(&self.slab.get(*i).value),
-            Loc::Pending(idx) => match &self.outbox[*idx as usize] {
-                Some(SpillOp::Put { value, .. }) => Some(value),
-                _ => None,
-            },
+            Loc::Slot(i) => Some(&self.slab.get(*i).value),
             Loc::Stored { .. } => None,
         }
     }
@@ -478,7 +446,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
                 self.insert_resident(key.clone(), value, weight, version, true);
                 Ok(self.peek(key))
             }
-            Some(_) => Ok(self.peek(key)),
+            Some(Loc::Slot(_)) => Ok(self.peek(key)),
             None => Ok(None),
         }
     }
@@ -501,29 +469,21 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         };
         self.stats.deletes += 1;
         match loc {
-            Loc::Resident(i) => {
-                self.slab.unlink(i);
+            Loc::Slot(i) => {
+                if self.slab.get(i).pending {
+                    self.unpend(i);
+                } else {
+                    self.slab.unlink(i);
+                }
                 let e = self.slab.release(i);
                 if e.in_store {
-                    self.queue(SpillOp::Delete {
-                        key: e.key,
-                        version: e.version,
-                    });
+                    self.queue_delete(e.key, e.version);
                 }
             }
-            Loc::Pending(idx) => {
-                self.forget_pending(idx);
-            }
-            Loc::Stored { version, .. } => {
-                self.queue(SpillOp::Delete {
-                    key: key.clone(),
-                    version,
-                });
-            }
+            Loc::Stored { version, .. } => self.queue_delete(key.clone(), version),
         }
         true
     }
-
     /// Changes the budget, evicting (to the outbox) until the resident bytes fit.
     pub fn set_budget(&mut self, budget_bytes: u64) -> Result<(), CacheError> {
         if budget_bytes == 0 {
@@ -585,7 +545,6 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
             bytes += self.slab.weight_of(v);
             victims.push(v);
         }
-        self.outbox.reserve(victims.len());
         for (j, &v) in victims.iter().enumerate() {
             if let Some(&ahead) = victims.get(j + 8) {
                 self.slab.prefetch(ahead);
@@ -602,28 +561,37 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         self.evict_share(1.0).0
     }
 
-    /// Takes the outbox: the operations the spill store must apply, in order. Put victims count
-    /// as stored from now on; if the store fails, give the batch back with
-    /// [`Cache::restore_spills`].
+    /// Takes the outbox: the operations the spill store must apply, in order. Victims count as
+    /// stored from now on (a victim the store already holds needs no write); if the store
+    /// fails, give the batch back with [`Cache::restore_spills`].
     pub fn take_spills(&mut self) -> Vec<SpillOp<K, V>> {
-        let ops: Vec<SpillOp<K, V>> = self.outbox.drain(..).flatten().collect();
-        self.pending_entries = 0;
-        self.pending_bytes = 0;
-        for op in &ops {
-            if let SpillOp::Put {
-                key,
-                version,
-                weight,
-                ..
-            } = op
-                && let Some(loc) = self.map.get_mut(key)
-            {
-                *loc = Loc::Stored {
-                    version: *version,
-                    weight: *weight,
-                };
+        let mut ops = Vec::with_capacity(self.outbox.len());
+        let outbox = std::mem::take(&mut self.outbox);
+        for out in outbox.into_iter().flatten() {
+            match out {
+                Out::Evicted(i) => {
+                    let e = self.slab.release(i);
+                    let stored = Loc::Stored {
+                        version: e.version,
+                        weight: e.weight,
+                    };
+                    if let Some(loc) = self.map.get_mut(&e.key) {
+                        *loc = stored;
+                    }
+                    if !e.in_store {
+                        ops.push(SpillOp::Put {
+                            key: e.key,
+                            version: e.version,
+                            weight: e.weight,
+                            value: e.value,
+                        });
+                    }
+                }
+                Out::Delete { key, version } => ops.push(SpillOp::Delete { key, version }),
             }
         }
+        self.pending_entries = 0;
+        self.pending_bytes = 0;
         ops
     }
 
@@ -633,9 +601,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
     pub fn restore_spills(&mut self, ops: Vec<SpillOp<K, V>>) {
         self.stats.spill_failures += 1;
         // The failed batch goes before anything queued since, to keep the store's order.
-        let later: Vec<Option<SpillOp<K, V>>> = std::mem::take(&mut self.outbox);
-        self.pending_entries = 0;
-        self.pending_bytes = 0;
+        let later = std::mem::take(&mut self.outbox);
         for op in ops {
             match op {
                 SpillOp::Put {
@@ -644,33 +610,31 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
                     weight,
                     value,
                 } => {
-                    // Still the current state of the key? Otherwise newer state exists.
-                    if matches!(
+                    let current = matches!(
                         self.map.get(&key),
                         Some(Loc::Stored { version: v, .. }) if *v == version
-                    ) {
-                        let k = key.clone();
-                        let idx = self.queue(SpillOp::Put {
-                            key,
-                            version,
-                            weight,
-                            value,
-                        });
-                        self.map.insert(k, Loc::Pending(idx));
+                    );
+                    if current {
+                        let fp = fingerprint(&key);
+                        let i = self.slab.alloc(key.clone(), value, weight, version, fp);
+                        self.map.insert(key, Loc::Slot(i));
+                        let pos = self.outbox.len() as u32;
+                        let e = self.slab.get_mut(i);
+                        e.pending = true;
+                        e.out_pos = pos;
+                        self.outbox.push(Some(Out::Evicted(i)));
+                        self.pending_entries += 1;
+                        self.pending_bytes += weight;
                     }
                 }
-                del @ SpillOp::Delete { .. } => {
-                    self.queue(del);
-                }
+                SpillOp::Delete { key, version } => self.queue_delete(key, version),
             }
         }
-        for op in later.into_iter().flatten() {
-            let is_put = matches!(op, SpillOp::Put { .. });
-            let key = is_put.then(|| op.key().clone());
-            let idx = self.queue(op);
-            if let Some(k) = key {
-                self.map.insert(k, Loc::Pending(idx));
+        for out in later.into_iter().flatten() {
+            if let Out::Evicted(i) = out {
+                self.slab.get_mut(i).out_pos = self.outbox.len() as u32;
             }
+            self.outbox.push(Some(out));
         }
     }
 
@@ -679,8 +643,9 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
     pub fn discard_pending(&mut self) -> u64 {
         let mut n = 0;
         for slot in &mut self.outbox {
-            if let Some(SpillOp::Put { key, .. }) = slot {
-                self.map.remove(key);
+            if let Some(Out::Evicted(i)) = slot {
+                let e = self.slab.release(*i);
+                self.map.remove(&e.key);
                 *slot = None;
                 n += 1;
             }
@@ -706,10 +671,10 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         let (mut resident, mut pending, mut pending_bytes) = (0usize, 0usize, 0u64);
         for (key, loc) in &self.map {
             match *loc {
-                Loc::Resident(i) => {
-                    let e = self.slab.get(i);
+                Loc::Slot(i) => {
+                    let e = self.slab.try_get(i).ok_or("a key points at a free slot")?;
                     if &e.key != key {
-                        return Err("a resident location points at another key".into());
+                        return Err("a slot location points at another key".into());
                     }
                     let now = self.weigher.weigh(&e.key, &e.value);
                     if now != e.weight {
@@ -718,15 +683,17 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
                     if e.version >= self.next_version {
                         return Err("an entry's version is from the future".into());
                     }
-                    resident += 1;
-                }
-                Loc::Pending(idx) => match self.outbox.get(idx as usize) {
-                    Some(Some(SpillOp::Put { key: k, weight, .. })) if k == key => {
+                    if e.pending {
+                        match self.outbox.get(e.out_pos as usize) {
+                            Some(Some(Out::Evicted(j))) if *j == i => {}
+                            _ => return Err("a pending entry is not in the outbox".into()),
+                        }
                         pending += 1;
-                        pending_bytes += weight;
+                        pending_bytes += e.weight;
+                    } else {
+                        resident += 1;
                     }
-                    _ => return Err("a pending location points at no queued put".into()),
-                },
+                }
                 Loc::Stored { version, .. } => {
                     if version >= self.next_version {
                         return Err("a stored version is from the future".into());
@@ -736,7 +703,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         }
         if resident != self.slab.len() {
             return Err(format!(
-                "{} resident keys but {} live slots",
+                "{} resident keys but {} linked slots",
                 resident,
                 self.slab.len()
             ));
@@ -744,7 +711,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         let queued = self
             .outbox
             .iter()
-            .filter(|o| matches!(o, Some(SpillOp::Put { .. })))
+            .filter(|o| matches!(o, Some(Out::Evicted(_))))
             .count();
         if pending != self.pending_entries
             || queued != pending

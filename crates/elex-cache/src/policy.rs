@@ -57,6 +57,9 @@ pub(crate) struct Entry<K, V> {
     pub(crate) version: u64,
     /// The spill store holds this exact version (so evicting it needs no write).
     pub(crate) in_store: bool,
+    /// Evicted, waiting in the outbox at `out_pos` (unlinked from every list).
+    pub(crate) pending: bool,
+    pub(crate) out_pos: u32,
 }
 
 /// An entry's place in the lists, kept apart from the entries in one dense array: walking a
@@ -137,6 +140,8 @@ impl<K, V> Slab<K, V> {
             weight,
             version,
             in_store: false,
+            pending: false,
+            out_pos: u32::MAX,
         };
         let link = Link {
             prev: NIL,
@@ -173,6 +178,12 @@ impl<K, V> Slab<K, V> {
         e.weight = weight;
         e.version = version;
         e.in_store = false;
+    }
+
+    /// The entry in slot `i`, if live.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn try_get(&self, i: u32) -> Option<&Entry<K, V>> {
+        self.slots.get(i as usize)?.as_ref()
     }
 
     /// Removes an unlinked entry.
@@ -293,8 +304,9 @@ impl<K, V> Slab<K, V> {
             }
             seen += n;
         }
-        if seen != self.live().count() {
-            return Err("a live slot is on no list".into());
+        let linked = self.live().filter(|&i| !self.get(i).pending).count();
+        if seen != linked {
+            return Err("a live resident slot is on no list, or a pending one is on a list".into());
         }
         Ok(())
     }
