@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: what README.md's test command and .ci/run run.
 #   fmt, clippy (native, all targets), native tests, x86_64 tests again built without AVX2/FMA,
-#   aarch64 tests under qemu (NEON), wasm tests in Node with and without simd128.
+#   aarch64 tests under qemu (NEON), the macOS and WebGPU build checks, wasm tests in Node with
+#   and without simd128, elex-gpu on lavapipe (software Vulkan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything is also logged, so the last line can count the tests that ran.
@@ -12,6 +13,10 @@ source scripts/env.sh
 
 # Property tests draw a fixed seed in CI (reproducible); set PROPTEST_RNG_SEED to explore others.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261123}"
+# elex-gpu's tests run on whatever Vulkan device exists: lavapipe (software) on CI machines.
+export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+# lavapipe's window-system code wants a runtime dir even when nothing is shown.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 step() { printf '\n=== %s\n' "$*"; }
 t0=$SECONDS
@@ -22,15 +27,21 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy -q --workspace --all-targets -- -D warnings
 
-step "native tests ($(uname -m))"
+step "native tests ($(uname -m)), elex-gpu on $WGPU_BACKEND"
 cargo test -q --workspace
 
 step "x86_64 tests built with -C target-feature=-avx2,-fma"
 CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=-avx2,-fma" \
-  cargo test -q --workspace --target x86_64-unknown-linux-gnu --target-dir target/no-avx2
+  cargo test -q --workspace --exclude elex-gpu --target x86_64-unknown-linux-gnu --target-dir target/no-avx2
 
 step "aarch64 tests under qemu (NEON)"
-cargo test -q --release --workspace --target aarch64-unknown-linux-gnu
+cargo test -q --release --workspace --exclude elex-gpu --target aarch64-unknown-linux-gnu
+
+step "macOS build check: NEON kernels and the Metal path (cargo check, aarch64-apple-darwin)"
+cargo check -q --target aarch64-apple-darwin --workspace --all-features
+
+step "WebGPU path compiles (cargo check, wasm32, elex-gpu)"
+cargo check -q --target wasm32-unknown-unknown -p elex-gpu
 
 # The crates that run in the browser; the docs-50k and allocation tests are native only.
 # --no-default-features: elex-qlearning's `entropy` (getrandom) is for native builds; in the

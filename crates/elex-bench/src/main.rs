@@ -6,10 +6,14 @@
 //!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
+//! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
+//!     [--storage f32|f16] [--limit N] [--queries N] [--threads N] [--json OUT]
 //! ```
 
 mod args;
 mod cache;
+#[cfg(feature = "gpu")]
+mod gpu;
 mod hnsw;
 mod vecs;
 
@@ -18,7 +22,9 @@ const USAGE: &str = "usage:
       [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
       [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
-      [--policy tinylfu,s3fifo,lru] [--json OUT]";
+      [--policy tinylfu,s3fifo,lru] [--json OUT]
+  elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
+      [--storage f32|f16] [--limit N] [--queries N] [--threads N] [--json OUT]";
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +32,10 @@ fn main() {
         Some("hnsw") => {
             args::Args::parse(&raw[1..], &["--keep-f32"]).and_then(|mut a| hnsw::run(&mut a))
         }
+        #[cfg(feature = "gpu")]
+        Some("gpu-knn") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| gpu::run(&mut a)),
+        #[cfg(not(feature = "gpu"))]
+        Some("gpu-knn") => Err("this elex-bench was built without the `gpu` feature".into()),
         Some("cache") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| cache::run(&mut a)),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

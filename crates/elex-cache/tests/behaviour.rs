@@ -441,7 +441,10 @@ fn tinylfu_beats_lru_and_follows_a_moved_hot_set() {
     let before = zipf(n, 100_000, 1);
     let tiny = hit_ratio(Policy::TinyLfu, &before, 2_000, 0);
     let lru = hit_ratio(Policy::Lru, &before, 2_000, 0);
-    assert!(tiny > lru * 1.05, "stationary: tinylfu {tiny:.4} vs lru {lru:.4}");
+    assert!(
+        tiny > lru * 1.05,
+        "stationary: tinylfu {tiny:.4} vs lru {lru:.4}"
+    );
     // The same popularity over a new set of keys (a different permutation).
     let after: Vec<u64> = zipf(n, 100_000, 2)
         .into_iter()
@@ -450,5 +453,8 @@ fn tinylfu_beats_lru_and_follows_a_moved_hot_set() {
     let trace: Vec<u64> = before.iter().chain(&after).copied().collect();
     let tiny = hit_ratio(Policy::TinyLfu, &trace, 2_000, 100_000);
     let lru = hit_ratio(Policy::Lru, &trace, 2_000, 100_000);
-    assert!(tiny >= lru, "after the move: tinylfu {tiny:.4} vs lru {lru:.4}");
+    assert!(
+        tiny >= lru,
+        "after the move: tinylfu {tiny:.4} vs lru {lru:.4}"
+    );
 }
