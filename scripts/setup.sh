@@ -4,7 +4,8 @@
 #   - rustup targets: wasm32-unknown-unknown, wasm32-wasip1, aarch64-unknown-linux-gnu,
 #     aarch64-apple-darwin; rustfmt and clippy;
 #   - apt: the aarch64 cross linker and qemu-user (NEON tests), brotli, mesa-vulkan-drivers and
-#     libvulkan1 (lavapipe, the software Vulkan elex-gpu's tests run on);
+#     libvulkan1 (lavapipe, the software Vulkan elex-gpu's tests run on), chromium and
+#     chromium-driver (the browser tests: real IndexedDB in headless Chromium);
 #   - wasm-bindgen-cli at exactly the version Cargo.lock pins, built once into
 #     $ELEX_CACHE/wasm-bindgen-cli-<version> (cargo install without --locked: the registry
 #     mirror lacks a crate its lockfile pins);
@@ -28,7 +29,8 @@ for c in rustfmt clippy; do
 done
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user brotli mesa-vulkan-drivers libvulkan1)
+apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user brotli mesa-vulkan-drivers libvulkan1
+  chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

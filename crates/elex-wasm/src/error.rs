@@ -33,3 +33,63 @@ pub(crate) fn q_error(e: QError) -> JsValue {
     };
     js_error(code, e.to_string(), range)
 }
+
+pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
+    use elex_hnsw::HnswError as H;
+    let (code, range) = match &e {
+        H::DimensionMismatch { .. } => ("DIMENSION_MISMATCH", true),
+        H::NonFinite { .. } => ("NON_FINITE", true),
+        H::ZeroVector => ("ZERO_VECTOR", true),
+        H::ZeroK => ("ZERO_K", true),
+        H::KTooLarge { .. } => ("K_TOO_LARGE", true),
+        H::EfTooSmall { .. } => ("EF_TOO_SMALL", true),
+        H::DuplicateId(_) => ("DUPLICATE_ID", false),
+        H::UnknownId(_) => ("UNKNOWN_ID", false),
+        H::BatchShape { .. } => ("BATCH_SHAPE", true),
+        H::InvalidParams(_) => ("INVALID_OPTIONS", true),
+        H::Full(_) => ("INDEX_FULL", false),
+        H::BadMagic => ("BAD_MAGIC", false),
+        H::UnsupportedVersion { .. } => ("UNSUPPORTED_VERSION", false),
+        H::Truncated { .. } => ("TRUNCATED", false),
+        H::TooLarge(_) => ("TOO_LARGE", false),
+        H::ChecksumMismatch { .. } => ("CHECKSUM_MISMATCH", false),
+        H::Corrupt(_) => ("CORRUPT", false),
+        H::Io(_) => ("IO", false),
+    };
+    js_error(code, e.to_string(), range)
+}
+
+pub(crate) fn cache_error(e: elex_cache::CacheError) -> JsValue {
+    use elex_cache::{CacheError as C, StoreErrorKind as K};
+    let (code, range) = match &e {
+        C::ZeroBudget => ("ZERO_BUDGET", true),
+        C::EntryTooLarge { .. } => ("ENTRY_TOO_LARGE", true),
+        C::ZeroWeight => ("ZERO_WEIGHT", true),
+        C::WeigherInconsistent { .. } => ("WEIGHT_CHANGED", false),
+        C::InvalidConfig(_) => ("INVALID_OPTIONS", true),
+        C::Store { kind, .. } => (
+            match kind {
+                K::QuotaExceeded => "QUOTA_EXCEEDED",
+                K::Closed => "DB_CLOSED",
+                K::Io => "IDB_ERROR",
+                K::Corrupt => "CORRUPT",
+            },
+            false,
+        ),
+    };
+    js_error(code, e.to_string(), range)
+}
+
+/// A `TypeError` for arguments of the wrong shape.
+pub(crate) fn type_error(code: &str, message: impl Into<String>) -> JsValue {
+    let e: js_sys::Error = js_sys::TypeError::new(&message.into()).into();
+    let _ = js_sys::Reflect::set(&e, &JsValue::from_str("code"), &JsValue::from_str(code));
+    e.into()
+}
+
+/// The `code` of a JS error, if it has one.
+pub(crate) fn code_of(e: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(e, &JsValue::from_str("code"))
+        .ok()
+        .and_then(|c| c.as_string())
+}

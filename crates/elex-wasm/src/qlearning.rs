@@ -86,6 +86,25 @@ impl QLearner {
             .map(|inner| QLearner { inner })
             .map_err(q_error)
     }
+
+    /// Saves the snapshot under `key` in the IndexedDB database `dbName` (one transaction:
+    /// whole or not at all).
+    pub fn save(&self, db_name: String, key: String) -> js_sys::Promise {
+        let bytes = self.inner.to_bytes();
+        wasm_bindgen_futures::future_to_promise(async move {
+            crate::idb::save_snapshot(&db_name, &key, &bytes).await?;
+            Ok(JsValue::from(bytes.len() as f64))
+        })
+    }
+
+    /// Loads a snapshot saved with `save` (`NOT_FOUND`, or the snapshot's own error codes).
+    #[wasm_bindgen(unchecked_return_type = "Promise<QLearner>")]
+    pub fn load(db_name: String, key: String) -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let bytes = crate::idb::load_snapshot(&db_name, &key).await?;
+            QLearner::from_bytes(&bytes).map(JsValue::from)
+        })
+    }
 }
 
 /// Transition columns that live in wasm memory: JS writes them through typed-array views

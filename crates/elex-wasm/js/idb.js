@@ -1,0 +1,154 @@
+// The IndexedDB adapter of elex-wasm: promise wrappers over the raw API, one transaction per
+// call, errors mapped to stable codes. Works wherever `globalThis.indexedDB` exists (windows,
+// workers, Node with fake-indexeddb).
+
+const STORES = ['snapshots', 'spill'];
+
+function coded(code, message, cause) {
+  const e = new Error(message);
+  e.code = code;
+  if (cause) e.cause = cause;
+  return e;
+}
+
+function mapError(err, what) {
+  const name = err && err.name;
+  const msg = `${what}: ${err && err.message ? err.message : String(err)}`;
+  switch (name) {
+    case 'QuotaExceededError': return coded('QUOTA_EXCEEDED', msg, err);
+    case 'InvalidStateError': return coded('DB_CLOSED', msg, err);
+    case 'VersionError': return coded('DB_VERSION', msg, err);
+    case 'AbortError': return coded('ABORTED', msg, err);
+    case 'DataCloneError': return coded('NOT_STORABLE', msg, err);
+    default: return coded('IDB_ERROR', msg, err);
+  }
+}
+
+export function idbOpen(name, version) {
+  return new Promise((resolve, reject) => {
+    const factory = globalThis.indexedDB;
+    if (!factory) {
+      reject(coded('NO_INDEXEDDB', 'IndexedDB is not available in this environment'));
+      return;
+    }
+    let req;
+    try {
+      req = factory.open(name, version || 1);
+    } catch (e) {
+      reject(mapError(e, `opening ${name}`));
+      return;
+    }
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
+    };
+    req.onsuccess = () => {
+      const db = req.result;
+      // Another tab upgrading the schema: step aside instead of blocking it.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+    req.onerror = () => reject(mapError(req.error, `opening ${name}`));
+    req.onblocked = () =>
+      reject(coded('DB_BLOCKED', `opening ${name}: blocked by another open connection`));
+  });
+}
+
+function transaction(db, store, mode) {
+  try {
+    return db.transaction(store, mode);
+  } catch (e) {
+    throw mapError(e, `transaction on ${store}`);
+  }
+}
+
+function done(tx, what) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ? mapError(tx.error, what) : coded('ABORTED', `${what}: aborted`));
+    tx.onerror = (ev) => ev.preventDefault();
+  });
+}
+
+/// One record in one transaction: it commits whole or not at all. `abort` (tests) aborts it
+/// after the write was issued, as a closed tab would.
+export async function idbPut(db, store, key, value, abort) {
+  const tx = transaction(db, store, 'readwrite');
+  const finished = done(tx, `writing ${key}`);
+  try {
+    tx.objectStore(store).put(value, key);
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    throw mapError(e, `writing ${key}`);
+  }
+  if (abort) tx.abort();
+  return finished;
+}
+
+export async function idbGet(db, store, key) {
+  const tx = transaction(db, store, 'readonly');
+  return new Promise((resolve, reject) => {
+    let req;
+    try {
+      req = tx.objectStore(store).get(key);
+    } catch (e) {
+      reject(mapError(e, `reading ${key}`));
+      return;
+    }
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = (ev) => { ev.preventDefault(); reject(mapError(req.error, `reading ${key}`)); };
+  });
+}
+
+/// A spill batch in one transaction. `ops` is the cache's outbox in order: [key, record] for a
+/// victim (record = {v: version, w: weight, d: data}) or [key, null, version] for "delete if the
+/// stored version is at most `version`". Ops on one key collapse to the last one first (each
+/// key holds one record), so a conditional delete never races a later write of the same key.
+export async function idbSpill(db, store, ops) {
+  const last = new Map();
+  for (const op of ops) last.set(op[0], op);
+  const tx = transaction(db, store, 'readwrite');
+  const finished = done(tx, `spilling ${last.size} entries`);
+  const os = tx.objectStore(store);
+  try {
+    for (const [key, record, version] of last.values()) {
+      if (record) {
+        os.put(record, key);
+      } else {
+        const r = os.get(key);
+        r.onsuccess = () => {
+          if (r.result && r.result.v <= version) os.delete(key);
+        };
+      }
+    }
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    throw mapError(e, 'spilling');
+  }
+  return finished;
+}
+
+/// Every key of a store with its record's version and weight (to rebuild the spilled-key index).
+export async function idbIndex(db, store) {
+  const tx = transaction(db, store, 'readonly');
+  return new Promise((resolve, reject) => {
+    const out = [];
+    const req = tx.objectStore(store).openCursor();
+    req.onsuccess = () => {
+      const c = req.result;
+      if (!c) { resolve(out); return; }
+      if (c.value && typeof c.value.v === 'number') out.push([c.key, c.value.v, c.value.w]);
+      c.continue();
+    };
+    req.onerror = (ev) => { ev.preventDefault(); reject(mapError(req.error, 'indexing')); };
+  });
+}
+
+export function idbClose(db) {
+  db.close();
+}
+
+/// Yields to the event loop (a macrotask), so long batches keep the page responsive.
+export function yieldNow() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -1,0 +1,325 @@
+//! Tests in real headless Chromium with real IndexedDB (`wasm-bindgen-test-runner` with
+//! `CHROMEDRIVER`; see scripts/test.sh). Each test uses its own database name.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use crate::error::code_of;
+use crate::{AdaptiveCache, HnswIndex, idb};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+export function putRaw(dbName, key, bytes) {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(dbName, 1);
+    r.onupgradeneeded = () => { r.result.createObjectStore('snapshots'); r.result.createObjectStore('spill'); };
+    r.onsuccess = () => {
+      const db = r.result;
+      const tx = db.transaction('snapshots', 'readwrite');
+      tx.objectStore('snapshots').put(bytes, key);
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onabort = () => reject(tx.error);
+    };
+    r.onerror = () => reject(r.error);
+  });
+}
+let saved = null;
+export function failPutsWithQuota(on) {
+  if (on) {
+    saved = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function () {
+      throw new DOMException('test: quota exceeded', 'QuotaExceededError');
+    };
+  } else if (saved) {
+    IDBObjectStore.prototype.put = saved;
+    saved = null;
+  }
+}
+let holder = null;
+export function holdOpen(dbName) {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(dbName, 1);
+    r.onupgradeneeded = () => { r.result.createObjectStore('snapshots'); r.result.createObjectStore('spill'); };
+    r.onsuccess = () => { holder = r.result; resolve(); };  // no onversionchange: it blocks upgrades
+    r.onerror = () => reject(r.error);
+  });
+}
+export function release() { if (holder) { holder.close(); holder = null; } }
+export function unique(prefix) { return prefix + '-' + Math.random().toString(36).slice(2); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = putRaw)]
+    fn put_raw(db: &str, key: &str, bytes: &js_sys::Uint8Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = failPutsWithQuota)]
+    fn fail_puts_with_quota(on: bool);
+    #[wasm_bindgen(js_name = holdOpen)]
+    fn hold_open(db: &str) -> js_sys::Promise;
+    fn release();
+    fn unique(prefix: &str) -> String;
+}
+
+fn vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
+    let mut r = elex_simd::SplitMix64(seed);
+    (0..n * dims).map(|_| r.next_f32() * 2.0 - 1.0).collect()
+}
+
+fn index(n: usize) -> HnswIndex {
+    let opts = js_sys::JSON::parse(r#"{"dims": 16, "metric": "cosine", "seed": 7}"#).unwrap();
+    let idx = HnswIndex::new(opts).unwrap();
+    let v = vectors(n, 16, 1);
+    for i in 0..n {
+        idx.add(i as f64, &v[i * 16..(i + 1) * 16]).unwrap();
+    }
+    idx
+}
+
+async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+/// Save, load: the loaded index answers exactly as the saved one.
+#[wasm_bindgen_test]
+async fn hnsw_save_and_load_round_trip() {
+    let db = unique("hnsw-rt");
+    let idx = index(300);
+    wait(idx.save(db.clone(), "main".into())).await.unwrap();
+    let back = crate::hnsw::load_index(&db, "main").await.unwrap();
+    assert_eq!(back.size(), 300);
+    let q = vectors(1, 16, 9);
+    let a = idx.search(&q, 10, None).unwrap();
+    let b = back.search(&q, 10, None).unwrap();
+    assert_eq!(a.ids(), b.ids());
+    assert_eq!(a.scores(), b.scores());
+    assert_eq!(idx.to_bytes(), back.to_bytes());
+}
+
+/// A save whose transaction aborts (a tab closed mid-save) leaves the previous snapshot.
+#[wasm_bindgen_test]
+async fn an_interrupted_save_leaves_the_previous_snapshot() {
+    let db = unique("hnsw-abort");
+    let idx = index(100);
+    wait(idx.save(db.clone(), "main".into())).await.unwrap();
+    let v = vectors(50, 16, 3);
+    for i in 0..50 {
+        idx.add((1000 + i) as f64, &v[i * 16..(i + 1) * 16])
+            .unwrap();
+    }
+    let err = crate::save_aborted(&idx, &db, "main").await.unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("ABORTED"));
+    let back = crate::hnsw::load_index(&db, "main").await.unwrap();
+    assert_eq!(back.size(), 100, "the previous snapshot, whole");
+}
+
+/// A damaged record is reported with the snapshot's error code, a missing one as NOT_FOUND.
+#[wasm_bindgen_test]
+async fn a_corrupt_record_is_reported_not_half_loaded() {
+    let db = unique("hnsw-corrupt");
+    let mut bytes = index(50).to_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    wait(put_raw(
+        &db,
+        "flipped",
+        &js_sys::Uint8Array::from(&bytes[..]),
+    ))
+    .await
+    .unwrap();
+    let err = wait(HnswIndex::load(db.clone(), "flipped".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("CHECKSUM_MISMATCH"));
+    wait(put_raw(&db, "cut", &js_sys::Uint8Array::from(&bytes[..40])))
+        .await
+        .unwrap();
+    let err = wait(HnswIndex::load(db.clone(), "cut".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("TRUNCATED"));
+    let err = wait(HnswIndex::load(db, "absent".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("NOT_FOUND"));
+}
+
+fn cache(db: &str, budget: u32) -> AdaptiveCache {
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"budgetBytes".into(), &budget.into()).unwrap();
+    js_sys::Reflect::set(&opts, &"dbName".into(), &db.into()).unwrap();
+    js_sys::Reflect::set(&opts, &"policy".into(), &"lru".into()).unwrap();
+    AdaptiveCache::new(opts.into()).unwrap()
+}
+
+fn payload(i: u32) -> js_sys::Uint8Array {
+    let v: Vec<u8> = (0..200u32).map(|j| (i * 7 + j) as u8).collect();
+    js_sys::Uint8Array::from(&v[..])
+}
+
+fn stat(c: &AdaptiveCache, name: &str) -> f64 {
+    js_sys::Reflect::get(&c.stats().unwrap(), &name.into())
+        .unwrap()
+        .as_f64()
+        .unwrap()
+}
+
+async fn get_bytes(c: &AdaptiveCache, key: String) -> Option<Vec<u8>> {
+    let v = wait(c.get(key)).await.unwrap();
+    v.dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec())
+}
+
+/// Victims go to IndexedDB before they leave memory and come back on a miss; nothing dropped.
+#[wasm_bindgen_test]
+async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
+    let db = unique("cache-spill");
+    let c = cache(&db, 2_000);
+    for i in 0..60u32 {
+        wait(c.put(format!("k{i}"), payload(i).into(), None))
+            .await
+            .unwrap();
+        assert!(c.bytes() <= 2_000.0);
+    }
+    assert!(stat(&c, "spilled") > 40.0);
+    assert_eq!(stat(&c, "dropped"), 0.0);
+    assert_eq!(stat(&c, "pending"), 0.0, "every victim reached IndexedDB");
+    // A JS value (not bytes) round-trips too.
+    let obj = js_sys::JSON::parse(r#"{"text": "hello", "n": [1, 2, 3]}"#).unwrap();
+    wait(c.put("obj".into(), obj, None)).await.unwrap();
+    for i in 0..60u32 {
+        assert_eq!(
+            get_bytes(&c, format!("k{i}")).await,
+            Some(payload(i).to_vec()),
+            "k{i}"
+        );
+    }
+    let o = wait(c.get("obj".into())).await.unwrap();
+    assert_eq!(
+        js_sys::JSON::stringify(&o).unwrap().as_string().unwrap(),
+        r#"{"text":"hello","n":[1,2,3]}"#
+    );
+    assert!(stat(&c, "reloads") > 40.0);
+    // An update makes the spilled version unreachable.
+    wait(c.put("k0".into(), payload(999).into(), None))
+        .await
+        .unwrap();
+    for i in 1..60u32 {
+        get_bytes(&c, format!("k{i}")).await;
+    }
+    assert_eq!(
+        get_bytes(&c, "k0".into()).await,
+        Some(payload(999).to_vec())
+    );
+    // A later session finds what was spilled.
+    c.close();
+    let opts = js_sys::JSON::parse(&format!(
+        r#"{{"budgetBytes": 2000, "dbName": "{db}", "policy": "lru"}}"#
+    ))
+    .unwrap();
+    let again = crate::cache::open_cache(AdaptiveCache::new(opts).unwrap())
+        .await
+        .unwrap();
+    let mut found = 0;
+    for i in 1..60u32 {
+        if let Some(b) = get_bytes(&again, format!("k{i}")).await {
+            assert_eq!(b, payload(i).to_vec());
+            found += 1;
+        }
+    }
+    assert!(found > 40, "found {found}");
+}
+
+/// Quota exceeded while spilling: the operation rejects with QUOTA_EXCEEDED, the victims stay
+/// readable in memory, and once space is back they reach IndexedDB.
+#[wasm_bindgen_test]
+async fn quota_exceeded_surfaces_and_loses_nothing() {
+    let db = unique("cache-quota");
+    let c = cache(&db, 1_000);
+    for i in 0..4u32 {
+        wait(c.put(format!("k{i}"), payload(i).into(), None))
+            .await
+            .unwrap();
+    }
+    fail_puts_with_quota(true);
+    let mut rejected = 0;
+    for i in 4..12u32 {
+        if let Err(e) = wait(c.put(format!("k{i}"), payload(i).into(), None)).await {
+            assert_eq!(code_of(&e).as_deref(), Some("QUOTA_EXCEEDED"));
+            rejected += 1;
+        }
+        assert!(c.bytes() <= 1_000.0);
+    }
+    assert!(rejected > 0);
+    assert!(stat(&c, "pending") > 0.0);
+    assert!(stat(&c, "spillFailures") > 0.0);
+    fail_puts_with_quota(false);
+    wait(c.flush()).await.unwrap();
+    assert_eq!(stat(&c, "pending"), 0.0);
+    for i in 0..12u32 {
+        assert_eq!(
+            get_bytes(&c, format!("k{i}")).await,
+            Some(payload(i).to_vec()),
+            "k{i}"
+        );
+    }
+    assert_eq!(stat(&c, "dropped"), 0.0);
+}
+
+/// The database closed behind the cache: DB_CLOSED, nothing lost, the next operation reopens.
+#[wasm_bindgen_test]
+async fn a_closed_database_surfaces_and_loses_nothing() {
+    let db = unique("cache-closed");
+    let c = cache(&db, 1_000);
+    for i in 0..6u32 {
+        wait(c.put(format!("k{i}"), payload(i).into(), None))
+            .await
+            .unwrap();
+    }
+    c.close_behind();
+    let mut closed = 0;
+    for i in 6..10u32 {
+        if let Err(e) = wait(c.put(format!("k{i}"), payload(i).into(), None)).await {
+            assert_eq!(code_of(&e).as_deref(), Some("DB_CLOSED"));
+            closed += 1;
+        }
+    }
+    assert!(closed > 0);
+    wait(c.flush()).await.unwrap();
+    for i in 0..10u32 {
+        assert_eq!(
+            get_bytes(&c, format!("k{i}")).await,
+            Some(payload(i).to_vec()),
+            "k{i}"
+        );
+    }
+    assert_eq!(stat(&c, "dropped"), 0.0);
+}
+
+/// An upgrade blocked by another open connection is reported as DB_BLOCKED.
+#[wasm_bindgen_test]
+async fn a_blocked_database_is_reported() {
+    let db = unique("blocked");
+    wait(hold_open(&db)).await.unwrap();
+    let err = idb::open(&db, 2).await.unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("DB_BLOCKED"));
+    release();
+}
+
+/// Bad input: typed errors with codes.
+#[wasm_bindgen_test]
+fn bad_input_gets_coded_errors() {
+    let idx = index(5);
+    let e = idx.add(1.0, &[0.0; 3]).unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("DIMENSION_MISMATCH"));
+    let e = idx.add(-1.0, &[0.5; 16]).unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("INVALID_ID"));
+    let e = idx.delete(77.0).unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("UNKNOWN_ID"));
+    let e = idx.search(&[f32::NAN; 16], 3, None).unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("NON_FINITE"));
+    let e = HnswIndex::new(js_sys::JSON::parse(r#"{"dims": 4, "metric": "hamming"}"#).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(code_of(&e).as_deref(), Some("INVALID_OPTIONS"));
+    let e = HnswIndex::from_bytes(&[1, 2, 3]).err().unwrap();
+    assert!(code_of(&e).is_some());
+}

@@ -1,0 +1,70 @@
+//! The IndexedDB adapter: promise wrappers in `js/idb.js` (one transaction per call, errors
+//! mapped to stable codes: QUOTA_EXCEEDED, DB_CLOSED, DB_BLOCKED, DB_VERSION, ABORTED,
+//! NO_INDEXEDDB, IDB_ERROR), bound here.
+
+use wasm_bindgen::prelude::*;
+
+/// Object store of index and learner snapshots (one record per key).
+pub(crate) const SNAPSHOTS: &str = "snapshots";
+/// Object store of cache victims (`{v: version, w: weight, d: data}` per key).
+pub(crate) const SPILL: &str = "spill";
+
+#[wasm_bindgen(module = "/js/idb.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = idbOpen)]
+    pub(crate) async fn open(name: &str, version: u32) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = idbPut)]
+    pub(crate) async fn put(
+        db: &JsValue,
+        store: &str,
+        key: &str,
+        value: &JsValue,
+        abort: bool,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = idbGet)]
+    pub(crate) async fn get(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = idbSpill)]
+    pub(crate) async fn spill(
+        db: &JsValue,
+        store: &str,
+        ops: &js_sys::Array,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = idbIndex)]
+    pub(crate) async fn index(db: &JsValue, store: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbClose)]
+    pub(crate) fn close(db: &JsValue);
+    #[wasm_bindgen(js_name = yieldNow)]
+    pub(crate) async fn yield_now() -> JsValue;
+}
+
+/// Writes one snapshot record in its own transaction and closes the connection.
+pub(crate) async fn save_snapshot(db_name: &str, key: &str, bytes: &[u8]) -> Result<(), JsValue> {
+    let db = open(db_name, 1).await?;
+    let value: JsValue = js_sys::Uint8Array::from(bytes).into();
+    let r = put(&db, SNAPSHOTS, key, &value, false).await;
+    close(&db);
+    r.map(|_| ())
+}
+
+/// Reads one snapshot record; `NOT_FOUND` when the key holds none.
+pub(crate) async fn load_snapshot(db_name: &str, key: &str) -> Result<Vec<u8>, JsValue> {
+    let db = open(db_name, 1).await?;
+    let r = get(&db, SNAPSHOTS, key).await;
+    close(&db);
+    let v = r?;
+    if v.is_undefined() {
+        return Err(crate::error::js_error(
+            "NOT_FOUND",
+            format!("no snapshot under \"{key}\" in IndexedDB database \"{db_name}\""),
+            false,
+        ));
+    }
+    match v.dyn_into::<js_sys::Uint8Array>() {
+        Ok(a) => Ok(a.to_vec()),
+        Err(_) => Err(crate::error::js_error(
+            "CORRUPT",
+            format!("the record under \"{key}\" is not a snapshot (not bytes)"),
+            false,
+        )),
+    }
+}
