@@ -198,6 +198,11 @@ impl AdaptiveCache {
         #[wasm_bindgen(unchecked_param_type = "AdaptiveCacheOptions")] options: JsValue,
     ) -> Result<AdaptiveCache, JsValue> {
         crate::set_panic_hook();
+        crate::error::check_keys(
+            &options,
+            "cache options",
+            &["budgetBytes", "policy", "dbName", "threshold"],
+        )?;
         let o: CacheOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| type_error("INVALID_OPTIONS", format!("cache options: {e}")))?;
         if !(o.budget_bytes.is_finite() && o.budget_bytes >= 0.0) {

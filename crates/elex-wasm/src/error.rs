@@ -1,7 +1,7 @@
 //! Core errors to JS errors with a stable `code`.
 
 use elex_qlearning::QError;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// A JS `Error` (or `RangeError`) with `code` set.
 pub(crate) fn js_error(code: &str, message: String, range: bool) -> JsValue {
@@ -92,4 +92,23 @@ pub(crate) fn code_of(e: &JsValue) -> Option<String> {
     js_sys::Reflect::get(e, &JsValue::from_str("code"))
         .ok()
         .and_then(|c| c.as_string())
+}
+
+/// Rejects option objects with keys outside `known` (a typo should not pass silently;
+/// serde-wasm-bindgen only reads the fields it knows).
+pub(crate) fn check_keys(options: &JsValue, what: &str, known: &[&str]) -> Result<(), JsValue> {
+    if !options.is_object() {
+        return Err(type_error("INVALID_OPTIONS", format!("{what}: expected an object")));
+    }
+    let object: &js_sys::Object = options.unchecked_ref();
+    for k in js_sys::Object::keys(object).iter() {
+        let k = k.as_string().unwrap_or_default();
+        if !known.contains(&k.as_str()) {
+            return Err(type_error(
+                "INVALID_OPTIONS",
+                format!("{what}: unknown option \"{k}\" (known: {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
 }

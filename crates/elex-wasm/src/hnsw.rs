@@ -120,6 +120,11 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "HnswIndexOptions")] options: JsValue,
     ) -> Result<HnswIndex, JsValue> {
         crate::set_panic_hook();
+        crate::error::check_keys(
+            &options,
+            "index options",
+            &["dims", "metric", "storage", "m", "efConstruction", "efSearch", "seed", "keepF32"],
+        )?;
         let o: IndexOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
         let metric = match o.metric.as_deref().unwrap_or("cosine") {

@@ -1,0 +1,146 @@
+// The built package from Node ESM (imported by its own name through the exports map), both
+// flavours, with fake-indexeddb standing in for IndexedDB (the browser tests use the real one).
+import 'fake-indexeddb/auto';
+import assert from 'node:assert/strict';
+import { init, simdSupported } from 'elex';
+
+let passed = 0;
+const failed = [];
+async function test(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed.push(name);
+    console.log(`FAIL ${name}\n${e && e.stack ? e.stack : e}`);
+  }
+}
+
+function rng(seed) {
+  let s = BigInt(seed);
+  return () => {
+    s = (s + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let z = s;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+    return Number((z ^ (z >> 31n)) >> 11n) / 2 ** 53;
+  };
+}
+
+function vectors(n, dims, seed) {
+  const r = rng(seed);
+  const v = new Float32Array(n * dims);
+  for (let i = 0; i < v.length; i++) v[i] = r() * 2 - 1;
+  return v;
+}
+
+function bruteCosine(base, dims, q, k) {
+  const n = base.length / dims;
+  const qn = Math.hypot(...q);
+  const s = [];
+  for (let i = 0; i < n; i++) {
+    let d = 0, bn = 0;
+    for (let j = 0; j < dims; j++) { d += base[i * dims + j] * q[j]; bn += base[i * dims + j] ** 2; }
+    s.push([d / (Math.sqrt(bn) * qn), i]);
+  }
+  s.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  return s.slice(0, k).map((x) => x[1]);
+}
+
+assert.equal(await simdSupported(), true, 'Node 18+ runs simd128');
+
+for (const simd of [true, false]) {
+  const elex = await init({ simd });
+  const tag = elex.flavour;
+  assert.equal(tag, simd ? 'simd' : 'scalar');
+
+  await test(`${tag}: addBatch with progress, then search at recall >= 0.95 against brute force`, async () => {
+    const dims = 32, n = 3000, k = 10;
+    const base = vectors(n, dims, 1);
+    const idx = new elex.HnswIndex({ dims, metric: 'cosine', seed: 3 });
+    const progress = [];
+    const added = await idx.addBatch(Float64Array.from({ length: n }, (_, i) => i), base, (d, t) => progress.push([d, t]));
+    assert.equal(added, n);
+    assert.equal(idx.size, n);
+    assert.deepEqual(progress.at(-1), [n, n]);
+    assert.ok(progress.length >= 2, 'progress reported per chunk');
+    const queries = vectors(50, dims, 2);
+    let hits = 0;
+    for (let qi = 0; qi < 50; qi++) {
+      const q = queries.subarray(qi * dims, (qi + 1) * dims);
+      const r = idx.search(q, k, 100);
+      assert.ok(r.ids instanceof Float64Array && r.scores instanceof Float32Array);
+      const truth = new Set(bruteCosine(base, dims, q, k));
+      hits += [...r.ids].filter((id) => truth.has(id)).length;
+    }
+    assert.ok(hits / (50 * k) >= 0.95, `recall ${hits / (50 * k)}`);
+    const allow = Float64Array.from([5, 10, 15, 20]);
+    const f = idx.searchFiltered(queries.subarray(0, dims), 3, allow);
+    assert.ok([...f.ids].every((id) => allow.includes(id)));
+    idx.delete(5);
+    assert.equal(idx.size, n - 1);
+    assert.ok(idx.memoryBytes() > n * dims * 4);
+  });
+
+  await test(`${tag}: errors are Errors with stable codes`, async () => {
+    const idx = new elex.HnswIndex({ dims: 4 });
+    assert.throws(() => idx.add(1, new Float32Array(3)), (e) => e instanceof RangeError && e.code === 'DIMENSION_MISMATCH');
+    assert.throws(() => idx.add(1.5, new Float32Array([1, 0, 0, 0])), (e) => e.code === 'INVALID_ID');
+    assert.throws(() => idx.delete(9), (e) => e.code === 'UNKNOWN_ID');
+    assert.throws(() => new elex.HnswIndex({ dims: 4, metric: 'manhattan' }), (e) => e.code === 'INVALID_OPTIONS');
+    assert.throws(() => new elex.HnswIndex({ dims: 4, bogus: 1 }), (e) => e instanceof TypeError && e.code === 'INVALID_OPTIONS');
+    assert.throws(() => elex.HnswIndex.fromBytes(new Uint8Array([1, 2, 3])), (e) => typeof e.code === 'string');
+    await assert.rejects(idx.addBatch(Float64Array.from([1, 2]), new Float32Array([1, 0, 0, 0, NaN, 0, 0, 0])), (e) => e.code === 'NON_FINITE');
+    assert.equal(idx.size, 0, 'a rejected batch adds nothing');
+  });
+
+  await test(`${tag}: toBytes/fromBytes and IndexedDB save/load`, async () => {
+    const dims = 8;
+    const idx = new elex.HnswIndex({ dims, metric: 'l2', storage: 'f16', seed: 9 });
+    await idx.addBatch(Float64Array.from({ length: 200 }, (_, i) => i * 2), vectors(200, dims, 4));
+    const q = vectors(1, dims, 5);
+    const bytes = idx.toBytes();
+    assert.deepEqual([...elex.HnswIndex.fromBytes(bytes).search(q, 5).ids], [...idx.search(q, 5).ids]);
+    await idx.save(`node-${tag}`, 'v1');
+    const back = await elex.HnswIndex.load(`node-${tag}`, 'v1');
+    assert.deepEqual([...back.search(q, 5).ids], [...idx.search(q, 5).ids]);
+    await assert.rejects(elex.HnswIndex.load(`node-${tag}`, 'nope'), (e) => e.code === 'NOT_FOUND');
+  });
+
+  await test(`${tag}: AdaptiveCache spills to IndexedDB and reloads, within budget`, async () => {
+    const cache = await elex.AdaptiveCache.open({ budgetBytes: 4000, dbName: `cache-${tag}` });
+    for (let i = 0; i < 100; i++) {
+      await cache.put(`k${i}`, new Uint8Array(100).fill(i));
+      assert.ok(cache.bytes <= 4000);
+    }
+    await cache.put('doc', { title: 'x', tags: ['a', 'b'] });
+    const s = cache.stats();
+    assert.ok(s.spilled > 50 && s.dropped === 0 && s.pending === 0, JSON.stringify(s));
+    for (let i = 0; i < 100; i++) {
+      const v = await cache.get(`k${i}`);
+      assert.ok(v instanceof Uint8Array && v.length === 100 && v[0] === i, `k${i}`);
+    }
+    assert.deepEqual(await cache.get('doc'), { title: 'x', tags: ['a', 'b'] });
+    assert.equal(await cache.get('absent'), undefined);
+    assert.equal(await cache.delete('k3'), true);
+    assert.equal(await cache.get('k3'), undefined);
+    const r = await cache.relieve(0.96);
+    assert.equal(r.share, 0.5);
+    assert.ok(r.bytes > 0);
+    assert.ok(cache.stats().reloads > 50);
+    await assert.rejects(cache.put('huge', new Uint8Array(10_000)), (e) => e.code === 'ENTRY_TOO_LARGE');
+  });
+
+  await test(`${tag}: QLearner batch update, act, save/load`, async () => {
+    const q = new elex.QLearner(10, 4, 0.5, 0.9, 1);
+    q.updateBatch(Uint32Array.from([0, 1]), Uint32Array.from([2, 3]), Float32Array.from([1, -1]), Uint32Array.from([1, 2]), Uint8Array.from([0, 1]));
+    assert.ok(q.value(0, 2) > 0);
+    await q.save(`ql-${tag}`, 'a');
+    const back = await elex.QLearner.load(`ql-${tag}`, 'a');
+    assert.equal(back.value(0, 2), q.value(0, 2));
+  });
+}
+
+console.log(`${passed} passed, ${failed.length} failed`);
+if (failed.length) process.exit(1);
