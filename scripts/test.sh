@@ -69,6 +69,12 @@ node www/bench/qlearning.mjs --check
 step "build-optimized.sh: simd and scalar wasm, wasm-bindgen, wasm-opt, Brotli, size budget"
 bash build-optimized.sh
 
+step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
+node www/test/node.mjs
+
+step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page + module worker)"
+node www/test/packaging.mjs
+
 step "all tests passed in $((SECONDS - t0)) s"
 # Reached only when every step above succeeded (set -e), so nothing failed.
 cargo_passed=$({ grep -oE 'test result: ok\. [0-9]+ passed' "$log" || true; } | awk '{s += $4} END {print s + 0}')

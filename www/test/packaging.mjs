@@ -1,0 +1,117 @@
+// Packaging tests: pack the npm package as published (`npm pack`: the files whitelist), install
+// the tarball into a fresh app, then (1) import it from Node ESM, (2) type-check a TypeScript
+// file against it, (3) build the app with Vite and run it in headless Chromium (playwright-core
+// driving Debian's /usr/bin/chromium), on the main thread and in a module Web Worker, with real
+// IndexedDB. Results are checked against brute force.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, cpSync, writeFileSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, extname, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const www = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (n) => join(www, 'node_modules', '.bin', n);
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+let passed = 0;
+const step = (name) => console.log(`ok   ${name}`) || passed++;
+
+const work = mkdtempSync(join(tmpdir(), 'elex-pack-'));
+const tgz = run('npm', ['pack', '--silent', '--pack-destination', work], www).trim().split('\n').pop();
+const listing = run('tar', ['tzf', join(work, tgz)], work);
+for (const f of ['package/src/index.js', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts']) {
+  assert.ok(listing.includes(f), `tarball lacks ${f}`);
+}
+assert.ok(!listing.includes('package/test/') && !listing.includes('node_modules'), 'tarball carries tests or modules');
+assert.ok(listing.includes('/snippets/'), 'tarball lacks the IndexedDB snippet');
+step(`npm pack: ${tgz} (${listing.trim().split('\n').length} files)`);
+
+const app = join(work, 'app');
+cpSync(join(www, 'test', 'app'), app, { recursive: true });
+writeFileSync(join(app, 'package.json'), JSON.stringify({
+  name: 'elex-packaging-app', private: true, type: 'module',
+  dependencies: { elex: `file:../${tgz}` },
+}, null, 2));
+run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+
+// (1) Node ESM, from the installed package.
+writeFileSync(join(app, 'node-check.mjs'), `
+import { init } from 'elex';
+for (const simd of [true, false]) {
+  const elex = await init({ simd });
+  const idx = new elex.HnswIndex({ dims: 3 });
+  idx.add(7, new Float32Array([1, 0, 0]));
+  idx.add(8, new Float32Array([0, 1, 0]));
+  const r = idx.search(new Float32Array([0.9, 0.1, 0]), 1);
+  if (r.ids[0] !== 7) throw new Error('wrong neighbour ' + r.ids[0]);
+  console.log(elex.flavour);
+}`);
+assert.equal(run('node', ['node-check.mjs'], app).trim(), 'simd\nscalar');
+step('Node ESM imports the installed package (simd and scalar)');
+
+// (2) TypeScript against the installed package's types.
+writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+  compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ESNext', 'DOM'], skipLibCheck: false },
+  files: ['types.ts'],
+}));
+run(bin('tsc'), ['-p', 'tsconfig.json'], app);
+step('TypeScript (strict) type-checks against the generated types');
+
+// (3) Vite build, then the page and its worker in Chromium.
+writeFileSync(join(app, 'vite.config.js'), `export default { build: { outDir: 'dist', target: 'es2022' }, worker: { format: 'es' } };`);
+run(bin('vite'), ['build', '--logLevel', 'warn'], app);
+const dist = join(app, 'dist');
+const assets = readdirSync(join(dist, 'assets'));
+assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `assets: ${assets}`);
+step(`Vite build: ${assets.length} assets, both .wasm flavours emitted`);
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const server = createServer((req, res) => {
+  const path = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  const file = existsSync(path) && !path.endsWith('/') ? path : join(dist, 'index.html');
+  res.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream' });
+  res.end(readFileSync(file));
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const { chromium } = await import('playwright-core');
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
+  const r = await page.evaluate(() => window.__result);
+  assert.ok(!r.error, r.error);
+  assert.deepEqual(errors, []);
+  assert.equal(r.main.flavour, 'simd', 'Chromium runs the simd128 build');
+  assert.equal(r.worker.flavour, 'simd');
+  assert.deepEqual(r.worker.ids, r.main.ids, 'worker and page agree');
+  assert.equal(r.main.reloaded, 1500, 'IndexedDB round trip in the page');
+  assert.equal(r.worker.reloaded, 1500, 'IndexedDB round trip in the worker');
+  // Against brute force (cosine), from the page's own data.
+  const { base, queries, dims } = r.main;
+  let hits = 0;
+  for (let q = 0; q < 10; q++) {
+    const qv = queries.slice(q * dims, (q + 1) * dims);
+    const qn = Math.hypot(...qv);
+    const s = [];
+    for (let i = 0; i < base.length / dims; i++) {
+      const row = base.slice(i * dims, (i + 1) * dims);
+      s.push([row.reduce((a, x, j) => a + x * qv[j], 0) / (Math.hypot(...row) * qn), i]);
+    }
+    s.sort((a, b) => b[0] - a[0]);
+    const truth = new Set(s.slice(0, 5).map((x) => x[1]));
+    hits += r.main.ids[q].filter((id) => truth.has(id)).length;
+  }
+  assert.ok(hits / 50 >= 0.95, `recall ${hits / 50}`);
+  step(`Vite app in Chromium: page and module worker (${r.main.flavour}), recall ${hits / 50}, IndexedDB`);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(`${passed} passed, 0 failed`);
