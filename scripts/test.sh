@@ -75,6 +75,9 @@ node www/test/node.mjs
 step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page + module worker)"
 node www/test/packaging.mjs
 
+step "demo end to end in Chromium: build with progress, search by typing and clicking, reload from IndexedDB (screenshots in www/test-artifacts/)"
+node www/test/demo-e2e.mjs
+
 step "all tests passed in $((SECONDS - t0)) s"
 # Reached only when every step above succeeded (set -e), so nothing failed.
 cargo_passed=$({ grep -oE 'test result: ok\. [0-9]+ passed' "$log" || true; } | awk '{s += $4} END {print s + 0}')
