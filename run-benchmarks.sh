@@ -69,6 +69,23 @@ fi
 cargo run -q --release -p elex-cache --example evict_p99 | tee "$out/cache-evict.txt"
 
 echo
+echo "== browser benchmark: elex (simd, scalar) beside hnswlib-wasm, edgevec, mememo and voy, in Chromium and Node"
+bash build-optimized.sh > "$out/sizes.txt"
+(cd www/bench/peers && npm ci --no-audit --no-fund --loglevel=error)
+if [[ $mode == quick ]]; then
+  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 --out "$out"
+else
+  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --out "$out"
+  # At 50K the JS peer (mememo) and the exact one (voy) take many minutes to build and are left
+  # out; EdgeVec rebuilds per ef, so it gets three.
+  node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80,160 \
+    --engines elex-simd,elex-scalar,hnswlib-wasm --out "$out"
+  node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 40,80,160 \
+    --engines edgevec --out "$out/edgevec-50k"
+  node www/bench/hnsw.mjs --data "$data" --json "$out/wasm-hnsw-50k.json" | tee "$out/wasm-hnsw-50k.txt"
+fi
+
+echo
 echo "== Q-learning: batch updates natively (criterion, every ISA) and in wasm beside plain JS (Node)"
 if [[ $mode == quick ]]; then
   cargo bench -q -p elex-qlearning --bench batch -- --warm-up-time 0.5 --measurement-time 1 'x100$' 2>&1 |

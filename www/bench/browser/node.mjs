@@ -1,0 +1,57 @@
+// The browser benchmark's harness in Node: elex (simd, scalar) and the peers on docs-50k.
+// node www/bench/browser/node.mjs --data ../shared/data/docs-50k [--n 10000] [--queries 200]
+//   [--ef 10,20,40,80,160] [--engines a,b] [--json OUT]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, groundTruth } from './harness.js';
+// hnswlib-wasm mounts an IDBFS at load time: give it an IndexedDB (elex's bench does not use one).
+import 'fake-indexeddb/auto';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const peers = join(here, '..', 'peers', 'node_modules');
+const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
+const data = arg('data', join(here, '..', '..', '..', '..', 'shared', 'data', 'docs-50k'));
+const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
+const efs = arg('ef', '10,20,40,80,160').split(',').map(Number);
+const names = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
+
+function fvecs(path, rows) {
+  const b = readFileSync(path);
+  const dims = b.readInt32LE(0);
+  const out = new Float32Array(rows * dims);
+  for (let r = 0; r < rows; r++) out.set(new Float32Array(b.buffer.slice(b.byteOffset + r * (4 + 4 * dims) + 4, b.byteOffset + (r + 1) * (4 + 4 * dims))), r * dims);
+  return { dims, data: out };
+}
+const base = fvecs(join(data, 'base.fvecs'), n);
+const queries = fvecs(join(data, 'query.fvecs'), nq);
+const dims = base.dims;
+const truth = groundTruth(base.data, queries.data, dims, n, nq, k);
+
+const loaders = {
+  elex: async (simd) => (await import('elex')).init({ simd }),
+  hnswlib: async () => {
+    globalThis.window ??= globalThis; // hnswlib-wasm's Emscripten glue looks for a window
+    const { loadHnswlib } = await import(join(peers, 'hnswlib-wasm', 'dist', 'hnswlib.js'));
+    return loadHnswlib();
+  },
+  edgevec: async () => {
+    const ev = await import(join(peers, 'edgevec', 'edgevec.js'));
+    ev.initSync({ module: readFileSync(join(peers, 'edgevec', 'edgevec_bg.wasm')) });
+    return ev;
+  },
+  mememo: async () => import(join(peers, 'mememo', 'dist', 'index.es.js')),
+  voy: async () => {
+    // voy-search ships a bundler build (`import * as wasm from "./voy_search_bg.wasm"`):
+    // instantiate its wasm by hand against its JS glue.
+    const bg = await import(join(peers, 'voy-search', 'voy_search_bg.js'));
+    const { instance } = await WebAssembly.instantiate(readFileSync(join(peers, 'voy-search', 'voy_search_bg.wasm')), { './voy_search_bg.js': bg });
+    bg.__wbg_set_wasm(instance.exports);
+    return bg;
+  },
+};
+void createRequire;
+const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, log: (m) => console.log(m) });
+const out = arg('json');
+if (out) writeFileSync(out, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, results }, null, 1));

@@ -1,0 +1,154 @@
+// The browser benchmark driver: the same data and engines in headless Chromium (playwright-core,
+// Debian's /usr/bin/chromium) and in Node, in one run. Writes JSON, a markdown table and a
+// recall-vs-QPS plot (SVG) to --out.
+// node www/bench/browser/run.mjs [--data DIR] [--n 10000] [--queries 200] [--ef 10,20,40,80,160]
+//   [--engines ...] [--out ../bench-results] [--no-node]
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, dirname, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants } from 'node:zlib';
+import { groundTruth } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const www = join(here, '..', '..');
+const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
+const data = arg('data', join(www, '..', '..', 'shared', 'data', 'docs-50k'));
+const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
+const ef = arg('ef', '10,20,40,80,160');
+const engines = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
+const out = arg('out', join(www, '..', 'bench-results'));
+mkdirSync(out, { recursive: true });
+const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
+
+function fvecs(path, rows) {
+  const b = readFileSync(path);
+  const dims = b.readInt32LE(0);
+  const o = new Float32Array(rows * dims);
+  for (let r = 0; r < rows; r++) o.set(new Float32Array(b.buffer.slice(b.byteOffset + r * (4 + 4 * dims) + 4, b.byteOffset + (r + 1) * (4 + 4 * dims))), r * dims);
+  return { dims, data: o };
+}
+
+// Build the page, then put the data beside it.
+execFileSync(join(www, 'node_modules', '.bin', 'vite'), ['build', '--config', 'bench/browser/vite.config.js', '--logLevel', 'error'], { cwd: www, stdio: 'inherit' });
+const dist = join(www, 'dist', 'bench');
+const base = fvecs(join(data, 'base.fvecs'), n);
+const queries = fvecs(join(data, 'query.fvecs'), nq);
+const dims = base.dims;
+const truth = groundTruth(base.data, queries.data, dims, n, nq, k);
+mkdirSync(join(dist, 'data'), { recursive: true });
+writeFileSync(join(dist, 'data', 'base.f32'), Buffer.from(base.data.buffer));
+writeFileSync(join(dist, 'data', 'query.f32'), Buffer.from(queries.data.buffer));
+writeFileSync(join(dist, 'data', 'truth.i32'), Buffer.from(truth.buffer));
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const server = createServer((req, res) => {
+  const p = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  const file = existsSync(p) && statSync(p).isFile() ? p : join(dist, 'index.html');
+  res.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream' });
+  res.end(readFileSync(file));
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const { chromium } = await import('playwright-core');
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+let chromiumRun;
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => console.log(`[chromium] ${m.text()}`));
+  const q = new URLSearchParams({ n, nq, dims, ef, engines });
+  await page.goto(`http://127.0.0.1:${server.address().port}/?${q}`);
+  await page.waitForFunction(() => window.__bench !== undefined, null, { timeout: 3_600_000 });
+  chromiumRun = await page.evaluate(() => window.__bench);
+  if (chromiumRun.error) throw new Error(chromiumRun.error);
+} finally {
+  await browser.close();
+  server.close();
+}
+
+let nodeRun = null;
+if (!process.argv.includes('--no-node')) {
+  const tmp = join(out, `browser-bench-node-${tag}.json`);
+  execFileSync('node', [join(here, 'node.mjs'), '--data', data, '--n', String(n), '--queries', String(nq), '--ef', ef, '--engines', engines, '--json', tmp], { cwd: www, stdio: 'inherit' });
+  nodeRun = JSON.parse(readFileSync(tmp, 'utf8'));
+}
+
+// Package sizes: each engine's shipped wasm + JS, Brotli q 11.
+const peers = join(here, '..', 'peers', 'node_modules');
+const sizeOf = (files) => files.reduce((a, f) => {
+  const b = readFileSync(f);
+  return { raw: a.raw + b.length, br: a.br + brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
+}, { raw: 0, br: 0 });
+const listFiles = (dir, re) => readdirSync(dir).filter((f) => re.test(f)).map((f) => join(dir, f));
+const sizes = {
+  'elex (simd flavour: wasm + glue + loader)': sizeOf([join(www, 'pkg/web/simd/elex_bg.wasm'), join(www, 'pkg/web/simd/elex.js'), join(www, 'src/index.js')]),
+  'hnswlib-wasm': sizeOf(listFiles(join(peers, 'hnswlib-wasm/dist'), /\.js$/)),
+  edgevec: sizeOf([join(peers, 'edgevec/edgevec_bg.wasm'), join(peers, 'edgevec/edgevec.js')]),
+  mememo: sizeOf([join(peers, 'mememo/dist/index.es.js')]),
+  'voy-search': sizeOf([join(peers, 'voy-search/voy_search_bg.wasm'), join(peers, 'voy-search/voy_search_bg.js')]),
+};
+
+// QPS at recall 0.95, interpolated on log QPS between the ef points around it.
+function at95(runs) {
+  const r = runs.filter((x) => x.ef !== null).sort((a, b) => a.recall - b.recall);
+  for (let i = 1; i < r.length; i++) {
+    if (r[i - 1].recall < 0.95 && r[i].recall >= 0.95) {
+      const t = (0.95 - r[i - 1].recall) / (r[i].recall - r[i - 1].recall);
+      return { qps: Math.exp(Math.log(r[i - 1].qps) + t * (Math.log(r[i].qps) - Math.log(r[i - 1].qps))), p95: r[i].p95_ms };
+    }
+  }
+  const first = r.find((x) => x.recall >= 0.95);
+  if (first) return { qps: first.qps, p95: first.p95_ms };
+  const exact = runs.find((x) => x.ef === null);
+  return exact && exact.recall >= 0.95 ? { qps: exact.qps, p95: exact.p95_ms } : null;
+}
+function table(run) {
+  const rows = run.results.map((e) => ({ e, a: e.runs ? at95(e.runs) : null }));
+  const peerBest = Math.max(...rows.filter((r) => !r.e.engine.startsWith('elex') && r.a).map((r) => r.a.qps));
+  let md = `| engine | build s | QPS @ recall 0.95 | P95 ms there | vs best peer | recall/QPS per ef |\n|---|---:|---:|---:|---:|---|\n`;
+  for (const { e, a } of rows) {
+    if (e.error) { md += `| ${e.engine} | failed: ${e.error} | | | | |\n`; continue; }
+    const per = e.runs.map((r) => `${r.ef ?? 'exact'}: ${r.recall.toFixed(3)}/${r.qps.toFixed(0)}`).join(', ');
+    md += `| ${e.engine} | ${e.build_seconds.toFixed(2)} | ${a ? a.qps.toFixed(0) : 'never reaches 0.95'} | ${a ? a.p95.toFixed(3) : ''} | ${a && peerBest > 0 ? `${(a.qps / peerBest).toFixed(2)}x` : ''} | ${per} |\n`;
+  }
+  return md;
+}
+function svg(runs) {
+  const W = 720, H = 420, L = 60, B = 50;
+  const all = runs.flatMap(([, r]) => r.results.filter((e) => e.runs).flatMap((e) => e.runs));
+  const maxQ = Math.max(...all.map((r) => r.qps)), minQ = Math.max(1, Math.min(...all.map((r) => r.qps)));
+  const x = (rec) => L + ((rec - 0.8) / 0.2) * (W - L - 20);
+  const y = (qps) => H - B - ((Math.log10(qps) - Math.log10(minQ)) / (Math.log10(maxQ) - Math.log10(minQ) || 1)) * (H - B - 20);
+  const colors = ['#1a4fb4', '#6a9df0', '#d1495b', '#edae49', '#00798c', '#30638e', '#8d6a9f'];
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="#fff"/>`;
+  s += `<text x="${W / 2}" y="${H - 10}" text-anchor="middle">recall@10 (docs-50k, first ${n} vectors)</text><text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">QPS (log)</text>`;
+  s += `<line x1="${L}" y1="${H - B}" x2="${W - 10}" y2="${H - B}" stroke="#888"/><line x1="${L}" y1="10" x2="${L}" y2="${H - B}" stroke="#888"/>`;
+  for (const rec of [0.8, 0.85, 0.9, 0.95, 1.0]) s += `<text x="${x(rec)}" y="${H - B + 16}" text-anchor="middle">${rec}</text>`;
+  let i = 0, ly = 20;
+  for (const [envName, r] of runs) {
+    for (const e of r.results.filter((e) => e.runs)) {
+      const c = colors[i++ % colors.length];
+      const dash = envName === 'node' ? ' stroke-dasharray="4 3"' : '';
+      const pts = e.runs.filter((p) => p.recall >= 0.8).map((p) => `${x(p.recall).toFixed(1)},${y(p.qps).toFixed(1)}`).join(' ');
+      s += `<polyline points="${pts}" fill="none" stroke="${c}" stroke-width="2"${dash}/>`;
+      for (const p of e.runs.filter((p) => p.recall >= 0.8)) s += `<circle cx="${x(p.recall)}" cy="${y(p.qps)}" r="3" fill="${c}"/>`;
+      s += `<text x="${L + 10}" y="${ly}" fill="${c}">${e.engine} (${envName})</text>`;
+      ly += 14;
+    }
+  }
+  return `${s}</svg>`;
+}
+
+const doc = { n, nq, dims, k, chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
+writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
+let md = `# Browser benchmark, first ${n} docs-50k vectors x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
+md += `## Chromium (${chromiumRun.environment})\n\n${table(chromiumRun)}\n`;
+if (nodeRun) md += `## Node (${nodeRun.environment})\n\n${table(nodeRun)}\n`;
+md += `## Package sizes (wasm + JS, Brotli q 11)\n\n| package | raw bytes | Brotli bytes |\n|---|---:|---:|\n`;
+for (const [name, s] of Object.entries(sizes)) md += `| ${name} | ${s.raw} | ${s.br} |\n`;
+writeFileSync(join(out, `browser-bench-${tag}.md`), md);
+writeFileSync(join(out, `browser-bench-${tag}.svg`), svg([['chromium', chromiumRun], ...(nodeRun ? [['node', nodeRun]] : [])]));
+console.log(md);
