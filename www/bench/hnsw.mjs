@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from 'elex';
+import { readVecs } from './fvecs.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, x, i, all) => (x.startsWith('--') ? [...a, [x.slice(2), all[i + 1]]] : a), []));
 const data = args.data || '../shared/data/docs-50k';
@@ -14,18 +15,6 @@ const efs = (args.ef || '10,20,40,80,160').split(',').map(Number);
 const flavours = (args.flavours || 'simd,scalar').split(',');
 const storage = args.storage || 'f32';
 const k = 10;
-
-function readVecs(path, max, Kind) {
-  const buf = readFileSync(path);
-  const dims = buf.readInt32LE(0);
-  const rows = Math.min(buf.length / (4 + 4 * dims), max);
-  const out = new Kind(rows * dims);
-  for (let r = 0; r < rows; r++) {
-    const src = new Kind(buf.buffer, buf.byteOffset + r * (4 + 4 * dims) + 4, dims);
-    out.set(src, r * dims);
-  }
-  return { dims, rows, data: out };
-}
 
 const base = readVecs(join(data, 'base.fvecs'), limit, Float32Array);
 const queries = readVecs(join(data, 'query.fvecs'), nq, Float32Array);

@@ -5,10 +5,10 @@
 // www/test-artifacts/.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { join, extname, dirname } from 'node:path';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveDir, launchChromium } from './serve.mjs';
 
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const data = process.env.ELEX_DATA || join(www, '..', '..', 'shared', 'data', 'docs-50k');
@@ -40,20 +40,9 @@ function brute(id, k) {
   return s.slice(0, k).map((x) => x[1]);
 }
 
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
-const server = createServer((req, res) => {
-  const p = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  const file = existsSync(p) && !p.endsWith('/') ? p : join(dist, 'index.html');
-  res.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream' });
-  res.end(readFileSync(file));
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}/`;
-const { chromium } = await import('playwright-core');
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const server = await serveDir(dist);
+const url = server.url;
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
   const page = await context.newPage();

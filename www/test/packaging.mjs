@@ -5,11 +5,11 @@
 // IndexedDB. Results are checked against brute force.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, cpSync, writeFileSync, readdirSync, readFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, cpSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, extname, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveDir, launchChromium } from './serve.mjs';
 
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (n) => join(www, 'node_modules', '.bin', n);
@@ -66,24 +66,13 @@ const assets = readdirSync(join(dist, 'assets'));
 assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `assets: ${assets}`);
 step(`Vite build: ${assets.length} assets, both .wasm flavours emitted`);
 
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const server = createServer((req, res) => {
-  const path = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  const file = existsSync(path) && !path.endsWith('/') ? path : join(dist, 'index.html');
-  res.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream' });
-  res.end(readFileSync(file));
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const { chromium } = await import('playwright-core');
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const server = await serveDir(dist);
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.goto(server.url);
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
   const r = await page.evaluate(() => window.__result);
   assert.ok(!r.error, r.error);

@@ -373,6 +373,12 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
             return weight;
         }
         self.stats.spilled += 1;
+        self.pend(i, weight);
+        weight
+    }
+
+    /// Puts an unlinked slot in the outbox (the entry stays in its slot, flagged pending).
+    fn pend(&mut self, i: u32, weight: u64) {
         let pos = self.outbox.len() as u32;
         let e = self.slab.get_mut(i);
         e.pending = true;
@@ -380,7 +386,6 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
         self.outbox.push(Some(Out::Evicted(i)));
         self.pending_entries += 1;
         self.pending_bytes += weight;
-        weight
     }
 
     /// Looks a key up. Resident: a hit. Pending: taken back from the outbox and made resident
@@ -618,13 +623,7 @@ impl<K: Hash + Eq + Clone, V, W: Weigher<K, V>> Cache<K, V, W> {
                         let fp = fingerprint(&key);
                         let i = self.slab.alloc(key.clone(), value, weight, version, fp);
                         self.map.insert(key, Loc::Slot(i));
-                        let pos = self.outbox.len() as u32;
-                        let e = self.slab.get_mut(i);
-                        e.pending = true;
-                        e.out_pos = pos;
-                        self.outbox.push(Some(Out::Evicted(i)));
-                        self.pending_entries += 1;
-                        self.pending_bytes += weight;
+                        self.pend(i, weight);
                     }
                 }
                 SpillOp::Delete { key, version } => self.queue_delete(key, version),

@@ -2,10 +2,10 @@
 // node www/bench/browser/node.mjs --data ../shared/data/docs-50k [--n 10000] [--queries 200]
 //   [--ef 10,20,40,80,160] [--engines a,b] [--json OUT]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, groundTruth } from './harness.js';
+import { readVecs } from '../fvecs.mjs';
 // hnswlib-wasm mounts an IDBFS at load time: give it an IndexedDB (elex's bench does not use one).
 import 'fake-indexeddb/auto';
 
@@ -17,15 +17,8 @@ const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const efs = arg('ef', '10,20,40,80,160').split(',').map(Number);
 const names = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
 
-function fvecs(path, rows) {
-  const b = readFileSync(path);
-  const dims = b.readInt32LE(0);
-  const out = new Float32Array(rows * dims);
-  for (let r = 0; r < rows; r++) out.set(new Float32Array(b.buffer.slice(b.byteOffset + r * (4 + 4 * dims) + 4, b.byteOffset + (r + 1) * (4 + 4 * dims))), r * dims);
-  return { dims, data: out };
-}
-const base = fvecs(join(data, 'base.fvecs'), n);
-const queries = fvecs(join(data, 'query.fvecs'), nq);
+const base = readVecs(join(data, 'base.fvecs'), n);
+const queries = readVecs(join(data, 'query.fvecs'), nq);
 const dims = base.dims;
 const truth = groundTruth(base.data, queries.data, dims, n, nq, k);
 
@@ -51,7 +44,6 @@ const loaders = {
     return bg;
   },
 };
-void createRequire;
 const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, log: (m) => console.log(m) });
 const out = arg('json');
 if (out) writeFileSync(out, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, results }, null, 1));

@@ -4,12 +4,13 @@
 // node www/bench/browser/run.mjs [--data DIR] [--n 10000] [--queries 200] [--ef 10,20,40,80,160]
 //   [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { join, dirname, extname } from 'node:path';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { groundTruth } from './harness.js';
+import { readVecs } from '../fvecs.mjs';
+import { serveDir, launchChromium } from '../../test/serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
@@ -22,19 +23,11 @@ const out = arg('out', join(www, '..', 'bench-results'));
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
 
-function fvecs(path, rows) {
-  const b = readFileSync(path);
-  const dims = b.readInt32LE(0);
-  const o = new Float32Array(rows * dims);
-  for (let r = 0; r < rows; r++) o.set(new Float32Array(b.buffer.slice(b.byteOffset + r * (4 + 4 * dims) + 4, b.byteOffset + (r + 1) * (4 + 4 * dims))), r * dims);
-  return { dims, data: o };
-}
-
 // Build the page, then put the data beside it.
 execFileSync(join(www, 'node_modules', '.bin', 'vite'), ['build', '--config', 'bench/browser/vite.config.js', '--logLevel', 'error'], { cwd: www, stdio: 'inherit' });
 const dist = join(www, 'dist', 'bench');
-const base = fvecs(join(data, 'base.fvecs'), n);
-const queries = fvecs(join(data, 'query.fvecs'), nq);
+const base = readVecs(join(data, 'base.fvecs'), n);
+const queries = readVecs(join(data, 'query.fvecs'), nq);
 const dims = base.dims;
 const truth = groundTruth(base.data, queries.data, dims, n, nq, k);
 mkdirSync(join(dist, 'data'), { recursive: true });
@@ -42,25 +35,14 @@ writeFileSync(join(dist, 'data', 'base.f32'), Buffer.from(base.data.buffer));
 writeFileSync(join(dist, 'data', 'query.f32'), Buffer.from(queries.data.buffer));
 writeFileSync(join(dist, 'data', 'truth.i32'), Buffer.from(truth.buffer));
 
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-const server = createServer((req, res) => {
-  const p = join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  const file = existsSync(p) && statSync(p).isFile() ? p : join(dist, 'index.html');
-  res.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream' });
-  res.end(readFileSync(file));
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const { chromium } = await import('playwright-core');
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const server = await serveDir(dist);
+const browser = await launchChromium();
 let chromiumRun;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(`[chromium] ${m.text()}`));
   const q = new URLSearchParams({ n, nq, dims, ef, engines });
-  await page.goto(`http://127.0.0.1:${server.address().port}/?${q}`);
+  await page.goto(`${server.url}?${q}`);
   await page.waitForFunction(() => window.__bench !== undefined, null, { timeout: 3_600_000 });
   chromiumRun = await page.evaluate(() => window.__bench);
   if (chromiumRun.error) throw new Error(chromiumRun.error);

@@ -1,0 +1,31 @@
+// Shared by the browser tests and the browser benchmark: a static server for a built folder on
+// 127.0.0.1 (unknown paths fall back to index.html), and Debian's Chromium through playwright-core.
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, extname } from 'node:path';
+
+const TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.svg': 'image/svg+xml',
+};
+
+/** Serves `dir`; resolves to `{ url, close }`. */
+export async function serveDir(dir) {
+  const server = createServer((req, res) => {
+    const p = join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    const file = existsSync(p) && statSync(p).isFile() ? p : join(dir, 'index.html');
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+/** Headless Chromium from /usr/bin/chromium (never a downloaded browser). */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}
