@@ -71,7 +71,8 @@ cargo run -q --release -p elex-cache --example evict_p99 | tee "$out/cache-evict
 echo
 echo "== browser benchmark: elex (simd, scalar) beside hnswlib-wasm, edgevec, mememo and voy, in Chromium and Node"
 bash build-optimized.sh > "$out/sizes.txt"
-(cd www/bench/peers && npm ci --no-audit --no-fund --loglevel=error)
+(cd www/bench/peers && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+  npm install --no-audit --no-fund --loglevel=error; })
 if [[ $mode == quick ]]; then
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 --out "$out"
 else

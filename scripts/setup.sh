@@ -62,7 +62,10 @@ installed=$("$wb_root/bin/wasm-bindgen" --version | awk '{print $2}')
 if [[ -f www/package.json ]]; then
   if [[ ! -d www/node_modules ]] || [[ www/package-lock.json -nt www/node_modules/.package-lock.json ]]; then
     log "npm ci in www/"
-    (cd www && npm ci --no-audit --no-fund --loglevel=error)
+    # npm ci refuses this lock on some mirrors (npm leaves other platforms' optional rollup
+    # binaries out of it); npm install then installs the same locked versions.
+    (cd www && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+      npm install --no-audit --no-fund --loglevel=error; })
   fi
 fi
 
