@@ -98,7 +98,10 @@ pub(crate) fn code_of(e: &JsValue) -> Option<String> {
 /// serde-wasm-bindgen only reads the fields it knows).
 pub(crate) fn check_keys(options: &JsValue, what: &str, known: &[&str]) -> Result<(), JsValue> {
     if !options.is_object() {
-        return Err(type_error("INVALID_OPTIONS", format!("{what}: expected an object")));
+        return Err(type_error(
+            "INVALID_OPTIONS",
+            format!("{what}: expected an object"),
+        ));
     }
     let object: &js_sys::Object = options.unchecked_ref();
     for k in js_sys::Object::keys(object).iter() {
@@ -106,7 +109,10 @@ pub(crate) fn check_keys(options: &JsValue, what: &str, known: &[&str]) -> Resul
         if !known.contains(&k.as_str()) {
             return Err(type_error(
                 "INVALID_OPTIONS",
-                format!("{what}: unknown option \"{k}\" (known: {})", known.join(", ")),
+                format!(
+                    "{what}: unknown option \"{k}\" (known: {})",
+                    known.join(", ")
+                ),
             ));
         }
     }

@@ -123,7 +123,16 @@ impl HnswIndex {
         crate::error::check_keys(
             &options,
             "index options",
-            &["dims", "metric", "storage", "m", "efConstruction", "efSearch", "seed", "keepF32"],
+            &[
+                "dims",
+                "metric",
+                "storage",
+                "m",
+                "efConstruction",
+                "efSearch",
+                "seed",
+                "keepF32",
+            ],
         )?;
         let o: IndexOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
