@@ -5,7 +5,7 @@
 //   [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { groundTruth } from './harness.js';
@@ -15,11 +15,11 @@ import { serveDir, launchChromium } from '../../test/serve.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
 const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
-const data = arg('data', join(www, '..', '..', 'shared', 'data', 'docs-50k'));
+const data = resolve(arg('data', join(www, '..', '..', 'shared', 'data', 'docs-50k')));
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const ef = arg('ef', '10,20,40,80,160');
 const engines = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
-const out = arg('out', join(www, '..', 'bench-results'));
+const out = resolve(arg('out', join(www, '..', 'bench-results')));
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
 
@@ -50,6 +50,9 @@ try {
   await browser.close();
   server.close();
 }
+
+// Kept at once, so a later failure cannot lose it.
+writeFileSync(join(out, `browser-bench-chromium-${tag}.json`), JSON.stringify(chromiumRun, null, 1));
 
 let nodeRun = null;
 if (!process.argv.includes('--no-node')) {
