@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks elex and its peers side by side, in one run, on this machine.
-#   --quick       a few minutes: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on the
-#                 first 10,000 vectors against hnswlib, faiss and usearch, the cache trace suite
-#                 against libcachesim, and Q-learning batch updates natively and in wasm against
-#                 plain JS.
+#   --quick       about 15 minutes: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
+#                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
+#                 suite against libcachesim, elex in Chromium and Node beside hnswlib-wasm and
+#                 voy, and Q-learning batch updates natively and in wasm against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -74,7 +74,9 @@ bash build-optimized.sh > "$out/sizes.txt"
 (cd www/bench/peers && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
   npm install --no-audit --no-fund --loglevel=error; })
 if [[ $mode == quick ]]; then
-  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 --out "$out"
+  # Quick: the peers that build fast (mememo and edgevec take minutes; the full run has them).
+  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 \
+    --engines elex-simd,elex-scalar,hnswlib-wasm,"voy-search (exact)" --out "$out"
 else
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --out "$out"
   # At 50K the JS peer (mememo) and the exact one (voy) take many minutes to build and are left
