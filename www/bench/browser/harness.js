@@ -24,7 +24,7 @@ function engines(L, dims, n) {
       const ev = await L.edgevec();
       let idx = null;
       let base = null;
-      let ids = null;
+      let row = null; // EdgeVec id -> row number, built once per build (not per search)
       const make = (ef) => {
         const cfg = new ev.EdgeVecConfig(dims);
         // EdgeVec's cosine setting ranked wrongly in a check (v0.9.0); docs-50k vectors are unit
@@ -33,7 +33,8 @@ function engines(L, dims, n) {
         cfg.ef_construction = 200;
         cfg.ef_search = ef;
         idx = new ev.EdgeVec(cfg);
-        ids = idx.insertBatchFlat(base, n);
+        row = new Map();
+        idx.insertBatchFlat(base, n).forEach((id, i) => row.set(id, i));
       };
       return {
         // EdgeVec fixes ef_search in its config: each ef is its own build (the first is timed).
@@ -41,7 +42,7 @@ function engines(L, dims, n) {
         setEf(ef) { make(ef); },
         search(q, k) {
           const r = idx.search(q, k);
-          return r.map((x) => (ids ? ids.indexOf(x.id) : x.id));
+          return r.map((x) => row.get(x.id));
         },
         rebuildsPerEf: true,
       };
