@@ -51,10 +51,14 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             None
         }
     };
+    // Both paths search the data as the GPU holds it (normalized, f16-rounded).
+    let b = prepare(&base.data, base.dims, metric, storage).map_err(|e| e.to_string())?;
+    let q =
+        prepare(&queries.data, base.dims, metric, GpuStorage::F32).map_err(|e| e.to_string())?;
     let mut gpu_s = None;
+    let mut gpu_hits = None;
     let mut agreement = None;
     let mut adapter = String::from("none");
-    let mut cpu_input = None;
     if let Some(gpu) = &gpu {
         adapter = gpu.adapter().to_string();
         let knn = GpuKnn::upload(gpu, &base.data, base.dims, metric, storage)
@@ -63,24 +67,12 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         knn.search_blocking(&queries.data[..base.dims], k)
             .map_err(|e| e.to_string())?;
         let t = Instant::now();
-        let hits = knn
-            .search_blocking(&queries.data, k)
-            .map_err(|e| e.to_string())?;
-        gpu_s = Some(t.elapsed().as_secs_f64());
-        let q = knn
-            .prepare_queries(&queries.data)
-            .map_err(|e| e.to_string())?;
-        cpu_input = Some((knn.prepared().to_vec(), q, hits));
-    }
-    let (b, q, gpu_hits) = match cpu_input {
-        Some((b, q, h)) => (b, q, Some(h)),
-        None => (
-            prepare(&base.data, base.dims, metric, storage).map_err(|e| e.to_string())?,
-            prepare(&queries.data, base.dims, metric, GpuStorage::F32)
+        gpu_hits = Some(
+            knn.search_blocking(&queries.data, k)
                 .map_err(|e| e.to_string())?,
-            None,
-        ),
-    };
+        );
+        gpu_s = Some(t.elapsed().as_secs_f64());
+    }
     let t = Instant::now();
     let cpu_hits = cpu::exact_knn(&b, &q, base.dims, k, metric, threads);
     let cpu_s = t.elapsed().as_secs_f64();

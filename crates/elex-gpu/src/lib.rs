@@ -243,8 +243,6 @@ pub struct GpuKnn<'g> {
     metric: Metric,
     storage: GpuStorage,
     n: usize,
-    /// The prepared base (normalized / rounded as the GPU holds it), for the CPU oracle.
-    prepared: Vec<f32>,
     blocks: Vec<Block>,
 }
 
@@ -302,7 +300,6 @@ impl<'g> GpuKnn<'g> {
             metric,
             storage,
             n,
-            prepared,
             blocks,
         })
     }
@@ -338,12 +335,6 @@ impl<'g> GpuKnn<'g> {
     /// Whether the base is empty (never: uploads reject empty sets).
     pub fn is_empty(&self) -> bool {
         self.n == 0
-    }
-
-    /// The base as the GPU holds it (normalized for cosine, f16-rounded for f16), for
-    /// [`cpu::exact_knn`] to check against.
-    pub fn prepared(&self) -> &[f32] {
-        &self.prepared
     }
 
     /// Queries as the GPU sees them (normalized for cosine; queries stay f32).

@@ -1,7 +1,7 @@
 //! The GPU kNN against the CPU oracle, on whatever adapter wgpu finds (lavapipe in CI:
 //! `WGPU_BACKEND=vulkan`). These tests need an adapter and fail without one.
 
-use elex_gpu::{Gpu, GpuError, GpuKnn, GpuStorage, Hit, Metric, cpu, tolerance};
+use elex_gpu::{Gpu, GpuError, GpuKnn, GpuStorage, Hit, Metric, cpu, prepare, tolerance};
 use elex_simd::SplitMix64;
 
 fn gpu() -> Gpu {
@@ -72,8 +72,9 @@ fn matches_the_cpu_on_every_metric_and_storage_across_blocks() {
             let knn = GpuKnn::upload(&gpu, &base, dims, metric, storage).unwrap();
             let got = knn.search_blocking(&queries, k).unwrap();
             let q = knn.prepare_queries(&queries).unwrap();
-            let want = cpu::exact_knn(knn.prepared(), &q, dims, k, metric, 2);
-            check(metric, knn.prepared(), &q, dims, &got, &want);
+            let held = prepare(&base, dims, metric, storage).unwrap();
+            let want = cpu::exact_knn(&held, &q, dims, k, metric, 2);
+            check(metric, &held, &q, dims, &got, &want);
             // Block boundaries do not matter: some winners lie in the second block.
             assert!(
                 got.iter().flatten().any(|h| h.id >= 8_192),
