@@ -2,10 +2,11 @@
 // simd128 and the scalar build, through the npm package's loader.
 // node www/bench/hnsw.mjs --data ../shared/data/docs-50k [--limit N] [--queries N] [--storage f32]
 //     [--ef 10,20,40,80,160] [--flavours simd,scalar] [--json OUT]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { init } from 'elex';
 import { readVecs } from './fvecs.mjs';
+import { groundTruth } from './browser/harness.js';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, x, i, all) => (x.startsWith('--') ? [...a, [x.slice(2), all[i + 1]]] : a), []));
 const data = args.data || '../shared/data/docs-50k';
@@ -20,19 +21,8 @@ const base = readVecs(join(data, 'base.fvecs'), limit, Float32Array);
 const queries = readVecs(join(data, 'query.fvecs'), nq, Float32Array);
 let gt = readVecs(join(data, 'groundtruth.ivecs'), nq, Int32Array);
 if (base.rows < 50_000 || limit !== Infinity) {
-  // Ground truth of a prefix: exact search by brute force over the first `limit` vectors.
-  const t = new Int32Array(queries.rows * k);
-  for (let q = 0; q < queries.rows; q++) {
-    const qv = queries.data.subarray(q * base.dims, (q + 1) * base.dims);
-    const s = new Float32Array(base.rows);
-    for (let i = 0; i < base.rows; i++) {
-      let d = 0;
-      for (let j = 0; j < base.dims; j++) d += base.data[i * base.dims + j] * qv[j];
-      s[i] = d;
-    }
-    const order = Array.from(s.keys()).sort((a, b) => s[b] - s[a] || a - b);
-    t.set(order.slice(0, k), q * k);
-  }
+  // Ground truth of a prefix: exact cosine search over the first `limit` vectors.
+  const t = groundTruth(base.data, queries.data, base.dims, base.rows, queries.rows, k);
   gt = { dims: k, rows: queries.rows, data: t };
 }
 
