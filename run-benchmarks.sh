@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks elex and its peers side by side, in one run, on this machine.
-#   --quick       about 15 minutes: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
+#   --quick       the shorter run: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
 #                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
 #                 suite against libcachesim, elex in Chromium and Node beside hnswlib-wasm and
 #                 voy, and Q-learning batch updates natively and in wasm against plain JS.
