@@ -1,6 +1,6 @@
 // The browser benchmark's harness in Node: elex (simd, scalar) and the peers on docs-50k.
 // node www/bench/browser/node.mjs --data ../shared/data/docs-50k [--n 10000] [--queries 200]
-//   [--ef 10,20,40,80,160] [--engines a,b] [--json OUT]
+//   [--ef 10,20,40,80,160] [--rounds 3] [--engines a,b] [--json OUT]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,8 @@ const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ?
 const data = arg('data', join(here, '..', '..', '..', '..', 'shared', 'data', 'docs-50k'));
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const efs = arg('ef', '10,20,40,80,160').split(',').map(Number);
-const names = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
+const rounds = Number(arg('rounds', 3));
+const names = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
 
 const base = readVecs(join(data, 'base.fvecs'), n);
 const queries = readVecs(join(data, 'query.fvecs'), nq);
@@ -44,6 +45,6 @@ const loaders = {
     return bg;
   },
 };
-const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, log: (m) => console.log(m) });
+const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, rounds, log: (m) => console.log(m) });
 const out = arg('json');
-if (out) writeFileSync(out, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, results }, null, 1));
+if (out) writeFileSync(out, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, rounds, results }, null, 1));

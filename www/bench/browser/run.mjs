@@ -2,7 +2,7 @@
 // Debian's /usr/bin/chromium) and in Node, in one run. Writes JSON, a markdown table and a
 // recall-vs-QPS plot (SVG) to --out.
 // node www/bench/browser/run.mjs [--data DIR] [--n 10000] [--queries 200] [--ef 10,20,40,80,160]
-//   [--engines ...] [--out ../bench-results] [--no-node]
+//   [--rounds 3] [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
@@ -18,7 +18,8 @@ const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ?
 const data = resolve(arg('data', join(www, '..', '..', 'shared', 'data', 'docs-50k')));
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const ef = arg('ef', '10,20,40,80,160');
-const engines = arg('engines', 'elex-simd,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
+const rounds = arg('rounds', '3');
+const engines = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
 const out = resolve(arg('out', join(www, '..', 'bench-results')));
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
@@ -35,13 +36,13 @@ writeFileSync(join(dist, 'data', 'base.f32'), Buffer.from(base.data.buffer));
 writeFileSync(join(dist, 'data', 'query.f32'), Buffer.from(queries.data.buffer));
 writeFileSync(join(dist, 'data', 'truth.i32'), Buffer.from(truth.buffer));
 
-const server = await serveDir(dist);
+const server = await serveDir(dist, { isolate: true });
 const browser = await launchChromium();
 let chromiumRun;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(`[chromium] ${m.text()}`));
-  const q = new URLSearchParams({ n, nq, dims, ef, engines });
+  const q = new URLSearchParams({ n, nq, dims, ef, engines, rounds });
   await page.goto(`${server.url}?${q}`);
   await page.waitForFunction(() => window.__bench !== undefined, null, { timeout: 3_600_000 });
   chromiumRun = await page.evaluate(() => window.__bench);
@@ -57,7 +58,7 @@ writeFileSync(join(out, `browser-bench-chromium-${tag}.json`), JSON.stringify(ch
 let nodeRun = null;
 if (!process.argv.includes('--no-node')) {
   const tmp = join(out, `browser-bench-node-${tag}.json`);
-  execFileSync('node', [join(here, 'node.mjs'), '--data', data, '--n', String(n), '--queries', String(nq), '--ef', ef, '--engines', engines, '--json', tmp], { cwd: www, stdio: 'inherit' });
+  execFileSync('node', [join(here, 'node.mjs'), '--data', data, '--n', String(n), '--queries', String(nq), '--ef', ef, '--rounds', rounds, '--engines', engines, '--json', tmp], { cwd: www, stdio: 'inherit' });
   nodeRun = JSON.parse(readFileSync(tmp, 'utf8'));
 }
 
@@ -127,9 +128,10 @@ function svg(runs) {
   return `${s}</svg>`;
 }
 
-const doc = { n, nq, dims, k, chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
+const doc = { n, nq, dims, k, rounds: Number(rounds), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
 writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
 let md = `# Browser benchmark, first ${n} docs-50k vectors x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
+md += `Engines built first, then timed passes interleaved over engines, ${rounds} rounds over every ef; each figure is the round with the median QPS. QPS at recall 0.95 is interpolated on log QPS between the ef points around it; P95 is that of the first ef at or above 0.95.\n\n`;
 md += `## Chromium (${chromiumRun.environment})\n\n${table(chromiumRun)}\n`;
 if (nodeRun) md += `## Node (${nodeRun.environment})\n\n${table(nodeRun)}\n`;
 md += `## Package sizes (wasm + JS, Brotli q 11)\n\n| package | raw bytes | Brotli bytes |\n|---|---:|---:|\n`;
