@@ -36,7 +36,7 @@ try {
     bin('./data/base.f32', Float32Array), bin('./data/query.f32', Float32Array), bin('./data/truth.i32', Int32Array),
   ]);
   const results = await run({ loaders, base, queries, truth, dims, n, nq, k, efs, names, rounds, log });
-    // Cross-origin isolation decides the timer's resolution (5 us isolated, 100 us otherwise).
+  // Cross-origin isolation decides the timer's resolution (5 us isolated, 100 us otherwise).
   window.__bench = { rounds, environment: `${navigator.userAgent}${crossOriginIsolated ? ', cross-origin isolated' : ', not isolated: 0.1 ms timer'}`, results };
 } catch (e) {
   window.__bench = { error: String(e && e.stack ? e.stack : e) };
