@@ -59,7 +59,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-simd
 
 step "elex-wasm in headless Chromium: IndexedDB save/load, interrupted save, corrupt record, spill and reload, quota, closed and blocked database"
-CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p elex-wasm \
+CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p elex-wasm --features test-hooks \
   --target-dir target/wasm-browser
 
 step "elex-wasm in Node: build, then the Q-learning binding against plain JS on identical batches"

@@ -47,24 +47,10 @@ function makeBatch(n, actions, seed) {
   return b;
 }
 
-// Typed-array views over a TransitionBatch's columns in the module's memory.
-function batchViews(m, tb) {
-  const buf = m.wasmMemory().buffer;
-  const n = tb.capacity;
-  return {
-    states: new Uint32Array(buf, tb.statesPtr(), n),
-    actions: new Uint32Array(buf, tb.actionsPtr(), n),
-    rewards: new Float32Array(buf, tb.rewardsPtr(), n),
-    nextStates: new Uint32Array(buf, tb.nextStatesPtr(), n),
-    dones: new Uint8Array(buf, tb.donesPtr(), n),
-  };
-}
-
-// A TransitionBatch holding batch `b`, written through the views.
+// A TransitionBatch holding batch `b`, written through its typed-array views.
 function filledBatch(m, b) {
   const tb = new m.TransitionBatch(b.states.length);
-  const v = batchViews(m, tb);
-  for (const key of ['states', 'actions', 'rewards', 'nextStates', 'dones']) v[key].set(b[key]);
+  for (const key of ['states', 'actions', 'rewards', 'nextStates', 'dones']) tb[key].set(b[key]);
   return tb;
 }
 

@@ -28,7 +28,57 @@ async function load(useSimd, wasm) {
     }
   }
   await mod.default({ module_or_path: input });
+  harden(mod);
   return Object.freeze({ ...mod, flavour: useSimd ? 'simd' : 'scalar' });
+}
+
+// The glue wasm-bindgen generates throws a few errors of its own before or instead of the Rust
+// code (a method called on an object after `free()`, re-entrant use of an object, an argument
+// of the wrong class); they get a stable `code` like every other error. Rejections are left
+// alone: a promise rejects with a coded error from Rust or with the caller's own error (an
+// `onProgress` that threw).
+function withCode(e) {
+  if (e === null || typeof e !== 'object' || e.code !== undefined) return e;
+  const msg = String(e.message ?? e);
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
+    e.code = 'WASM_TRAP'; // a bug in elex: please report it with the call that caused it
+  } else if (/null pointer passed to rust/i.test(msg)) {
+    e.code = 'FREED';
+  } else if (/recursive use of an object|already (mutably )?borrowed/i.test(msg)) {
+    e.code = 'BUSY';
+  } else {
+    e.code = 'INVALID_ARGUMENT';
+  }
+  return e;
+}
+
+function wrap(fn) {
+  return function (...args) {
+    try {
+      return fn.apply(this, args);
+    } catch (e) {
+      throw withCode(e);
+    }
+  };
+}
+
+const hardened = new WeakSet();
+function harden(mod) {
+  for (const value of Object.values(mod)) {
+    if (typeof value !== 'function' || !value.prototype || hardened.has(value)) continue;
+    hardened.add(value);
+    for (const target of [value.prototype, value]) {
+      for (const name of Object.getOwnPropertyNames(target)) {
+        if (name === 'constructor' || name === 'prototype' || name === 'length' || name === 'name') continue;
+        const d = Object.getOwnPropertyDescriptor(target, name);
+        if (!d || !d.configurable) continue;
+        if (typeof d.value === 'function') d.value = wrap(d.value);
+        if (d.get) d.get = wrap(d.get);
+        if (d.set) d.set = wrap(d.set);
+        Object.defineProperty(target, name, d);
+      }
+    }
+  }
 }
 
 /**

@@ -20,6 +20,10 @@ pub enum HnswError {
     /// Cosine similarity is undefined for the zero vector.
     #[error("the zero vector has no direction, so it cannot be stored or searched under cosine")]
     ZeroVector,
+    /// A finite component or norm too large for the index's storage or metric (f16 holds
+    /// up to 65504; under L2 and dot the squared norm must leave distances finite).
+    #[error("value too large: {0}")]
+    ValueTooLarge(String),
     /// `k` must be at least 1.
     #[error("k must be at least 1")]
     ZeroK,
@@ -94,6 +98,9 @@ pub enum HnswError {
     /// The snapshot is well-formed but its contents are inconsistent.
     #[error("corrupt snapshot: {0}")]
     Corrupt(String),
+    /// The operation conflicts with one in progress (an open batch, a compaction).
+    #[error("busy: {0}")]
+    Busy(String),
     /// Writing a snapshot to a stream failed.
     #[error("i/o error while writing a snapshot: {0}")]
     Io(String),

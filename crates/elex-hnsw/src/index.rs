@@ -8,9 +8,10 @@
 //! results are held). Brute force is taken when it is cheaper, which is always the case at 1%
 //! selectivity on realistic sizes, so recall there is exact.
 
+use crate::batch::Undo;
 use crate::search::{Cand, Near, Scratch, State};
 use crate::store::{Encoded, Space, Vectors, View};
-use crate::{Filter, FilterPlan, Hit, HnswError, HnswParams, Metric, NodeId, Storage};
+use crate::{Filter, FilterPlan, Hit, HnswError, HnswParams, NodeId, Storage};
 use elex_simd::Kernels;
 use elex_simd::SplitMix64;
 use std::collections::{HashMap, HashSet};
@@ -53,6 +54,10 @@ pub struct Hnsw {
     pub(crate) entry: u32,
     pub(crate) max_level: u8,
     pool: Mutex<Vec<Scratch>>,
+    /// The undo log of the open batch, if any (see the `batch` module).
+    pub(crate) undo: Option<Undo>,
+    /// The serial of the last batch opened here (serials are unique in the process).
+    pub(crate) batch_serial: u64,
 }
 
 impl std::fmt::Debug for Hnsw {
@@ -130,6 +135,8 @@ impl Hnsw {
             entry: INVALID,
             max_level: 0,
             pool: Mutex::new(Vec::new()),
+            undo: None,
+            batch_serial: 0,
             p: params,
         })
     }
@@ -264,8 +271,17 @@ impl Hnsw {
         elex_simd::prefetch(buf.get(s..s + 1).unwrap_or(&[]), 1);
     }
 
-    fn set_links(&mut self, n: u32, level: u8, links: &[u32]) {
+    pub(crate) fn set_links(&mut self, n: u32, level: u8, links: &[u32]) {
         let (s, zero) = self.block(n, level);
+        if let Some(u) = &mut self.undo {
+            // The whole block, unused slots included: a rollback restores the bytes exactly.
+            let (buf, stride) = if zero {
+                (&self.level0, self.p.m0 + 1)
+            } else {
+                (&self.upper, self.p.m + 1)
+            };
+            u.note(n, level, &buf[s..s + stride]);
+        }
         let buf = if zero {
             &mut self.level0
         } else {
@@ -273,6 +289,17 @@ impl Hnsw {
         };
         buf[s] = links.len() as u32;
         buf[s + 1..s + 1 + links.len()].copy_from_slice(links);
+    }
+
+    /// Writes back a link block saved by the undo log (count and every slot).
+    pub(crate) fn restore_block(&mut self, n: u32, level: u8, block: &[u32]) {
+        let (s, zero) = self.block(n, level);
+        let buf = if zero {
+            &mut self.level0
+        } else {
+            &mut self.upper
+        };
+        buf[s..s + block.len()].copy_from_slice(block);
     }
 
     fn cap(&self, level: u8) -> usize {
@@ -284,7 +311,7 @@ impl Hnsw {
         self.vectors.view(self.p.dims, n)
     }
 
-    fn random_level(&mut self) -> u8 {
+    pub(crate) fn random_level(&mut self) -> u8 {
         let mut l = 0;
         while l < MAX_LEVEL && self.rng.next_u64() < self.level_threshold {
             l += 1;
@@ -292,12 +319,12 @@ impl Hnsw {
         l
     }
 
-    fn take_scratch(&self) -> Scratch {
+    pub(crate) fn take_scratch(&self) -> Scratch {
         let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         pool.pop().unwrap_or_else(|| self.scratch())
     }
 
-    fn put_scratch(&self, s: Scratch) {
+    pub(crate) fn put_scratch(&self, s: Scratch) {
         self.pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -308,7 +335,8 @@ impl Hnsw {
 
     /// Inserts one vector under caller id `id`.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<NodeId, HnswError> {
-        self.space.check(vector)?;
+        self.check_idle("insert")?;
+        self.check_vector(vector)?;
         if self.map.contains_key(&id) {
             return Err(HnswError::DuplicateId(id));
         }
@@ -318,69 +346,19 @@ impl Hnsw {
         r
     }
 
-    /// Inserts `ids.len()` vectors laid out contiguously in `data` (`ids.len() · dims` values),
-    /// calling `progress(done, total)` after every 1% (and at the end). The whole batch is
-    /// validated first: on any error nothing is inserted.
-    pub fn insert_batch(
-        &mut self,
-        ids: &[u64],
-        data: &[f32],
-        mut progress: impl FnMut(usize, usize),
-    ) -> Result<(), HnswError> {
-        let d = self.p.dims;
-        if ids.len().checked_mul(d) != Some(data.len()) {
-            return Err(HnswError::BatchShape {
-                ids: ids.len(),
-                values: data.len(),
-                dims: d,
-            });
-        }
-        let mut seen = HashSet::with_capacity(ids.len());
-        for (i, &id) in ids.iter().enumerate() {
-            let v = &data[i * d..(i + 1) * d];
-            self.space.check(v)?;
-            if self.p.metric == Metric::Cosine && self.space.k.norm_sq_f32(v) == 0.0 {
-                return Err(HnswError::ZeroVector);
-            }
-            if self.map.contains_key(&id) || !seen.insert(id) {
-                return Err(HnswError::DuplicateId(id));
-            }
-        }
-        if self.ext.len() + ids.len() >= INVALID as usize {
-            return Err(HnswError::Full(self.ext.len()));
-        }
-        self.reserve_exact(ids.len());
-        let step = (ids.len() / 100).max(1);
-        let mut s = self.take_scratch();
-        let mut result = Ok(());
-        for (i, &id) in ids.iter().enumerate() {
-            if let Err(e) = self.insert_unchecked(id, &data[i * d..(i + 1) * d], &mut s) {
-                result = Err(e);
-                break;
-            }
-            if (i + 1) % step == 0 || i + 1 == ids.len() {
-                progress(i + 1, ids.len());
-            }
-        }
-        self.put_scratch(s);
-        result
-    }
-
     /// Replaces the vector of a live id (the old node becomes a tombstone).
     pub fn update(&mut self, id: u64, vector: &[f32]) -> Result<NodeId, HnswError> {
-        self.space.check(vector)?;
+        self.check_idle("update")?;
+        self.check_vector(vector)?;
         if !self.map.contains_key(&id) {
             return Err(HnswError::UnknownId(id));
-        }
-        if self.p.metric == Metric::Cosine && self.space.k.norm_sq_f32(vector) == 0.0 {
-            return Err(HnswError::ZeroVector);
         }
         self.delete(id)?;
         self.insert(id, vector)
     }
 
-    /// `vector` has passed `check`, `id` is new.
-    fn insert_unchecked(
+    /// `vector` has passed `check_vector`, `id` is new.
+    pub(crate) fn insert_unchecked(
         &mut self,
         id: u64,
         vector: &[f32],
@@ -397,7 +375,7 @@ impl Hnsw {
         Ok(NodeId(node))
     }
 
-    fn push_node(&mut self, id: u64, level: u8, e: &Encoded, prep: &[f32]) -> u32 {
+    pub(crate) fn push_node(&mut self, id: u64, level: u8, e: &Encoded, prep: &[f32]) -> u32 {
         let node = self.ext.len() as u32;
         self.ext.push(id);
         self.map.insert(id, node);
@@ -417,7 +395,7 @@ impl Hnsw {
     }
 
     /// Links a pushed node into the graph (Algorithm 1). `s.q` holds its encoding.
-    fn link(&mut self, node: u32, s: &mut Scratch) {
+    pub(crate) fn link(&mut self, node: u32, s: &mut Scratch) {
         let level = self.levels[node as usize];
         if self.entry == INVALID {
             self.entry = node;
@@ -627,7 +605,8 @@ impl Hnsw {
         filter: Filter<'_>,
     ) -> Result<Vec<Hit>, HnswError> {
         let mut s = self.take_scratch();
-        let mut out = Vec::with_capacity(k);
+        // `k` is checked against the index's size in `search_into`: never reserve by it first.
+        let mut out = Vec::with_capacity(k.min(self.len()));
         let r = self.search_into(query, k, ef, filter, &mut s, &mut out);
         self.put_scratch(s);
         r.map(|()| out)
@@ -887,6 +866,7 @@ impl Hnsw {
     /// every neighbour that linked to it re-selects its links from its own links plus the
     /// deleted node's, so paths through the hole stay short.
     pub fn delete(&mut self, id: u64) -> Result<(), HnswError> {
+        self.check_idle("delete")?;
         let node = self.map.remove(&id).ok_or(HnswError::UnknownId(id))?;
         self.deleted[node as usize / 64] |= 1 << (node % 64);
         self.n_deleted += 1;
@@ -926,36 +906,9 @@ impl Hnsw {
         }
     }
 
-    /// Rebuilds the graph from the live vectors (in insertion order, levels re-drawn from the
-    /// seed), dropping tombstones and reclaiming their memory. Stored encodings are copied, not
-    /// re-quantized. Deterministic: the same live set gives the same index.
-    pub fn compact(&mut self) {
-        let Ok(mut fresh) = Hnsw::with_kernels(self.p.clone(), self.space.k) else {
-            return;
-        };
-        let mut s = self.scratch();
-        let d = self.p.dims;
-        for n in 0..self.ext.len() as u32 {
-            if self.is_deleted(n) {
-                continue;
-            }
-            self.vectors.load(d, n, &mut s.q);
-            s.prep.clear();
-            if !self.raw.is_empty() {
-                s.prep
-                    .extend_from_slice(&self.raw[n as usize * d..(n as usize + 1) * d]);
-            }
-            let level = fresh.random_level();
-            let node = fresh.push_node(self.ext[n as usize], level, &s.q, &s.prep);
-            fresh.link(node, &mut s);
-        }
-        fresh.shrink_to_fit();
-        *self = fresh;
-    }
-
     /// Room for `n` more nodes without growth slack (upper levels excepted: their size is
     /// only known per node).
-    fn reserve_exact(&mut self, n: usize) {
+    pub(crate) fn reserve_exact(&mut self, n: usize) {
         let d = self.p.dims;
         self.level0.reserve_exact(n * self.stride0());
         self.upper_off.reserve_exact(n);
@@ -981,7 +934,28 @@ impl Hnsw {
         }
     }
 
-    fn shrink_to_fit(&mut self) {
+    /// Drops every node from `slots` on (the rollback of a batch that appended them).
+    pub(crate) fn truncate_nodes(&mut self, slots: usize, upper_len: usize, deleted_words: usize) {
+        let d = self.p.dims;
+        self.ext.truncate(slots);
+        self.levels.truncate(slots);
+        self.level0.truncate(slots * self.stride0());
+        self.upper_off.truncate(slots);
+        self.upper.truncate(upper_len);
+        self.deleted.truncate(deleted_words);
+        if let Some(last) = self.deleted.last_mut() {
+            let used = slots % 64;
+            if used != 0 {
+                *last &= (1u64 << used) - 1;
+            }
+        }
+        if self.p.keep_f32 {
+            self.raw.truncate(slots * d);
+        }
+        self.vectors.truncate(d, slots);
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.level0.shrink_to_fit();
         self.upper.shrink_to_fit();
         self.upper_off.shrink_to_fit();
@@ -1027,6 +1001,8 @@ impl Hnsw {
             entry: parts.entry,
             max_level: parts.max_level,
             pool: Mutex::new(Vec::new()),
+            undo: None,
+            batch_serial: 0,
             p,
         }
     }

@@ -44,15 +44,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod batch;
 mod error;
 mod index;
 mod search;
 mod snapshot;
 mod store;
+mod stream;
 
+pub use batch::{Compaction, PendingBatch};
 pub use error::HnswError;
 pub use index::Hnsw;
 pub use search::Scratch;
+pub use stream::{SnapshotReader, SnapshotWriter};
 
 pub use elex_simd::checksum64;
 pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};

@@ -28,13 +28,13 @@
 //! allocated), the checksum, and then the graph's invariants (links in range, counts within
 //! caps, levels, unique live ids, finite values), so a corrupt snapshot is reported, never
 //! half-loaded. Older versions would pass through an explicit `migrate_vN`; there is one so far.
+//! The body is read (and may be written) in chunks by the `stream` module.
 
-use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, Parts, validate_params};
+use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, validate_params};
 use crate::store::Vectors;
+use crate::stream::SnapshotReader;
 use crate::{HnswError, HnswParams, Metric, Storage};
-use elex_simd::SplitMix64;
-use elex_simd::{Checksum, f16};
-use std::collections::HashMap;
+use elex_simd::Checksum;
 
 /// The first 8 bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"ELEXHNSW";
@@ -42,7 +42,7 @@ pub const MAGIC: [u8; 8] = *b"ELEXHNSW";
 pub const FORMAT_VERSION: u16 = 1;
 /// Bytes in the fixed header.
 pub const HEADER_LEN: usize = 96;
-const CHECKSUM_AT: usize = 88;
+pub(crate) const CHECKSUM_AT: usize = 88;
 
 /// Where body bytes go: a checksum, a writer, or both.
 type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), HnswError> + 'a;
@@ -65,7 +65,7 @@ macro_rules! put_le {
 }
 
 impl Hnsw {
-    fn header(&self, body_len: u64, checksum: u64) -> [u8; HEADER_LEN] {
+    pub(crate) fn header(&self, body_len: u64, checksum: u64) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..8].copy_from_slice(&MAGIC);
         h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -153,29 +153,12 @@ impl Hnsw {
         out
     }
 
-    /// Loads a snapshot; every problem is an error and nothing is half-loaded.
+    /// Loads a snapshot; every problem is an error and nothing is half-loaded (a
+    /// [`SnapshotReader`] fed the whole body at once).
     pub fn from_bytes(bytes: &[u8]) -> Result<Hnsw, HnswError> {
-        let got = bytes.len() as u64;
-        if bytes.len() < HEADER_LEN {
-            if bytes.len() >= 8 && bytes[..8] != MAGIC {
-                return Err(HnswError::BadMagic);
-            }
-            return Err(HnswError::Truncated {
-                needed: HEADER_LEN as u64,
-                got,
-            });
-        }
-        if bytes[..8] != MAGIC {
-            return Err(HnswError::BadMagic);
-        }
-        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        match version {
-            1 => read_v1(bytes),
-            found => Err(HnswError::UnsupportedVersion {
-                found,
-                supported: FORMAT_VERSION,
-            }),
-        }
+        let mut r = SnapshotReader::new(bytes, bytes.len() as u64)?;
+        r.feed(&bytes[HEADER_LEN..])?;
+        r.finish()
     }
 
     /// Reads a whole snapshot from `r` (see [`Hnsw::from_bytes`]).
@@ -187,275 +170,163 @@ impl Hnsw {
     }
 }
 
-/// Bounds-checked little-endian reader over the body.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: u64) -> Result<&'a [u8], HnswError> {
-        let end = (self.at as u64)
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len() as u64);
-        let end = end.ok_or(HnswError::Corrupt(
-            "a section runs past the end of the body".into(),
-        ))? as usize;
-        let s = &self.b[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-}
-
-fn le_u32s(b: &[u8]) -> Vec<u32> {
-    b.chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-fn le_u64s(b: &[u8]) -> Vec<u64> {
-    b.chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect()
-}
-fn le_f32s(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+/// A parsed, checked v1 header.
+pub(crate) struct Header {
+    pub params: HnswParams,
+    pub slots: u64,
+    pub n_deleted: u64,
+    pub entry: u32,
+    pub max_level: u8,
+    pub rng_state: u64,
+    pub level_threshold: u64,
+    pub body_len: u64,
+    pub checksum: u64,
+    /// Body bytes of every section but the upper levels (whose size follows from the levels).
+    pub fixed: u64,
 }
 
 fn corrupt<T>(msg: impl Into<String>) -> Result<T, HnswError> {
     Err(HnswError::Corrupt(msg.into()))
 }
 
-fn read_v1(bytes: &[u8]) -> Result<Hnsw, HnswError> {
-    let u32_at =
-        |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-    let u64_at = |o: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[o..o + 8]);
-        u64::from_le_bytes(w)
-    };
-    let metric = Metric::from_code(bytes[10])
-        .ok_or(HnswError::Corrupt(format!("unknown metric {}", bytes[10])))?;
-    let storage = Storage::from_code(bytes[11])
-        .ok_or(HnswError::Corrupt(format!("unknown storage {}", bytes[11])))?;
-    let flags = bytes[12];
-    let max_level = bytes[13];
-    if flags > 1 || bytes[14] != 0 || bytes[15] != 0 {
-        return corrupt("unknown flags or reserved bits set");
+impl Header {
+    /// Tombstone words.
+    pub fn words(&self) -> u64 {
+        self.slots.div_ceil(64)
     }
-    if flags == 1 && storage == Storage::F32 {
-        return corrupt("f32 copies flagged for f32 storage");
-    }
-    let (dims, slots, n_deleted, entry) = (
-        u32_at(16) as u64,
-        u32_at(20) as u64,
-        u32_at(24) as u64,
-        u32_at(28),
-    );
-    let (m, m0) = (u32_at(32) as u64, u32_at(36) as u64);
-    let (efc, efs) = (u32_at(40) as usize, u32_at(44) as usize);
-    let ml = f64::from_le_bytes(bytes[48..56].try_into().unwrap_or([0; 8]));
-    let (seed, rng_state, level_threshold, body_len, stored) =
-        (u64_at(56), u64_at(64), u64_at(72), u64_at(80), u64_at(88));
-    if dims == 0 || dims > MAX_DIMS as u64 {
-        return corrupt(format!("dims {dims} out of range"));
-    }
-    if m < 2 || m > MAX_M as u64 || m0 < m || m0 > 2 * MAX_M as u64 {
-        return corrupt(format!("m = {m}, m0 = {m0} out of range"));
-    }
-    if max_level > MAX_LEVEL || slots >= INVALID as u64 || n_deleted > slots {
-        return corrupt("level or counts out of range");
-    }
-    let params = HnswParams {
-        dims: dims as usize,
-        metric,
-        storage,
-        m: m as usize,
-        m0: m0 as usize,
-        ef_construction: efc,
-        ef_search: efs,
-        ml,
-        seed,
-        keep_f32: flags & 1 == 1,
-    };
-    validate_params(&params).map_err(|e| HnswError::Corrupt(e.to_string()))?;
 
-    // The body's size, from the header alone (upper levels bounded by MAX_LEVEL for now).
-    let too_large = || HnswError::TooLarge(format!("{slots} slots of {dims} dimensions overflow"));
-    let mul = |a: u64, b: u64| a.checked_mul(b).ok_or_else(too_large);
-    let words = slots.div_ceil(64);
-    let vec_bytes = match storage {
-        Storage::F32 => mul(mul(slots, dims)?, 4)?,
-        Storage::F16 => mul(mul(slots, dims)?, 2)?,
-        Storage::I8 => mul(slots, dims)?
-            .checked_add(mul(slots, 8)?)
-            .ok_or_else(too_large)?,
-    };
-    let raw_bytes = if flags & 1 == 1 {
-        mul(mul(slots, dims)?, 4)?
-    } else {
-        0
-    };
-    let fixed = [
-        mul(slots, 9)?,
-        mul(words, 8)?,
-        mul(mul(slots, 1 + m0)?, 4)?,
-        vec_bytes,
-        raw_bytes,
-    ]
-    .into_iter()
-    .try_fold(0u64, |a, b| a.checked_add(b))
-    .ok_or_else(too_large)?;
-    let needed = (HEADER_LEN as u64)
-        .checked_add(body_len)
+    /// Checks the magic, the version, every field's range, and that `total_len` bytes hold
+    /// exactly the body the header describes (checked arithmetic, before any allocation).
+    pub fn parse(bytes: &[u8], total_len: u64) -> Result<Header, HnswError> {
+        if bytes.len() < HEADER_LEN {
+            if bytes.len() >= 8 && bytes[..8] != MAGIC {
+                return Err(HnswError::BadMagic);
+            }
+            return Err(HnswError::Truncated {
+                needed: HEADER_LEN as u64,
+                got: total_len.min(bytes.len() as u64),
+            });
+        }
+        if bytes[..8] != MAGIC {
+            return Err(HnswError::BadMagic);
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != FORMAT_VERSION {
+            return Err(HnswError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let u32_at =
+            |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let u64_at = |o: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[o..o + 8]);
+            u64::from_le_bytes(w)
+        };
+        let metric = Metric::from_code(bytes[10])
+            .ok_or(HnswError::Corrupt(format!("unknown metric {}", bytes[10])))?;
+        let storage = Storage::from_code(bytes[11])
+            .ok_or(HnswError::Corrupt(format!("unknown storage {}", bytes[11])))?;
+        let flags = bytes[12];
+        let max_level = bytes[13];
+        if flags > 1 || bytes[14] != 0 || bytes[15] != 0 {
+            return corrupt("unknown flags or reserved bits set");
+        }
+        if flags == 1 && storage == Storage::F32 {
+            return corrupt("f32 copies flagged for f32 storage");
+        }
+        let (dims, slots, n_deleted, entry) = (
+            u32_at(16) as u64,
+            u32_at(20) as u64,
+            u32_at(24) as u64,
+            u32_at(28),
+        );
+        let (m, m0) = (u32_at(32) as u64, u32_at(36) as u64);
+        let (efc, efs) = (u32_at(40) as usize, u32_at(44) as usize);
+        let ml = f64::from_le_bytes(bytes[48..56].try_into().unwrap_or([0; 8]));
+        let (seed, rng_state, level_threshold, body_len, checksum) =
+            (u64_at(56), u64_at(64), u64_at(72), u64_at(80), u64_at(88));
+        if dims == 0 || dims > MAX_DIMS as u64 {
+            return corrupt(format!("dims {dims} out of range"));
+        }
+        if m < 2 || m > MAX_M as u64 || m0 < m || m0 > 2 * MAX_M as u64 {
+            return corrupt(format!("m = {m}, m0 = {m0} out of range"));
+        }
+        if max_level > MAX_LEVEL || slots >= INVALID as u64 || n_deleted > slots {
+            return corrupt("level or counts out of range");
+        }
+        let params = HnswParams {
+            dims: dims as usize,
+            metric,
+            storage,
+            m: m as usize,
+            m0: m0 as usize,
+            ef_construction: efc,
+            ef_search: efs,
+            ml,
+            seed,
+            keep_f32: flags & 1 == 1,
+        };
+        validate_params(&params).map_err(|e| HnswError::Corrupt(e.to_string()))?;
+
+        // The body's size, from the header alone.
+        let too_large =
+            || HnswError::TooLarge(format!("{slots} slots of {dims} dimensions overflow"));
+        let mul = |a: u64, b: u64| a.checked_mul(b).ok_or_else(too_large);
+        let vec_bytes = match storage {
+            Storage::F32 => mul(mul(slots, dims)?, 4)?,
+            Storage::F16 => mul(mul(slots, dims)?, 2)?,
+            Storage::I8 => mul(slots, dims)?
+                .checked_add(mul(slots, 8)?)
+                .ok_or_else(too_large)?,
+        };
+        let raw_bytes = if flags & 1 == 1 {
+            mul(mul(slots, dims)?, 4)?
+        } else {
+            0
+        };
+        let fixed = [
+            mul(slots, 9)?,
+            mul(slots.div_ceil(64), 8)?,
+            mul(mul(slots, 1 + m0)?, 4)?,
+            vec_bytes,
+            raw_bytes,
+        ]
+        .into_iter()
+        .try_fold(0u64, |a, b| a.checked_add(b))
         .ok_or_else(too_large)?;
-    if (bytes.len() as u64) < needed {
-        return Err(HnswError::Truncated {
-            needed,
-            got: bytes.len() as u64,
-        });
-    }
-    if (bytes.len() as u64) > needed {
-        return corrupt(format!(
-            "{} trailing bytes after the snapshot",
-            bytes.len() as u64 - needed
-        ));
-    }
-    if body_len < fixed {
-        return corrupt(format!(
-            "body of {body_len} bytes is shorter than the {fixed} its header needs"
-        ));
-    }
-    let mut sum = Checksum::new();
-    sum.update(&bytes[..CHECKSUM_AT]);
-    sum.update(&bytes[HEADER_LEN..]);
-    let computed = sum.finish();
-    // Fuzz builds skip the comparison so mutated bytes reach the structural checks below.
-    if computed != stored && !cfg!(fuzzing) {
-        return Err(HnswError::ChecksumMismatch { stored, computed });
-    }
-
-    // Sections; every `take` is bounded by the (now verified) body.
-    let mut r = Reader {
-        b: &bytes[HEADER_LEN..],
-        at: 0,
-    };
-    let (slots_u, dims_u) = (slots as usize, dims as usize);
-    let ext = le_u64s(r.take(slots * 8)?);
-    let levels = r.take(slots)?.to_vec();
-    let deleted = le_u64s(r.take(words * 8)?);
-    let level0 = le_u32s(r.take(slots * (1 + m0) * 4)?);
-    let upper_units: u64 = levels.iter().map(|&l| l as u64).sum::<u64>() * (1 + m);
-    if fixed + upper_units * 4 != body_len {
-        return corrupt("body length does not match the levels");
-    }
-    let upper = le_u32s(r.take(upper_units * 4)?);
-    let vectors = match storage {
-        Storage::F32 => Vectors::F32(le_f32s(r.take(vec_bytes)?)),
-        Storage::F16 => Vectors::F16(
-            r.take(vec_bytes)?
-                .chunks_exact(2)
-                .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
-                .collect(),
-        ),
-        Storage::I8 => Vectors::I8 {
-            codes: r.take(slots * dims)?.iter().map(|&b| b as i8).collect(),
-            scale: le_f32s(r.take(slots * 4)?),
-            norm_sq: le_f32s(r.take(slots * 4)?),
-        },
-    };
-    let raw = le_f32s(r.take(raw_bytes)?);
-
-    // Graph invariants.
-    // Live nodes sit at or below the entry's level; a tombstone may sit higher (the entry was
-    // replaced when it was deleted), never above MAX_LEVEL.
-    let is_del = |n: usize| deleted[n / 64] & (1 << (n % 64)) != 0;
-    let mut upper_off = Vec::with_capacity(slots_u);
-    let mut off = 0u64;
-    for (n, &l) in levels.iter().enumerate() {
-        if l > MAX_LEVEL || (l > max_level && !is_del(n)) {
+        let needed = (HEADER_LEN as u64)
+            .checked_add(body_len)
+            .ok_or_else(too_large)?;
+        if total_len < needed {
+            return Err(HnswError::Truncated {
+                needed,
+                got: total_len,
+            });
+        }
+        if total_len > needed {
             return corrupt(format!(
-                "live node {n} has level {l} above the max level {max_level}"
+                "{} trailing bytes after the snapshot",
+                total_len - needed
             ));
         }
-        upper_off.push(off as u32);
-        off += l as u64 * (1 + m);
-    }
-    let bits: u64 = deleted.iter().map(|w| w.count_ones() as u64).sum();
-    if bits != n_deleted
-        || (slots % 64 != 0 && words > 0 && deleted[words as usize - 1] >> (slots % 64) != 0)
-    {
-        return corrupt("tombstone bits do not match the deleted count");
-    }
-    // A link at level l must point to another node that has level l.
-    let check_block = |block: &[u32], cap: u64, node: usize, level: u8| -> Result<(), HnswError> {
-        let c = block[0] as u64;
-        if c > cap {
-            return corrupt(format!("node {node} has {c} links, more than {cap}"));
-        }
-        let bad = |&x: &u32| x as u64 >= slots || x as usize == node || levels[x as usize] < level;
-        if block[1..=c as usize].iter().any(bad) {
+        if body_len < fixed {
             return corrupt(format!(
-                "node {node} has a link at level {level} to no node of that level"
+                "body of {body_len} bytes is shorter than the {fixed} its header needs"
             ));
         }
-        Ok(())
-    };
-    for n in 0..slots_u {
-        let s0 = n * (1 + m0 as usize);
-        check_block(&level0[s0..s0 + 1 + m0 as usize], m0, n, 0)?;
-        for l in 0..levels[n] as usize {
-            let s = upper_off[n] as usize + l * (1 + m as usize);
-            check_block(&upper[s..s + 1 + m as usize], m, n, l as u8 + 1)?;
-        }
-    }
-    let live = slots - n_deleted;
-    if live == 0 && entry != INVALID && slots == 0 {
-        return corrupt("an empty index has an entry point");
-    }
-    if slots > 0 && entry != INVALID {
-        if entry as u64 >= slots || levels[entry as usize] != max_level {
-            return corrupt("the entry point is not a node of the max level");
-        }
-    } else if live > 0 {
-        return corrupt("live vectors but no entry point");
-    }
-    let mut map = HashMap::with_capacity(live as usize);
-    for (n, &id) in ext.iter().enumerate() {
-        if !is_del(n) && map.insert(id, n as u32).is_some() {
-            return corrupt(format!("id {id} appears twice"));
-        }
-    }
-    let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
-    let vectors_ok = match &vectors {
-        Vectors::F32(v) => finite(v),
-        Vectors::F16(v) => v.iter().all(|x| x.is_finite()),
-        Vectors::I8 { scale, norm_sq, .. } => {
-            finite(scale) && finite(norm_sq) && scale.iter().chain(norm_sq).all(|&x| x >= 0.0)
-        }
-    };
-    if !vectors_ok || !finite(&raw) {
-        return corrupt("a stored vector has a NaN or infinite value");
-    }
-    let _ = dims_u;
-    Ok(Hnsw::from_parts(
-        params,
-        SplitMix64(rng_state),
-        Parts {
-            level_threshold,
-            vectors,
-            raw,
-            level0,
-            upper,
-            upper_off,
-            levels,
-            ext,
-            map,
-            deleted,
-            n_deleted: n_deleted as usize,
+        Ok(Header {
+            params,
+            slots,
+            n_deleted,
             entry,
             max_level,
-        },
-    ))
+            rng_state,
+            level_threshold,
+            body_len,
+            checksum,
+            fixed,
+        })
+    }
 }

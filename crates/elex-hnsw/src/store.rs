@@ -76,6 +76,23 @@ impl Vectors {
         }
     }
 
+    /// Keeps the first `n` vectors.
+    pub(crate) fn truncate(&mut self, dims: usize, n: usize) {
+        match self {
+            Vectors::F32(v) => v.truncate(n * dims),
+            Vectors::F16(v) => v.truncate(n * dims),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.truncate(n * dims);
+                scale.truncate(n);
+                norm_sq.truncate(n);
+            }
+        }
+    }
+
     /// Appends one encoded vector.
     pub(crate) fn push(&mut self, e: &Encoded) {
         match (self, e) {
@@ -228,13 +245,26 @@ impl Space {
     }
 
     /// Writes the metric's form of `v` into `out`: normalized under cosine, as is otherwise.
-    /// `v` must have passed [`Space::check`].
+    /// `v` must have passed [`Space::check`]; under cosine only the zero vector fails.
+    ///
+    /// A vector whose squared norm is a normal finite f32 is divided by its norm directly (the
+    /// path every stored snapshot was built with). Any other non-zero vector (components so
+    /// small that their squares underflow, or so large that they overflow) is first scaled by
+    /// its largest component, which is exact in direction and brings the norm into [1, √d].
     pub(crate) fn prepare(&self, v: &[f32], out: &mut Vec<f32>) -> Result<(), HnswError> {
         out.clear();
         out.extend_from_slice(v);
         if self.metric == Metric::Cosine {
-            let norm = self.k.norm_f32(v);
-            if norm == 0.0 || !norm.is_finite() {
+            let norm_sq = self.k.norm_sq_f32(v);
+            if !(norm_sq.is_finite() && norm_sq >= f32::MIN_POSITIVE) {
+                let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+                if !(max > 0.0 && max.is_finite()) {
+                    return Err(HnswError::ZeroVector);
+                }
+                out.iter_mut().for_each(|x| *x /= max);
+            }
+            let norm = self.k.norm_f32(out);
+            if !(norm > 0.0 && norm.is_finite()) {
                 return Err(HnswError::ZeroVector);
             }
             let inv = 1.0 / norm;

@@ -168,6 +168,130 @@ fn update_replaces_and_deletes_are_never_returned() {
     );
     idx.insert(1000, &[1.0; 4]).unwrap();
     assert_eq!(idx.search(&[0.0; 4], 1).unwrap()[0].id, 1000);
-    idx.compact();
+    idx.compact().unwrap();
     assert_eq!((idx.len(), idx.len_slots()), (1, 1));
+}
+
+#[test]
+fn cosine_accepts_every_finite_non_zero_vector() {
+    // Squares that underflow (1e-40 is subnormal in f32) or overflow (3e38) are still valid
+    // directions: stored and found like their scaled copies, in one batch with normal vectors.
+    let mut idx = small(Metric::Cosine);
+    let tiny = [1e-40f32, 1e-40, 0.0, 0.0];
+    let huge = [3e38f32, 0.0, 3e38, 0.0];
+    let mixed = [f32::MAX, -f32::MAX, f32::MIN_POSITIVE, 1.0];
+    let data: Vec<f32> = [tiny, huge, mixed].concat();
+    idx.insert_batch(&[100, 101, 102], &data, |_, _| {})
+        .unwrap();
+    assert_eq!(idx.len(), 23);
+    for (id, v) in [(100, tiny), (101, huge), (102, mixed)] {
+        let hit = idx.search(&v, 1).unwrap()[0];
+        assert_eq!(hit.id, id);
+        assert!(hit.distance.abs() < 1e-5, "{id}: {}", hit.distance);
+        let stored = idx.get(id).unwrap();
+        let norm: f32 = stored.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{id}: norm {norm}");
+    }
+    // Equal large components are the direction (1, 1, 1, 1)/2.
+    let mut eq = small(Metric::Cosine);
+    eq.insert(200, &[1e38; 4]).unwrap();
+    assert!(eq.get(200).unwrap().iter().all(|&x| (x - 0.5).abs() < 1e-6));
+}
+
+#[test]
+fn a_rolled_back_batch_leaves_the_index_bit_for_bit() {
+    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        let mut p = HnswParams::new(8, Metric::Cosine);
+        p.storage = storage;
+        p.keep_f32 = storage != Storage::F32;
+        let mut idx = Hnsw::new(p).unwrap();
+        let data = clustered(5, 300, 8, 4, 0.3);
+        let ids: Vec<u64> = (0..300).collect();
+        idx.insert_batch(&ids, &data, |_, _| {}).unwrap();
+        idx.delete(7).unwrap();
+        let before = idx.to_bytes();
+        let more = clustered(6, 200, 8, 4, 0.3);
+        let more_ids: Vec<u64> = (1000..1200).collect();
+        let mut b = idx.begin_batch(more_ids.clone(), more.clone()).unwrap();
+        let mut n = 0;
+        idx.step_batch(&mut b, || {
+            n += 1;
+            n == 150
+        })
+        .unwrap();
+        assert_eq!(b.done(), 150);
+        assert_eq!(idx.len(), 299 + 150);
+        // While the batch is open, other mutations are refused and searches see it.
+        assert!(matches!(
+            idx.insert(5000, &more[..8]),
+            Err(HnswError::Busy(_))
+        ));
+        assert!(matches!(idx.delete(3), Err(HnswError::Busy(_))));
+        assert!(matches!(idx.compact(), Err(HnswError::Busy(_))));
+        assert!(idx.search(&more[..8], 1).is_ok());
+        idx.rollback_batch(b).unwrap();
+        let after = idx.to_bytes();
+        let diff: Vec<usize> = (0..before.len().min(after.len()))
+            .filter(|&i| before[i] != after[i])
+            .take(10)
+            .collect();
+        assert_eq!((after.len(), &diff), (before.len(), &vec![]), "{storage:?}");
+        assert_eq!(after, before, "{storage:?}: rollback is exact");
+        assert!(!idx.contains(1000));
+        // The same batch then goes in whole, and gives the same index as inserting it directly.
+        let mut twin = Hnsw::from_bytes(&before).unwrap();
+        twin.insert_batch(&more_ids, &more, |_, _| {}).unwrap();
+        let mut b = idx.begin_batch(more_ids, more).unwrap();
+        while !b.is_complete() {
+            idx.step_batch(&mut b, || true).unwrap();
+        }
+        idx.commit_batch(b).unwrap();
+        assert_eq!(idx.to_bytes(), twin.to_bytes());
+        idx.delete(3).unwrap();
+    }
+}
+
+#[test]
+fn a_batch_is_closed_only_on_its_own_index() {
+    let mut a = small(Metric::L2);
+    let mut b = small(Metric::L2);
+    let v = clustered(2, 2, 4, 1, 0.5);
+    let ba = a.begin_batch(vec![90, 91], v.clone()).unwrap();
+    let mut bb = b.begin_batch(vec![90, 91], v).unwrap();
+    assert!(matches!(
+        a.step_batch(&mut bb, || false),
+        Err(HnswError::Busy(_))
+    ));
+    assert!(matches!(a.commit_batch(bb), Err(HnswError::Busy(_))));
+    assert!(
+        matches!(a.commit_batch(ba), Err(HnswError::Busy(_))),
+        "incomplete"
+    );
+}
+
+#[test]
+fn compaction_in_steps_equals_compact() {
+    let mut idx = small(Metric::L2);
+    for id in [1, 4, 9] {
+        idx.delete(id).unwrap();
+    }
+    let mut whole = Hnsw::from_bytes(&idx.to_bytes()).unwrap();
+    whole.compact().unwrap();
+    let mut c = idx.begin_compaction().unwrap();
+    while !c.step(&idx, || true).unwrap() {}
+    assert!((c.progress() - 1.0).abs() < 1e-12);
+    idx.finish_compaction(c).unwrap();
+    assert_eq!(idx.to_bytes(), whole.to_bytes());
+    assert_eq!(idx.deleted_count(), 0);
+}
+
+#[test]
+fn huge_k_is_an_error_not_an_allocation() {
+    let idx = small(Metric::L2);
+    for k in [21, 1 << 30, usize::MAX] {
+        assert!(matches!(
+            idx.search_filtered(&[0.0; 4], k, k, Filter::None),
+            Err(HnswError::KTooLarge { .. })
+        ));
+    }
 }

@@ -54,7 +54,7 @@ proptest! {
                 Op::Delete(id) => {
                     prop_assert_eq!(idx.delete(id as u64).is_ok(), model.remove(&(id as u64)).is_some());
                 }
-                Op::Compact => idx.compact(),
+                Op::Compact => idx.compact().unwrap(),
                 Op::Reload => idx = Hnsw::from_bytes(&idx.to_bytes()).unwrap(),
             }
             prop_assert_eq!(idx.len(), model.len());

@@ -108,7 +108,7 @@ fn recall_holds_after_deleting_30_percent_and_after_compaction() {
     println!("seed {SEED}: after deleting 30%: recall@10 = {r:.3}");
     assert!(r >= 0.95, "after deletes: {r:.3}");
     let before = idx.memory_bytes();
-    idx.compact();
+    idx.compact().unwrap();
     assert_eq!(
         (idx.len(), idx.len_slots(), idx.deleted_count()),
         (2100, 2100, 0)

@@ -208,3 +208,68 @@ fn an_upper_link_to_a_lower_node_is_corrupt() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The chunked writer gives exactly `to_bytes`, and the chunked reader loads any split of it
+/// (down to one byte at a time) to the same index; damage is reported the same way however the
+/// bytes are cut.
+#[test]
+fn snapshots_in_chunks_are_the_same_bytes() {
+    use elex_hnsw::SnapshotReader;
+    for (storage, keep) in [
+        (Storage::F32, false),
+        (Storage::F16, false),
+        (Storage::I8, true),
+    ] {
+        let mut idx = build(Metric::Cosine, storage, keep, 21, 150, 12);
+        idx.delete(4).unwrap();
+        let whole = idx.to_bytes();
+        for max in [1, 7, 64, 4096, 1 << 20] {
+            let mut w = idx.snapshot_writer();
+            let mut body = Vec::new();
+            while w.next_chunk(&idx, &mut body, max).unwrap() {}
+            let mut bytes = w.header(&idx).unwrap().to_vec();
+            bytes.extend_from_slice(&body);
+            assert_eq!(bytes.len() as u64, w.total_len());
+            assert_eq!(bytes, whole, "{storage:?}, chunks of {max}");
+        }
+        let mut rng = Rng(9);
+        for split in [1usize, 3, 8, 1000] {
+            let mut r = SnapshotReader::new(&whole[..HEADER_LEN], whole.len() as u64).unwrap();
+            let mut at = HEADER_LEN;
+            while at < whole.len() {
+                let n = (1 + rng.below(split)).min(whole.len() - at);
+                r.feed(&whole[at..at + n]).unwrap();
+                at += n;
+            }
+            assert_eq!(r.finish().unwrap().to_bytes(), whole);
+        }
+        // A flipped body byte: a checksum mismatch whether fed whole or byte by byte.
+        let mut bad = whole.clone();
+        bad[HEADER_LEN + 200] ^= 0x40;
+        let mut r = SnapshotReader::new(&bad[..HEADER_LEN], bad.len() as u64).unwrap();
+        for b in &bad[HEADER_LEN..] {
+            r.feed(std::slice::from_ref(b)).unwrap();
+        }
+        assert!(matches!(
+            r.finish(),
+            Err(HnswError::ChecksumMismatch { .. })
+        ));
+        // Stopping early is a truncation; feeding past the body an error.
+        let mut r = SnapshotReader::new(&whole[..HEADER_LEN], whole.len() as u64).unwrap();
+        r.feed(&whole[HEADER_LEN..whole.len() - 1]).unwrap();
+        assert!(matches!(r.finish(), Err(HnswError::Truncated { .. })));
+        let mut r = SnapshotReader::new(&whole[..HEADER_LEN], whole.len() as u64).unwrap();
+        r.feed(&whole[HEADER_LEN..]).unwrap();
+        assert!(r.feed(&[0]).is_err());
+    }
+    // A writer refuses to go on once the index changed under it.
+    let mut idx = build(Metric::L2, Storage::F32, false, 3, 50, 4);
+    let mut w = idx.snapshot_writer();
+    let mut out = Vec::new();
+    w.next_chunk(&idx, &mut out, 16).unwrap();
+    idx.insert(9_999_999, &[0.5; 4]).unwrap();
+    assert!(matches!(
+        w.next_chunk(&idx, &mut out, 16),
+        Err(HnswError::Busy(_))
+    ));
+}

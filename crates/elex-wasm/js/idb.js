@@ -148,7 +148,20 @@ export function idbClose(db) {
   db.close();
 }
 
-/// Yields to the event loop (a macrotask), so long batches keep the page responsive.
-export function yieldNow() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+/// Throws a coded DATA_CLONE error if IndexedDB could not store `value` (a function, a symbol,
+/// a DOM node, ...): the structured clone IndexedDB uses is tried here, at `put`, so the
+/// failure reaches the caller that made it instead of a later spill.
+export function checkStorable(value) {
+  const t = typeof value;
+  if (t === 'string' || t === 'number' || t === 'boolean' || t === 'bigint' || value == null) return;
+  if (value instanceof Uint8Array && !(value.buffer instanceof (globalThis.SharedArrayBuffer || Uint8Array))) return;
+  if (t === 'function' || t === 'symbol') {
+    throw coded('DATA_CLONE', `a ${t} cannot be stored in IndexedDB`);
+  }
+  if (typeof globalThis.structuredClone !== 'function') return;
+  try {
+    globalThis.structuredClone(value);
+  } catch (e) {
+    throw coded('DATA_CLONE', `the value cannot be stored in IndexedDB: ${e && e.message ? e.message : e}`, e);
+  }
 }

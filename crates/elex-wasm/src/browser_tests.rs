@@ -60,6 +60,14 @@ extern "C" {
     fn unique(prefix: &str) -> String;
 }
 
+fn f32a(v: &[f32]) -> JsValue {
+    js_sys::Float32Array::from(v).into()
+}
+
+fn num(x: f64) -> JsValue {
+    JsValue::from(x)
+}
+
 fn vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
     let mut r = elex_simd::SplitMix64(seed);
     (0..n * dims).map(|_| r.next_f32() * 2.0 - 1.0).collect()
@@ -70,7 +78,8 @@ fn index(n: usize) -> HnswIndex {
     let idx = HnswIndex::new(opts).unwrap();
     let v = vectors(n, 16, 1);
     for i in 0..n {
-        idx.add(i as f64, &v[i * 16..(i + 1) * 16]).unwrap();
+        idx.add(num(i as f64), f32a(&v[i * 16..(i + 1) * 16]))
+            .unwrap();
     }
     idx
 }
@@ -84,15 +93,19 @@ async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
 async fn hnsw_save_and_load_round_trip() {
     let db = unique("hnsw-rt");
     let idx = index(300);
-    wait(idx.save(db.clone(), "main".into())).await.unwrap();
+    wait(idx.save(db.clone().into(), "main".into()))
+        .await
+        .unwrap();
     let back = crate::hnsw::load_index(&db, "main").await.unwrap();
     assert_eq!(back.size(), 300);
     let q = vectors(1, 16, 9);
-    let a = idx.search(&q, 10, None).unwrap();
-    let b = back.search(&q, 10, None).unwrap();
+    let a = idx.search(f32a(&q), num(10.0), JsValue::UNDEFINED).unwrap();
+    let b = back
+        .search(f32a(&q), num(10.0), JsValue::UNDEFINED)
+        .unwrap();
     assert_eq!(a.ids(), b.ids());
     assert_eq!(a.scores(), b.scores());
-    assert_eq!(idx.to_bytes(), back.to_bytes());
+    assert_eq!(idx.to_bytes().unwrap(), back.to_bytes().unwrap());
 }
 
 /// A save whose transaction aborts (a tab closed mid-save) leaves the previous snapshot.
@@ -100,10 +113,12 @@ async fn hnsw_save_and_load_round_trip() {
 async fn an_interrupted_save_leaves_the_previous_snapshot() {
     let db = unique("hnsw-abort");
     let idx = index(100);
-    wait(idx.save(db.clone(), "main".into())).await.unwrap();
+    wait(idx.save(db.clone().into(), "main".into()))
+        .await
+        .unwrap();
     let v = vectors(50, 16, 3);
     for i in 0..50 {
-        idx.add((1000 + i) as f64, &v[i * 16..(i + 1) * 16])
+        idx.add(num((1000 + i) as f64), f32a(&v[i * 16..(i + 1) * 16]))
             .unwrap();
     }
     let err = crate::save_aborted(&idx, &db, "main").await.unwrap_err();
@@ -116,7 +131,7 @@ async fn an_interrupted_save_leaves_the_previous_snapshot() {
 #[wasm_bindgen_test]
 async fn a_corrupt_record_is_reported_not_half_loaded() {
     let db = unique("hnsw-corrupt");
-    let mut bytes = index(50).to_bytes();
+    let mut bytes = index(50).to_bytes().unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x5a;
     wait(put_raw(
@@ -126,18 +141,18 @@ async fn a_corrupt_record_is_reported_not_half_loaded() {
     ))
     .await
     .unwrap();
-    let err = wait(HnswIndex::load(db.clone(), "flipped".into()))
+    let err = wait(HnswIndex::load(db.clone().into(), "flipped".into()))
         .await
         .unwrap_err();
     assert_eq!(code_of(&err).as_deref(), Some("CHECKSUM_MISMATCH"));
     wait(put_raw(&db, "cut", &js_sys::Uint8Array::from(&bytes[..40])))
         .await
         .unwrap();
-    let err = wait(HnswIndex::load(db.clone(), "cut".into()))
+    let err = wait(HnswIndex::load(db.clone().into(), "cut".into()))
         .await
         .unwrap_err();
     assert_eq!(code_of(&err).as_deref(), Some("TRUNCATED"));
-    let err = wait(HnswIndex::load(db, "absent".into()))
+    let err = wait(HnswIndex::load(db.into(), "absent".into()))
         .await
         .unwrap_err();
     assert_eq!(code_of(&err).as_deref(), Some("NOT_FOUND"));
@@ -164,7 +179,7 @@ fn stat(c: &AdaptiveCache, name: &str) -> f64 {
 }
 
 async fn get_bytes(c: &AdaptiveCache, key: String) -> Option<Vec<u8>> {
-    let v = wait(c.get(key)).await.unwrap();
+    let v = wait(c.get(key.into())).await.unwrap();
     v.dyn_into::<js_sys::Uint8Array>().ok().map(|a| a.to_vec())
 }
 
@@ -174,9 +189,13 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     let db = unique("cache-spill");
     let c = cache(&db, 2_000);
     for i in 0..60u32 {
-        wait(c.put(format!("k{i}"), payload(i).into(), None))
-            .await
-            .unwrap();
+        wait(c.put(
+            format!("k{i}").into(),
+            payload(i).into(),
+            JsValue::UNDEFINED,
+        ))
+        .await
+        .unwrap();
         assert!(c.bytes() <= 2_000.0);
     }
     assert!(stat(&c, "spilled") > 40.0);
@@ -184,7 +203,9 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     assert_eq!(stat(&c, "pending"), 0.0, "every victim reached IndexedDB");
     // A JS value (not bytes) round-trips too.
     let obj = js_sys::JSON::parse(r#"{"text": "hello", "n": [1, 2, 3]}"#).unwrap();
-    wait(c.put("obj".into(), obj, None)).await.unwrap();
+    wait(c.put("obj".into(), obj, JsValue::UNDEFINED))
+        .await
+        .unwrap();
     for i in 0..60u32 {
         assert_eq!(
             get_bytes(&c, format!("k{i}")).await,
@@ -199,7 +220,7 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     );
     assert!(stat(&c, "reloads") > 40.0);
     // An update makes the spilled version unreachable.
-    wait(c.put("k0".into(), payload(999).into(), None))
+    wait(c.put("k0".into(), payload(999).into(), JsValue::UNDEFINED))
         .await
         .unwrap();
     for i in 1..60u32 {
@@ -235,14 +256,24 @@ async fn quota_exceeded_surfaces_and_loses_nothing() {
     let db = unique("cache-quota");
     let c = cache(&db, 1_000);
     for i in 0..4u32 {
-        wait(c.put(format!("k{i}"), payload(i).into(), None))
-            .await
-            .unwrap();
+        wait(c.put(
+            format!("k{i}").into(),
+            payload(i).into(),
+            JsValue::UNDEFINED,
+        ))
+        .await
+        .unwrap();
     }
     fail_puts_with_quota(true);
     let mut rejected = 0;
     for i in 4..12u32 {
-        if let Err(e) = wait(c.put(format!("k{i}"), payload(i).into(), None)).await {
+        if let Err(e) = wait(c.put(
+            format!("k{i}").into(),
+            payload(i).into(),
+            JsValue::UNDEFINED,
+        ))
+        .await
+        {
             assert_eq!(code_of(&e).as_deref(), Some("QUOTA_EXCEEDED"));
             rejected += 1;
         }
@@ -270,14 +301,24 @@ async fn a_closed_database_surfaces_and_loses_nothing() {
     let db = unique("cache-closed");
     let c = cache(&db, 1_000);
     for i in 0..6u32 {
-        wait(c.put(format!("k{i}"), payload(i).into(), None))
-            .await
-            .unwrap();
+        wait(c.put(
+            format!("k{i}").into(),
+            payload(i).into(),
+            JsValue::UNDEFINED,
+        ))
+        .await
+        .unwrap();
     }
     c.close_behind();
     let mut closed = 0;
     for i in 6..10u32 {
-        if let Err(e) = wait(c.put(format!("k{i}"), payload(i).into(), None)).await {
+        if let Err(e) = wait(c.put(
+            format!("k{i}").into(),
+            payload(i).into(),
+            JsValue::UNDEFINED,
+        ))
+        .await
+        {
             assert_eq!(code_of(&e).as_deref(), Some("DB_CLOSED"));
             closed += 1;
         }
@@ -308,18 +349,22 @@ async fn a_blocked_database_is_reported() {
 #[wasm_bindgen_test]
 fn bad_input_gets_coded_errors() {
     let idx = index(5);
-    let e = idx.add(1.0, &[0.0; 3]).unwrap_err();
+    let e = idx.add(num(1.0), f32a(&[0.0; 3])).unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("DIMENSION_MISMATCH"));
-    let e = idx.add(-1.0, &[0.5; 16]).unwrap_err();
+    let e = idx.add(num(-1.0), f32a(&[0.5; 16])).unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("INVALID_ID"));
-    let e = idx.delete(77.0).unwrap_err();
+    let e = idx.delete(num(77.0)).unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("UNKNOWN_ID"));
-    let e = idx.search(&[f32::NAN; 16], 3, None).unwrap_err();
+    let e = idx
+        .search(f32a(&[f32::NAN; 16]), num(3.0), JsValue::UNDEFINED)
+        .unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("NON_FINITE"));
     let e = HnswIndex::new(js_sys::JSON::parse(r#"{"dims": 4, "metric": "hamming"}"#).unwrap())
         .err()
         .unwrap();
     assert_eq!(code_of(&e).as_deref(), Some("INVALID_OPTIONS"));
-    let e = HnswIndex::from_bytes(&[1, 2, 3]).err().unwrap();
+    let e = HnswIndex::from_bytes(js_sys::Uint8Array::from(&[1u8, 2, 3][..]).into())
+        .err()
+        .unwrap();
     assert!(code_of(&e).is_some());
 }

@@ -12,6 +12,7 @@ use elex_cache::{Cache, CacheConfig, Lookup, Policy, SpillOp, Weigher};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
+use crate::args;
 use crate::error::{cache_error, code_of, js_error, type_error};
 use crate::idb;
 
@@ -72,9 +73,11 @@ fn key_overhead(key: &str) -> u64 {
     key.len() as u64 + 48
 }
 
-fn weigh(key: &str, value: &JsValue, bytes: Option<f64>) -> Result<u64, JsValue> {
-    let body = if let Some(b) = bytes {
-        if !(b.is_finite() && b >= 0.0) {
+fn weigh(key: &str, value: &JsValue, bytes: &JsValue) -> Result<u64, JsValue> {
+    idb::check_storable(value)?;
+    let body = if !(bytes.is_undefined() || bytes.is_null()) {
+        let b = args::number(bytes, "bytes")?;
+        if !(b.is_finite() && b >= 0.0 && b <= args::MAX_SAFE) {
             return Err(js_error(
                 "INVALID_SIZE",
                 format!("size {b} is not a byte count"),
@@ -251,11 +254,18 @@ impl AdaptiveCache {
 
     /// Stores a value (bytes or any structured-cloneable value; `bytes` overrides its weight).
     /// Resolves once the victims it pushed out are in IndexedDB.
-    pub fn put(&self, key: String, value: JsValue, bytes: Option<f64>) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] bytes: JsValue,
+    ) -> js_sys::Promise {
         let state = self.state.clone();
-        let weighed = weigh(&key, &value, bytes);
+        let weighed =
+            args::string(&key, "key").and_then(|key| weigh(&key, &value, &bytes).map(|w| (key, w)));
         spawn(async move {
-            let weight = weighed?;
+            let (key, weight) = weighed?;
             state
                 .borrow_mut()
                 .core
@@ -267,9 +277,15 @@ impl AdaptiveCache {
     }
 
     /// The value, from memory or reloaded from IndexedDB; `undefined` if unknown.
-    pub fn get(&self, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let state = self.state.clone();
+        let key = args::string(&key, "key");
         spawn(async move {
+            let key = key?;
             let version = match state.borrow_mut().core.get(&key) {
                 Lookup::Hit(e) => return Ok(e.value.clone()),
                 Lookup::Miss => return Ok(JsValue::UNDEFINED),
@@ -314,9 +330,15 @@ impl AdaptiveCache {
     }
 
     /// Removes a key from memory and IndexedDB; resolves to whether it was known.
-    pub fn delete(&self, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let state = self.state.clone();
+        let key = args::string(&key, "key");
         spawn(async move {
+            let key = key?;
             let known = state.borrow_mut().core.delete(&key);
             flush(&state).await?;
             Ok(JsValue::from_bool(known))
@@ -326,9 +348,15 @@ impl AdaptiveCache {
     /// Records a pressure sample (the host's, 0..1, against the cache's own fill) and, at or
     /// above the threshold, evicts a share of the bytes (10/20/30/50% by level) to IndexedDB.
     /// Resolves to `{pressure, share, entries, bytes, trend}`.
-    pub fn relieve(&self, host_pressure: f64) -> js_sys::Promise {
+    /// `hostPressure` outside [0, 1] (or not a number) is a `RangeError` (`OUT_OF_RANGE`).
+    pub fn relieve(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] host_pressure: JsValue,
+    ) -> js_sys::Promise {
         let state = self.state.clone();
+        let host_pressure = args::finite(&host_pressure, "hostPressure", 0.0, 1.0);
         spawn(async move {
+            let host_pressure = host_pressure?;
             let r = state.borrow_mut().core.relieve(host_pressure);
             flush(&state).await?;
             let o = js_sys::Object::new();
@@ -404,6 +432,7 @@ impl AdaptiveCache {
 
     /// Test hook: closes the connection behind the cache's back (as another tab's upgrade
     /// would), so the next write meets a closed database.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     #[wasm_bindgen(js_name = __closeDatabaseBehindTheCache)]
     pub fn close_behind(&self) {

@@ -41,6 +41,7 @@ pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
         H::NonFinite { .. } => ("NON_FINITE", true),
         H::ZeroVector => ("ZERO_VECTOR", true),
         H::ZeroK => ("ZERO_K", true),
+        H::ValueTooLarge(_) => ("VALUE_TOO_LARGE", true),
         H::KTooLarge { .. } => ("K_TOO_LARGE", true),
         H::EfTooSmall { .. } => ("EF_TOO_SMALL", true),
         H::DuplicateId(_) => ("DUPLICATE_ID", false),
@@ -55,6 +56,7 @@ pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
         H::ChecksumMismatch { .. } => ("CHECKSUM_MISMATCH", false),
         H::Corrupt(_) => ("CORRUPT", false),
         H::Io(_) => ("IO", false),
+        H::Busy(_) => ("BUSY", false),
     };
     js_error(code, e.to_string(), range)
 }

@@ -1,19 +1,24 @@
-//! `HnswIndex`: the vector index for JS. Options come through serde-wasm-bindgen; vectors go in
-//! as `Float32Array`s (copied once into wasm memory, where the index keeps them); results come
-//! back as typed arrays. Ids are JS numbers (non-negative safe integers).
+//! `HnswIndex`: the vector index for JS. Options come through serde-wasm-bindgen; every other
+//! argument is checked by `args` where it enters; vectors are copied once into wasm memory,
+//! where the index keeps them; results come back as typed arrays. Ids are JS numbers
+//! (non-negative safe integers).
+//!
+//! `addBatch` and `compact` run in time slices through the index's queue (see `task`): a batch
+//! is validated whole by the core, inserted slice by slice, and committed, or rolled back
+//! exactly when `onProgress` throws. Synchronous mutators (`add`, `delete`) refuse with `BUSY`
+//! while such an operation is queued or running.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use elex_hnsw::{Filter, Hnsw, HnswParams, Metric, Storage};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
+use crate::args;
 use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
-
-/// Vectors per chunk of `addBatch` between yields to the event loop.
-const CHUNK: usize = 2_000;
+use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,24 +49,12 @@ export interface HnswIndexOptions {
   efConstruction?: number;
   /** Search breadth (default 64; raised to k when smaller). */
   efSearch?: number;
-  /** Seed of the level draws: the same seed and input give the same index (default 42). */
+  /** Seed of the level draws: the same seed and input give the same index (default 1592648167). */
   seed?: number;
   /** Keep exact f32 copies for re-ranking i8 / f16 results. */
   keepF32?: boolean;
 }
 "#;
-
-fn id_of(x: f64) -> Result<u64, JsValue> {
-    if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_991.0 {
-        Ok(x as u64)
-    } else {
-        Err(js_error(
-            "INVALID_ID",
-            format!("id {x} is not a non-negative safe integer"),
-            true,
-        ))
-    }
-}
 
 /// Search results: ids and scores as typed arrays, nearest first.
 #[wasm_bindgen]
@@ -106,10 +99,113 @@ impl SearchResult {
     }
 }
 
+/// Options of `addBatch` (a function alone is taken as `onProgress`).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_BATCH_OPTIONS: &str = r#"
+/** Options of `addBatch`, `compact` and the other sliced operations. */
+export interface SliceOptions {
+  /** Called after every slice with (done, total). If it throws, the batch is rolled back. */
+  onProgress?: (done: number, total: number) => void;
+  /** Milliseconds of work between yields to the event loop (default 8; Infinity: never yield). */
+  sliceMs?: number;
+}
+"#;
+
+/// `onProgress` and the slice budget from `addBatch`'s third argument.
+fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue> {
+    if v.is_undefined() || v.is_null() || v.is_function() {
+        return Ok((args::opt_function(v, "onProgress")?, DEFAULT_SLICE_MS));
+    }
+    crate::error::check_keys(v, "slice options", &["onProgress", "sliceMs"])?;
+    let get =
+        |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+    let f = args::opt_function(&get("onProgress"), "onProgress")?;
+    let ms = get("sliceMs");
+    let ms = if ms.is_undefined() {
+        DEFAULT_SLICE_MS
+    } else {
+        let x = args::number(&ms, "sliceMs")?;
+        if !(x > 0.0) {
+            return Err(args::out_of_range(
+                "sliceMs",
+                format!("must be > 0, got {x}"),
+            ));
+        }
+        x
+    };
+    Ok((f, ms))
+}
+
+/// The most results or search breadth a call may ask for.
+const MAX_K: f64 = (1u64 << 31) as f64;
+
 /// An HNSW vector index.
 #[wasm_bindgen]
 pub struct HnswIndex {
     inner: Rc<RefCell<Hnsw>>,
+    queue: Rc<Queue>,
+    query: RefCell<Vec<f32>>,
+}
+
+impl HnswIndex {
+    fn wrap(h: Hnsw) -> HnswIndex {
+        HnswIndex {
+            inner: Rc::new(RefCell::new(h)),
+            queue: Rc::default(),
+            query: RefCell::default(),
+        }
+    }
+
+    fn read(&self) -> Result<Ref<'_, Hnsw>, JsValue> {
+        self.inner
+            .try_borrow()
+            .map_err(|_| busy("the index is being changed"))
+    }
+
+    fn write(&self, what: &str) -> Result<RefMut<'_, Hnsw>, JsValue> {
+        self.queue.check_idle(what)?;
+        self.inner.try_borrow_mut().map_err(|_| busy(what))
+    }
+
+    fn search_with(
+        &self,
+        query: &JsValue,
+        k: &JsValue,
+        ef: &JsValue,
+        allow: Option<&[u64]>,
+    ) -> Result<SearchResult, JsValue> {
+        let h = self.read()?;
+        let k = args::integer(k, "k", 1.0, MAX_K)? as usize;
+        let ef = args::opt_integer(ef, "ef", 1.0, MAX_K)?.map(|e| e as usize);
+        let ef = ef.unwrap_or(h.params().ef_search).max(k);
+        let mut q = self.query.try_borrow_mut().map_err(|_| busy("search"))?;
+        args::f32s_into(query, "query", &mut q)?;
+        let filter = match allow {
+            Some(ids) => Filter::Allow(ids),
+            None => Filter::None,
+        };
+        let hits = h.search_filtered(&q, k, ef, filter).map_err(hnsw_error)?;
+        Ok(SearchResult {
+            ids: hits.iter().map(|x| x.id as f64).collect(),
+            distances: hits.iter().map(|x| x.distance).collect(),
+            metric: h.params().metric,
+        })
+    }
+}
+
+fn busy(what: &str) -> JsValue {
+    js_error(
+        "BUSY",
+        format!("{what}: the index is in use by an operation in progress"),
+        false,
+    )
+}
+
+fn promise<F>(f: F) -> js_sys::Promise
+where
+    F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    wasm_bindgen_futures::future_to_promise(f)
 }
 
 #[wasm_bindgen]
@@ -171,178 +267,241 @@ impl HnswIndex {
             p.ef_search = e;
         }
         if let Some(s) = o.seed {
-            p.seed = id_of(s)?;
+            if !(s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= args::MAX_SAFE) {
+                return Err(js_error(
+                    "INVALID_OPTIONS",
+                    format!("seed {s} is not a non-negative safe integer"),
+                    true,
+                ));
+            }
+            p.seed = s as u64;
         }
         p.keep_f32 = o.keep_f32.unwrap_or(false);
-        Hnsw::new(p)
-            .map(|h| HnswIndex {
-                inner: Rc::new(RefCell::new(h)),
-            })
-            .map_err(hnsw_error)
+        Hnsw::new(p).map(HnswIndex::wrap).map_err(hnsw_error)
     }
 
-    /// Adds one vector.
-    pub fn add(&self, id: f64, vector: &[f32]) -> Result<(), JsValue> {
-        let id = id_of(id)?;
-        self.inner
-            .borrow_mut()
-            .insert(id, vector)
+    /// Adds one vector (`Float32Array`, `Float64Array` or an `Array` of numbers). `BUSY` while
+    /// an `addBatch` or `compact` on this index is in progress.
+    pub fn add(&self, id: JsValue, vector: JsValue) -> Result<(), JsValue> {
+        let id = args::id(&id)?;
+        let v = args::f32s(&vector, "vector")?;
+        self.write("add")?
+            .insert(id, &v)
             .map(|_| ())
             .map_err(hnsw_error)
     }
 
-    /// Adds `ids.length` vectors laid out one after another in `vectors`. Returns a promise;
-    /// every 2,000 vectors it calls `onProgress(done, total)` and yields to the event loop. The
-    /// whole batch is validated first: a bad vector rejects it before anything is added.
-    #[wasm_bindgen(js_name = addBatch)]
+    /// Adds `ids.length` vectors laid out one after another in `vectors`; resolves to the
+    /// number added. The third argument is `onProgress(done, total)` or `SliceOptions`. The
+    /// batch is validated whole first (a bad vector or id rejects it before anything is
+    /// added), then inserted in slices of a few milliseconds with yields to the event loop in
+    /// between; searches between slices see the vectors added so far. If `onProgress` throws,
+    /// the batch is rolled back exactly and the promise rejects with that error. Batches on
+    /// one index run one after the other, each whole or not at all.
+    #[wasm_bindgen(js_name = addBatch, unchecked_return_type = "Promise<number>")]
     pub fn add_batch(
         &self,
-        ids: &[f64],
-        vectors: &[f32],
-        on_progress: Option<js_sys::Function>,
+        ids: JsValue,
+        vectors: JsValue,
+        #[wasm_bindgen(
+            unchecked_param_type = "((done: number, total: number) => void) | SliceOptions"
+        )]
+        options: JsValue,
     ) -> js_sys::Promise {
+        let parsed = (|| {
+            let ids = args::ids(&ids, "ids")?;
+            let data = args::f32s(&vectors, "vectors")?;
+            let (progress, slice_ms) = slice_options(&options)?;
+            Ok::<_, JsValue>((ids, data, progress, slice_ms))
+        })();
+        let turn = self.queue.join();
         let inner = self.inner.clone();
-        let parsed: Result<Vec<u64>, JsValue> = ids.iter().map(|&x| id_of(x)).collect();
-        let vectors = vectors.to_vec();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let ids = parsed?;
-            let dims = inner.borrow().dims();
-            if vectors.len() != ids.len() * dims {
-                return Err(hnsw_error(elex_hnsw::HnswError::BatchShape {
-                    ids: ids.len(),
-                    values: vectors.len(),
-                    dims,
-                }));
-            }
-            {
-                // Validate the whole batch first, so a bad vector adds nothing.
-                let h = inner.borrow();
-                let cosine = h.params().metric == Metric::Cosine;
-                let mut seen = std::collections::HashSet::with_capacity(ids.len());
-                for (id, v) in ids.iter().zip(vectors.chunks_exact(dims.max(1))) {
-                    if h.contains(*id) || !seen.insert(*id) {
-                        return Err(hnsw_error(elex_hnsw::HnswError::DuplicateId(*id)));
-                    }
-                    if let Some(index) = v.iter().position(|x| !x.is_finite()) {
-                        return Err(hnsw_error(elex_hnsw::HnswError::NonFinite { index }));
-                    }
-                    if cosine && v.iter().all(|&x| x == 0.0) {
-                        return Err(hnsw_error(elex_hnsw::HnswError::ZeroVector));
-                    }
-                }
-            }
+        promise(async move {
+            let _turn = turn.await;
+            let (ids, data, progress, slice_ms) = parsed?;
             let total = ids.len();
-            let mut done = 0;
-            for (chunk_ids, chunk) in ids.chunks(CHUNK).zip(vectors.chunks(CHUNK * dims.max(1))) {
-                inner
-                    .borrow_mut()
-                    .insert_batch(chunk_ids, chunk, |_, _| {})
-                    .map_err(hnsw_error)?;
-                done += chunk_ids.len();
-                if let Some(f) = &on_progress {
-                    f.call2(
-                        &JsValue::NULL,
-                        &JsValue::from(done as f64),
-                        &JsValue::from(total as f64),
-                    )?;
+            let mut slicer = Slicer::new(slice_ms);
+            let mut batch = inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .begin_batch(ids, data)
+                .map_err(hnsw_error)?;
+            loop {
+                let stepped = inner
+                    .try_borrow_mut()
+                    .map_err(|_| busy("addBatch"))
+                    .and_then(|mut h| {
+                        h.step_batch(&mut batch, || slicer.expired())
+                            .map_err(hnsw_error)
+                    });
+                let reported = stepped.and_then(|done| match &progress {
+                    Some(f) => f
+                        .call2(
+                            &JsValue::NULL,
+                            &(done as f64).into(),
+                            &(total as f64).into(),
+                        )
+                        .map(|_| ()),
+                    None => Ok(()),
+                });
+                if let Err(e) = reported {
+                    if let Ok(mut h) = inner.try_borrow_mut() {
+                        let _ = h.rollback_batch(batch);
+                    }
+                    return Err(e);
                 }
-                if done < total {
-                    idb::yield_now().await;
+                if batch.is_complete() {
+                    break;
                 }
+                slicer.pause().await;
             }
-            Ok(JsValue::from(done as f64))
+            inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .commit_batch(batch)
+                .map_err(hnsw_error)?;
+            Ok(JsValue::from(total as f64))
         })
     }
 
     /// The `k` nearest vectors (`ef` defaults to the index's efSearch, at least `k`).
     pub fn search(
         &self,
-        query: &[f32],
-        k: usize,
-        ef: Option<usize>,
+        query: JsValue,
+        k: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] ef: JsValue,
     ) -> Result<SearchResult, JsValue> {
-        self.search_with(query, k, ef, Filter::None)
+        self.search_with(&query, &k, &ef, None)
     }
 
     /// The `k` nearest among the ids in `allow`.
     #[wasm_bindgen(js_name = searchFiltered)]
     pub fn search_filtered(
         &self,
-        query: &[f32],
-        k: usize,
-        allow: &[f64],
-        ef: Option<usize>,
+        query: JsValue,
+        k: JsValue,
+        allow: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] ef: JsValue,
     ) -> Result<SearchResult, JsValue> {
-        let allow: Vec<u64> = allow.iter().map(|&x| id_of(x)).collect::<Result<_, _>>()?;
-        self.search_with(query, k, ef, Filter::Allow(&allow))
+        let allow = args::ids(&allow, "allow")?;
+        self.search_with(&query, &k, &ef, Some(&allow))
     }
 
-    fn search_with(
+    /// Removes a vector; `UNKNOWN_ID` if it is not there. `BUSY` while an `addBatch` or
+    /// `compact` is in progress.
+    pub fn delete(&self, id: JsValue) -> Result<(), JsValue> {
+        let id = args::id(&id)?;
+        self.write("delete")?.delete(id).map_err(hnsw_error)
+    }
+
+    /// Whether `id` is a live vector.
+    pub fn has(&self, id: JsValue) -> Result<bool, JsValue> {
+        let id = args::id(&id)?;
+        Ok(self.read()?.contains(id))
+    }
+
+    /// Rebuilds the graph without the tombstones deletes leave, in time slices (see
+    /// `SliceOptions`); searches keep answering from the old graph until it is swapped in.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn compact(
         &self,
-        query: &[f32],
-        k: usize,
-        ef: Option<usize>,
-        filter: Filter<'_>,
-    ) -> Result<SearchResult, JsValue> {
-        let h = self.inner.borrow();
-        let ef = ef.unwrap_or(h.params().ef_search).max(k);
-        let hits = h
-            .search_filtered(query, k, ef, filter)
-            .map_err(hnsw_error)?;
-        Ok(SearchResult {
-            ids: hits.iter().map(|x| x.id as f64).collect(),
-            distances: hits.iter().map(|x| x.distance).collect(),
-            metric: h.params().metric,
+        #[wasm_bindgen(unchecked_param_type = "SliceOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        let parsed = slice_options(&options);
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        promise(async move {
+            let _turn = turn.await;
+            let (progress, slice_ms) = parsed?;
+            let mut slicer = Slicer::new(slice_ms);
+            let mut c = inner
+                .try_borrow()
+                .map_err(|_| busy("compact"))?
+                .begin_compaction()
+                .map_err(hnsw_error)?;
+            loop {
+                let done = {
+                    let h = inner.try_borrow().map_err(|_| busy("compact"))?;
+                    c.step(&h, || slicer.expired()).map_err(hnsw_error)?
+                };
+                if let Some(f) = &progress {
+                    f.call2(&JsValue::NULL, &c.progress().into(), &1.0.into())?;
+                }
+                if done {
+                    break;
+                }
+                slicer.pause().await;
+            }
+            inner
+                .try_borrow_mut()
+                .map_err(|_| busy("compact"))?
+                .finish_compaction(c)
+                .map_err(hnsw_error)?;
+            Ok(JsValue::UNDEFINED)
         })
-    }
-
-    /// Removes a vector; `UNKNOWN_ID` if it is not there.
-    pub fn delete(&self, id: f64) -> Result<(), JsValue> {
-        let id = id_of(id)?;
-        self.inner.borrow_mut().delete(id).map_err(hnsw_error)
     }
 
     /// Live vectors.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
-        self.inner.borrow().len()
+        self.inner.try_borrow().map_or(0, |h| h.len())
     }
 
     /// Components per vector.
     #[wasm_bindgen(getter)]
     pub fn dims(&self) -> usize {
-        self.inner.borrow().dims()
+        self.inner.try_borrow().map_or(0, |h| h.dims())
+    }
+
+    /// Deleted vectors whose slots `compact` would reclaim.
+    #[wasm_bindgen(getter, js_name = deletedCount)]
+    pub fn deleted_count(&self) -> usize {
+        self.inner.try_borrow().map_or(0, |h| h.deleted_count())
     }
 
     /// Bytes the index holds in wasm memory.
     #[wasm_bindgen(js_name = memoryBytes)]
-    pub fn memory_bytes(&self) -> usize {
-        self.inner.borrow().memory_bytes()
+    pub fn memory_bytes(&self) -> Result<f64, JsValue> {
+        Ok(self.read()?.memory_bytes() as f64)
     }
 
-    /// The versioned, checksummed snapshot.
+    /// The versioned, checksummed snapshot. `BUSY` while a batch is being inserted (a snapshot
+    /// never holds half a batch).
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.inner.borrow().to_bytes()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, JsValue> {
+        let h = self.read()?;
+        if h.batch_open() {
+            return Err(busy("toBytes"));
+        }
+        Ok(h.to_bytes())
     }
 
-    /// Restores a snapshot; corrupt or truncated bytes are errors (nothing half-loaded).
+    /// Restores a snapshot (a `Uint8Array`); corrupt or truncated bytes are errors (nothing
+    /// half-loaded).
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<HnswIndex, JsValue> {
+    pub fn from_bytes(bytes: JsValue) -> Result<HnswIndex, JsValue> {
         crate::set_panic_hook();
-        Hnsw::from_bytes(bytes)
-            .map(|h| HnswIndex {
-                inner: Rc::new(RefCell::new(h)),
-            })
+        let bytes = args::bytes(&bytes, "bytes")?;
+        Hnsw::from_bytes(&bytes)
+            .map(HnswIndex::wrap)
             .map_err(hnsw_error)
     }
 
     /// Saves the snapshot under `key` in the IndexedDB database `dbName`, in one transaction: it
     /// commits whole or not at all, so an interrupted save leaves the previous snapshot. The
-    /// snapshot is taken when `save` is called.
-    pub fn save(&self, db_name: String, key: String) -> js_sys::Promise {
-        let bytes = self.inner.borrow().to_bytes();
-        wasm_bindgen_futures::future_to_promise(async move {
+    /// snapshot is taken after the operations already queued on the index (a batch in flight
+    /// is saved whole or not at all).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn save(&self, db_name: JsValue, key: JsValue) -> js_sys::Promise {
+        let names =
+            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        promise(async move {
+            let turn = turn.await;
+            let (db_name, key) = names?;
+            let bytes = inner.try_borrow().map_err(|_| busy("save"))?.to_bytes();
+            drop(turn);
             idb::save_snapshot(&db_name, &key, &bytes).await?;
             Ok(JsValue::from(bytes.len() as f64))
         })
@@ -351,8 +510,11 @@ impl HnswIndex {
     /// Loads the snapshot saved under `key` (`NOT_FOUND` if none; `CHECKSUM_MISMATCH`,
     /// `TRUNCATED`, `BAD_MAGIC`... for a damaged record).
     #[wasm_bindgen(unchecked_return_type = "Promise<HnswIndex>")]
-    pub fn load(db_name: String, key: String) -> js_sys::Promise {
-        wasm_bindgen_futures::future_to_promise(async move {
+    pub fn load(db_name: JsValue, key: JsValue) -> js_sys::Promise {
+        let names =
+            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        promise(async move {
+            let (db_name, key) = names?;
             load_index(&db_name, &key).await.map(JsValue::from)
         })
     }
@@ -361,11 +523,15 @@ impl HnswIndex {
 /// [`HnswIndex::load`] for Rust callers.
 pub(crate) async fn load_index(db_name: &str, key: &str) -> Result<HnswIndex, JsValue> {
     let bytes = idb::load_snapshot(db_name, key).await?;
-    HnswIndex::from_bytes(&bytes)
+    crate::set_panic_hook();
+    Hnsw::from_bytes(&bytes)
+        .map(HnswIndex::wrap)
+        .map_err(hnsw_error)
 }
 
 /// Test hook: a save whose transaction is aborted after the write was issued (as when a tab
 /// closes mid-save).
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub async fn save_aborted(index: &HnswIndex, db_name: &str, key: &str) -> Result<(), JsValue> {
     let bytes = index.inner.borrow().to_bytes();
@@ -374,4 +540,32 @@ pub async fn save_aborted(index: &HnswIndex, db_name: &str, key: &str) -> Result
     let r = idb::put(&db, idb::SNAPSHOTS, key, &value, true).await;
     idb::close(&db);
     r.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TS_OPTIONS;
+    use elex_hnsw::HnswParams;
+
+    /// The typings state the core's defaults (they once said the seed was 42).
+    #[test]
+    fn typings_state_the_core_defaults() {
+        let d = HnswParams::default();
+        for (field, value) in [
+            ("seed", d.seed as usize),
+            ("m", d.m),
+            ("efConstruction", d.ef_construction),
+            ("efSearch", d.ef_search),
+        ] {
+            let line = TS_OPTIONS
+                .lines()
+                .position(|l| l.trim_start().starts_with(&format!("{field}?:")))
+                .and_then(|i| TS_OPTIONS.lines().nth(i - 1))
+                .unwrap_or_default();
+            assert!(
+                line.contains(&format!("default {value}")),
+                "{field}: the typings say {line:?}, the core's default is {value}"
+            );
+        }
+    }
 }

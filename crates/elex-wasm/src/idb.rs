@@ -33,8 +33,8 @@ extern "C" {
     pub(crate) async fn index(db: &JsValue, store: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbClose)]
     pub(crate) fn close(db: &JsValue);
-    #[wasm_bindgen(js_name = yieldNow)]
-    pub(crate) async fn yield_now() -> JsValue;
+    #[wasm_bindgen(catch, js_name = checkStorable)]
+    pub(crate) fn check_storable(value: &JsValue) -> Result<(), JsValue>;
 }
 
 /// Writes one snapshot record in its own transaction and closes the connection.

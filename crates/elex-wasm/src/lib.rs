@@ -4,27 +4,23 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(all(test, target_arch = "wasm32"))]
+mod args;
+#[cfg(all(test, target_arch = "wasm32", feature = "test-hooks"))]
 mod browser_tests;
 mod cache;
 mod error;
 mod hnsw;
 mod idb;
 mod qlearning;
+mod task;
 
 pub use cache::AdaptiveCache;
 pub use hnsw::{HnswIndex, SearchResult};
 pub use qlearning::{QLearner, TransitionBatch};
 
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub use hnsw::save_aborted;
-
-/// The module's `WebAssembly.Memory`, for typed-array views over wasm-side buffers
-/// (see [`TransitionBatch`]).
-#[wasm_bindgen::prelude::wasm_bindgen(js_name = wasmMemory)]
-pub fn wasm_memory() -> wasm_bindgen::JsValue {
-    wasm_bindgen::memory()
-}
 
 /// Panics (bugs) show their message in the console instead of "unreachable".
 pub(crate) fn set_panic_hook() {

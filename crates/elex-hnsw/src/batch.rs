@@ -1,0 +1,398 @@
+//! All-or-nothing batches and resumable long work.
+//!
+//! A batch is checked whole by [`Hnsw::validate_batch`] (the one validator: the native
+//! [`Hnsw::insert_batch`] and the JS binding both go through it), then inserted in steps that
+//! the caller may interleave with other work (a browser yields to its event loop between
+//! them). While a batch is open the index keeps an undo log: the first time a step rewrites the
+//! links of a node that existed before the batch, the old links are saved. Rolling back
+//! restores those links, truncates every per-node array to its length at the start and puts
+//! the entry point and the level generator back, so the index is bit for bit what it was
+//! (its snapshot bytes are identical). Other mutations are refused while a batch is open
+//! ([`HnswError::Busy`]); searches may run between steps and see the vectors added so far.
+//!
+//! [`Compaction`] rebuilds the graph in steps the same way: the old index answers searches
+//! until [`Hnsw::finish_compaction`] swaps the rebuilt one in.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::index::INVALID;
+use crate::search::Scratch;
+use crate::{Hnsw, HnswError, Metric, Storage};
+use elex_simd::SplitMix64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Serials of batches, unique in the process: a batch is closed only on the index that opened it.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// What an open batch needs to undo itself.
+#[derive(Debug)]
+pub(crate) struct Undo {
+    serial: u64,
+    slots: usize,
+    upper_len: usize,
+    deleted_words: usize,
+    entry: u32,
+    max_level: u8,
+    rng: SplitMix64,
+    /// Link blocks (count and every slot) of pre-batch nodes as they were before the batch
+    /// first rewrote them.
+    saved: HashMap<(u32, u8), Vec<u32>>,
+}
+
+impl Undo {
+    /// Saves `n`'s link block at `level` before its first rewrite in this batch.
+    pub(crate) fn note(&mut self, n: u32, level: u8, old: &[u32]) {
+        if (n as usize) < self.slots {
+            self.saved.entry((n, level)).or_insert_with(|| old.to_vec());
+        }
+    }
+}
+
+/// An open batch: the validated input and how far its insertion got. Made by
+/// [`Hnsw::begin_batch`], advanced by [`Hnsw::step_batch`], closed by [`Hnsw::commit_batch`]
+/// or [`Hnsw::rollback_batch`].
+#[derive(Debug)]
+pub struct PendingBatch {
+    serial: u64,
+    ids: Vec<u64>,
+    data: Vec<f32>,
+    done: usize,
+    scratch: Option<Scratch>,
+}
+
+impl PendingBatch {
+    /// Vectors inserted so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// Vectors in the batch.
+    pub fn total(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether every vector is in.
+    pub fn is_complete(&self) -> bool {
+        self.done == self.ids.len()
+    }
+}
+
+/// A rebuild without tombstones, made by [`Hnsw::begin_compaction`] and advanced by
+/// [`Compaction::step`]; the index it was made from must not change until
+/// [`Hnsw::finish_compaction`].
+#[derive(Debug)]
+pub struct Compaction {
+    fresh: Hnsw,
+    next: u32,
+    slots: usize,
+    scratch: Scratch,
+}
+
+impl Compaction {
+    /// Copies live nodes of `old` into the rebuilt graph until `stop()` says so (checked after
+    /// every node) or all are in; returns whether all are in. `old` must be the index the
+    /// compaction was begun on, unchanged since.
+    pub fn step(&mut self, old: &Hnsw, mut stop: impl FnMut() -> bool) -> Result<bool, HnswError> {
+        if old.len_slots() != self.slots {
+            return Err(HnswError::Busy(
+                "the index changed while it was being compacted".into(),
+            ));
+        }
+        while (self.next as usize) < self.slots {
+            let n = self.next;
+            self.next += 1;
+            if old.is_deleted(n) {
+                continue;
+            }
+            old.copy_node_into(n, &mut self.fresh, &mut self.scratch);
+            if stop() {
+                break;
+            }
+        }
+        Ok(self.next as usize >= self.slots)
+    }
+
+    /// Share of the old slots visited, 0..=1.
+    pub fn progress(&self) -> f64 {
+        if self.slots == 0 {
+            1.0
+        } else {
+            f64::from(self.next) / self.slots as f64
+        }
+    }
+}
+
+impl Hnsw {
+    /// Checks a vector the caller wants stored: dimension, finite components, and under cosine
+    /// at least one non-zero component. Every such vector can be stored (normalization scales
+    /// by the largest component first, so no finite non-zero vector under- or overflows).
+    ///
+    /// Under L2 and dot the values are stored as given, so they must also fit: the squared
+    /// norm at most `f32::MAX / 4` (then every distance between two stored vectors is finite),
+    /// and with f16 storage every component within ±65504.
+    pub fn check_vector(&self, v: &[f32]) -> Result<(), HnswError> {
+        self.space.check(v)?;
+        if self.p.metric == Metric::Cosine {
+            if v.iter().all(|&x| x == 0.0) {
+                return Err(HnswError::ZeroVector);
+            }
+            return Ok(());
+        }
+        let norm_sq: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        if norm_sq > f64::from(f32::MAX) / 4.0 {
+            return Err(HnswError::ValueTooLarge(format!(
+                "the squared norm {norm_sq:e} would overflow f32 distances (at most {:e})",
+                f32::MAX / 4.0
+            )));
+        }
+        if self.p.storage == Storage::F16 {
+            if let Some(i) = v.iter().position(|x| x.abs() > 65504.0) {
+                return Err(HnswError::ValueTooLarge(format!(
+                    "component {i} = {} does not fit f16 storage (|x| <= 65504)",
+                    v[i]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The batch validator: `data` holds `ids.len() · dims` values, every vector passes
+    /// [`Hnsw::check_vector`], no id is in the index or twice in the batch, and the index has
+    /// room. A batch that passes is inserted whole (nothing in insertion can fail after it).
+    pub fn validate_batch(&self, ids: &[u64], data: &[f32]) -> Result<(), HnswError> {
+        let d = self.p.dims;
+        if ids.len().checked_mul(d) != Some(data.len()) {
+            return Err(HnswError::BatchShape {
+                ids: ids.len(),
+                values: data.len(),
+                dims: d,
+            });
+        }
+        let mut seen = HashSet::with_capacity(ids.len());
+        for (&id, v) in ids.iter().zip(data.chunks_exact(d)) {
+            self.check_vector(v)?;
+            if self.map.contains_key(&id) || !seen.insert(id) {
+                return Err(HnswError::DuplicateId(id));
+            }
+        }
+        if self.ext.len() + ids.len() >= INVALID as usize - 1 {
+            return Err(HnswError::Full(self.ext.len()));
+        }
+        Ok(())
+    }
+
+    /// Whether a batch is open (other mutations are refused until it is committed or rolled
+    /// back).
+    pub fn batch_open(&self) -> bool {
+        self.undo.is_some()
+    }
+
+    /// `Err(Busy)` while a batch is open.
+    pub(crate) fn check_idle(&self, what: &str) -> Result<(), HnswError> {
+        if self.undo.is_some() {
+            return Err(HnswError::Busy(format!(
+                "cannot {what} while a batch is being inserted"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Validates a batch and opens it: nothing is inserted yet. The index takes the vectors
+    /// (no second copy) and reserves room for them.
+    pub fn begin_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+    ) -> Result<PendingBatch, HnswError> {
+        let serial = self.open_batch(&ids, &data)?;
+        Ok(PendingBatch {
+            serial,
+            ids,
+            data,
+            done: 0,
+            scratch: Some(self.scratch()),
+        })
+    }
+
+    /// Validates, starts the undo log and reserves room; returns the batch's serial.
+    fn open_batch(&mut self, ids: &[u64], data: &[f32]) -> Result<u64, HnswError> {
+        self.check_idle("begin a batch")?;
+        self.validate_batch(ids, data)?;
+        self.batch_serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        self.undo = Some(Undo {
+            serial: self.batch_serial,
+            slots: self.ext.len(),
+            upper_len: self.upper.len(),
+            deleted_words: self.deleted.len(),
+            entry: self.entry,
+            max_level: self.max_level,
+            rng: self.rng.clone(),
+            saved: HashMap::new(),
+        });
+        self.reserve_exact(ids.len());
+        Ok(self.batch_serial)
+    }
+
+    /// Inserts `ids[*done..]` until `stop()` or the end. The batch is open and validated.
+    fn insert_from(
+        &mut self,
+        ids: &[u64],
+        data: &[f32],
+        done: &mut usize,
+        s: &mut Scratch,
+        mut stop: impl FnMut() -> bool,
+    ) -> Result<(), HnswError> {
+        let d = self.p.dims;
+        while *done < ids.len() {
+            let i = *done;
+            self.insert_unchecked(ids[i], &data[i * d..(i + 1) * d], s)?;
+            *done += 1;
+            if stop() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_batch(&self, b: &PendingBatch) -> Result<(), HnswError> {
+        match &self.undo {
+            Some(u) if u.serial == b.serial => Ok(()),
+            _ => Err(HnswError::Busy(
+                "that batch is not the one open on this index".into(),
+            )),
+        }
+    }
+
+    /// Inserts vectors of an open batch until `stop()` says so (checked after every vector) or
+    /// all are in; returns how many are in.
+    pub fn step_batch(
+        &mut self,
+        b: &mut PendingBatch,
+        stop: impl FnMut() -> bool,
+    ) -> Result<usize, HnswError> {
+        self.check_batch(b)?;
+        let mut s = b.scratch.take().unwrap_or_else(|| self.scratch());
+        let result = self.insert_from(&b.ids, &b.data, &mut b.done, &mut s, stop);
+        b.scratch = Some(s);
+        result.map(|()| b.done)
+    }
+
+    /// Closes a batch whose vectors are all in.
+    pub fn commit_batch(&mut self, b: PendingBatch) -> Result<(), HnswError> {
+        self.check_batch(&b)?;
+        if !b.is_complete() {
+            return Err(HnswError::Busy(format!(
+                "the batch has {} of {} vectors in; finish or roll it back",
+                b.done,
+                b.ids.len()
+            )));
+        }
+        self.undo = None;
+        if let Some(s) = b.scratch {
+            self.put_scratch(s);
+        }
+        Ok(())
+    }
+
+    /// Undoes an open batch: the index is exactly as it was before [`Hnsw::begin_batch`].
+    pub fn rollback_batch(&mut self, b: PendingBatch) -> Result<(), HnswError> {
+        self.check_batch(&b)?;
+        if let Some(s) = b.scratch {
+            self.put_scratch(s);
+        }
+        self.undo_batch(&b.ids[..b.done]);
+        Ok(())
+    }
+
+    /// Rolls the open batch back; `inserted` are the ids it put in.
+    fn undo_batch(&mut self, inserted: &[u64]) {
+        let Some(u) = self.undo.take() else {
+            return;
+        };
+        for id in inserted {
+            self.map.remove(id);
+        }
+        self.truncate_nodes(u.slots, u.upper_len, u.deleted_words);
+        for ((n, level), block) in u.saved {
+            self.restore_block(n, level, &block);
+        }
+        self.entry = u.entry;
+        self.max_level = u.max_level;
+        self.rng = u.rng;
+    }
+
+    /// Inserts `ids.len()` vectors laid out contiguously in `data` (`ids.len() · dims` values),
+    /// calling `progress(done, total)` after every 1% (and at the end). The whole batch is
+    /// validated first ([`Hnsw::validate_batch`]): on any error nothing is inserted.
+    pub fn insert_batch(
+        &mut self,
+        ids: &[u64],
+        data: &[f32],
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(), HnswError> {
+        self.open_batch(ids, data)?;
+        let step = (ids.len() / 100).max(1);
+        let total = ids.len();
+        let mut s = self.take_scratch();
+        let mut done = 0;
+        while done < total {
+            if let Err(e) = self.insert_from(ids, data, &mut done, &mut s, || true) {
+                self.put_scratch(s);
+                self.undo_batch(&ids[..done]);
+                return Err(e);
+            }
+            if done % step == 0 || done == total {
+                progress(done, total);
+            }
+        }
+        self.put_scratch(s);
+        self.undo = None;
+        Ok(())
+    }
+
+    /// Starts rebuilding the graph without tombstones (see [`Hnsw::compact`]).
+    pub fn begin_compaction(&self) -> Result<Compaction, HnswError> {
+        self.check_idle("compact")?;
+        let fresh = Hnsw::with_kernels(self.p.clone(), self.space.k)?;
+        Ok(Compaction {
+            scratch: fresh.scratch(),
+            fresh,
+            next: 0,
+            slots: self.ext.len(),
+        })
+    }
+
+    /// Swaps in a finished rebuild.
+    pub fn finish_compaction(&mut self, mut c: Compaction) -> Result<(), HnswError> {
+        self.check_idle("compact")?;
+        if !c.step(self, || false)? {
+            return Err(HnswError::Busy("the compaction is not finished".into()));
+        }
+        c.fresh.shrink_to_fit();
+        *self = c.fresh;
+        Ok(())
+    }
+
+    /// Rebuilds the graph from the live vectors (in insertion order, levels re-drawn from the
+    /// seed), dropping tombstones and reclaiming their memory. Stored encodings are copied, not
+    /// re-quantized. Deterministic: the same live set gives the same index. Refused while a
+    /// batch is open.
+    pub fn compact(&mut self) -> Result<(), HnswError> {
+        let c = self.begin_compaction()?;
+        self.finish_compaction(c)
+    }
+
+    /// Appends live node `n` of `self` to `fresh` and links it.
+    fn copy_node_into(&self, n: u32, fresh: &mut Hnsw, s: &mut Scratch) {
+        let d = self.p.dims;
+        self.vectors.load(d, n, &mut s.q);
+        s.prep.clear();
+        if !self.raw.is_empty() {
+            s.prep
+                .extend_from_slice(&self.raw[n as usize * d..(n as usize + 1) * d]);
+        }
+        let level = fresh.random_level();
+        let node = fresh.push_node(self.ext[n as usize], level, &s.q, &s.prep);
+        fresh.link(node, s);
+    }
+}

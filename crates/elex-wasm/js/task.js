@@ -1,0 +1,32 @@
+// Scheduling helpers of elex-wasm: a clock and a yield to the event loop that long work (batch
+// inserts, compaction) calls between slices of a few milliseconds.
+
+const perf = globalThis.performance;
+
+/// Milliseconds from a monotonic clock.
+export function now() {
+  return perf ? perf.now() : Date.now();
+}
+
+const isNode =
+  typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+
+let channel = null;
+const waiting = [];
+
+/// Yields to the event loop (a macrotask, so input and rendering get their turn). Prefers
+/// `scheduler.yield()`; otherwise a MessageChannel message, which browsers do not clamp the way
+/// they clamp nested `setTimeout(0)` to 4 ms; `setImmediate` in Node.
+export function yieldNow() {
+  const s = globalThis.scheduler;
+  if (s && typeof s.yield === 'function') return s.yield();
+  if (isNode && typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === 'function') {
+    if (!channel) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => { const r = waiting.shift(); if (r) r(); };
+    }
+    return new Promise((r) => { waiting.push(r); channel.port2.postMessage(0); });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+}

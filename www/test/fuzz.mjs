@@ -1,0 +1,503 @@
+// A fuzzer of elex's JS surface: seeded random call sequences over every class and method, with
+// random and extreme arguments (NaN, ±Infinity, -1, 2^32, 2^53, empty and long arrays, null,
+// undefined, wrong types, freed objects, calls while an addBatch is in flight and from inside its
+// progress callback), each checked against a plain-JS model of what the object holds: a call
+// that should succeed must, one that should fail must fail with one of the codes its faults
+// allow, and no call may trap (WebAssembly.RuntimeError). Both flavours, in Node, on
+// fake-indexeddb.
+//
+//   node www/test/fuzz.mjs [--calls N] [--seed S]     (calls per flavour; default 20000)
+import 'fake-indexeddb/auto';
+import { parseArgs } from 'node:util';
+import { init } from 'elex';
+
+const { values: opts } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '20000' },
+    seed: { type: 'string', default: '20261201' },
+    trace: { type: 'boolean', default: false },
+  },
+});
+const CALLS = Number(opts.calls);
+const SEED = BigInt(opts.seed);
+
+function rng(seed) {
+  let s = seed & 0xffffffffffffffffn;
+  const next = () => {
+    s = (s + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let z = s;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+    return Number((z ^ (z >> 31n)) >> 11n) / 2 ** 53;
+  };
+  const r = {
+    unit: next,
+    below: (n) => Math.floor(next() * n),
+    chance: (p) => next() < p,
+    pick: (xs) => xs[Math.floor(next() * xs.length)],
+  };
+  return r;
+}
+
+class Failure extends Error {}
+
+let calls = 0;
+let traps = 0;
+const found = new Map(); // what failed, by kind (the report)
+
+function isTrap(e) {
+  return e instanceof WebAssembly.RuntimeError || (e && e.code === 'WASM_TRAP');
+}
+
+// Runs `f`, which should succeed iff `faults` is empty; a failure's code must be one of the
+// codes in `faults` (plus `extra`, codes that any call may meet: none by default).
+function expectSync(what, faults, f) {
+  calls++;
+  if (opts.trace) console.log(`${calls} ${what} [${faults}]`);
+  let out;
+  try {
+    out = f();
+  } catch (e) {
+    if (isTrap(e)) { traps++; throw new Failure(`${what}: TRAP ${e.message}`); }
+    if (faults.length === 0) throw new Failure(`${what}: unexpected ${e && e.code} ${e && e.message}`);
+    if (!faults.includes(e.code)) throw new Failure(`${what}: code ${e && e.code} (${e && e.message}) not in [${faults}]`);
+    if (!(e instanceof Error)) throw new Failure(`${what}: threw a non-Error`);
+    return { ok: false, error: e };
+  }
+  if (faults.length) throw new Failure(`${what}: succeeded despite [${faults}]`);
+  return { ok: true, value: out };
+}
+
+async function expectAsync(what, faults, f) {
+  calls++;
+  if (opts.trace) console.log(`${calls} ${what} [${faults}]`);
+  let out;
+  try {
+    out = await f();
+  } catch (e) {
+    if (isTrap(e)) { traps++; throw new Failure(`${what}: TRAP ${e.message}`); }
+    if (faults.length === 0) throw new Failure(`${what}: unexpected ${e && e.code} ${e && e.message}`);
+    if (!faults.includes(e.code)) throw new Failure(`${what}: code ${e && e.code} (${e && e.message}) not in [${faults}]`);
+    return { ok: false, error: e };
+  }
+  if (faults.length) throw new Failure(`${what}: succeeded despite [${faults}]`);
+  return { ok: true, value: out };
+}
+
+// ---- argument generators: each returns [value, fault codes it brings] ----------------------
+
+const BAD_NUMBERS = [NaN, Infinity, -Infinity, -1, -0.5, 1.5, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e300, -(2 ** 31)];
+const WRONG_TYPES = [null, undefined, '3', {}, [], true, () => 1, Symbol('s'), 10n];
+
+function genId(r, model) {
+  const u = r.unit();
+  if (u < 0.06) return [r.pick(WRONG_TYPES), ['INVALID_ARGUMENT']];
+  if (u < 0.12) return [r.pick(BAD_NUMBERS.filter((x) => x !== 2 ** 32)), ['INVALID_ID']];
+  if (u < 0.3 && model.size) return [r.pick([...model.keys()]), []];
+  return [r.below(400), []];
+}
+
+function genVector(r, dims, cosine, storage) {
+  const u = r.unit();
+  const v = new Float32Array(dims);
+  for (let i = 0; i < dims; i++) v[i] = r.unit() * 2 - 1;
+  if (u < 0.04) {
+    const x = r.pick(WRONG_TYPES);
+    return [x, Array.isArray(x) ? ['DIMENSION_MISMATCH'] : ['INVALID_ARGUMENT']];
+  }
+  if (u < 0.06) return [new Int8Array(dims), ['INVALID_ARGUMENT']];
+  if (u < 0.1) return [new Float32Array(r.pick([0, dims - 1, dims + 1, 1000])), ['DIMENSION_MISMATCH']];
+  if (u < 0.13) { v[r.below(dims)] = r.pick([NaN, Infinity, -Infinity]); return [v, ['NON_FINITE']]; }
+  if (u < 0.16) return [new Float32Array(dims), cosine ? ['ZERO_VECTOR'] : []];
+  if (u < 0.19) {
+    const x = v.map(() => r.pick([1e-40, 3e38, -3e38, 1e-45]));
+    return [x, cosine || x.every((c) => Math.abs(c) < 1) ? [] : ['VALUE_TOO_LARGE']];
+  }
+  if (u < 0.2) {
+    const x = v.map((c) => c * 70000);
+    return [x, !cosine && storage === 'f16' && x.some((c) => Math.abs(c) > 65504) ? ['VALUE_TOO_LARGE'] : []];
+  }
+  if (u < 0.22) return [Array.from(v), []];
+  if (u < 0.24) { const a = Array.from(v); a[r.below(dims)] = 'x'; return [a, ['INVALID_ARGUMENT']]; }
+  if (u < 0.27) return [Float64Array.from(v), []];
+  return [v, []];
+}
+
+// A whole number argument in `lo..=hi` (k, ef, counts), or a bad one with its codes.
+function genCount(r, lo, hi, rangeCodes) {
+  const u = r.unit();
+  if (u < 0.05) return [r.pick(WRONG_TYPES.filter((x) => x !== undefined)), ['INVALID_ARGUMENT']];
+  if (u < 0.12) {
+    const bad = [0, -1, 1.5, NaN, Infinity, 2 ** 32, 2 ** 53].filter((x) => !(Number.isInteger(x) && x >= lo && x <= hi));
+    return [r.pick(bad), rangeCodes];
+  }
+  return [lo + r.below(Math.max(1, hi - lo + 1)), []];
+}
+
+function sameIds(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+// ---- HnswIndex -------------------------------------------------------------------------------
+
+async function fuzzIndex(elex, r, budget) {
+  const dims = 1 + r.below(8);
+  const metric = r.pick(['cosine', 'l2', 'dot']);
+  const storage = r.pick(['f32', 'f16', 'i8']);
+  const cosine = metric === 'cosine';
+  const index = new elex.HnswIndex({ dims, metric, storage, m: 4 + r.below(8), efConstruction: 16 + r.below(40), seed: r.below(1000), keepF32: r.chance(0.5) });
+  const model = new Map(); // committed id -> true
+  let inFlight = []; // pending addBatch promises (settle in order)
+  const pendingIds = new Set();
+  let queued = 0; // operations queued or running on the index
+  let n = 0;
+
+  const busy = () => queued > 0;
+  const settleAll = async () => {
+    const results = await Promise.allSettled(inFlight);
+    const bad = results.find((x) => x.status === 'rejected');
+    if (bad) throw bad.reason;
+    inFlight = [];
+    pendingIds.clear();
+  };
+
+  while (n < budget) {
+    n++;
+    const op = r.unit();
+    if (op < 0.25) {
+      const [id, fi] = genId(r, model);
+      const [v, fv] = genVector(r, dims, cosine, storage);
+      const faults = [...fi, ...fv];
+      if (!fi.length && model.has(id)) faults.push('DUPLICATE_ID');
+      if (busy()) faults.push('BUSY');
+      const res = expectSync(`add(${String(id)})`, faults, () => index.add(id, v));
+      if (res.ok) model.set(id, true);
+    } else if (op < 0.35) {
+      const [id, fi] = genId(r, model);
+      const faults = [...fi];
+      if (!fi.length && !model.has(id)) faults.push('UNKNOWN_ID');
+      if (busy()) faults.push('BUSY');
+      const res = expectSync(`delete(${String(id)})`, faults, () => index.delete(id));
+      if (res.ok) model.delete(id);
+    } else if (op < 0.6) {
+      const [q, fq0] = genVector(r, dims, cosine, storage);
+      const fq = fq0.filter((c) => c !== 'VALUE_TOO_LARGE'); // queries are not stored
+      const live = model.size + pendingIds.size;
+      const [k, fk] = genCount(r, 1, Math.max(1, live + 1), ['OUT_OF_RANGE', 'ZERO_K', 'K_TOO_LARGE']);
+      const efBad = r.chance(0.1);
+      const ef = r.chance(0.5) ? undefined : efBad ? r.pick([0, -1, NaN, 2 ** 40, 'x']) : 1 + r.below(64);
+      const faults = [...fq, ...fk];
+      if (efBad && ef !== undefined) faults.push(typeof ef === 'string' ? 'INVALID_ARGUMENT' : 'OUT_OF_RANGE');
+      const filtered = r.chance(0.3);
+      const allow = filtered ? Float64Array.from({ length: r.below(20) }, () => r.below(400)) : null;
+      // k above the live count: K_TOO_LARGE; while a batch is half in, k may or may not fit.
+      let maybe = false;
+      if (!fk.length && typeof k === 'number' && k > model.size) {
+        if (k > live || !busy()) faults.push('K_TOO_LARGE');
+        else maybe = true;
+      }
+      if (maybe) {
+        calls++;
+        try {
+          filtered ? index.searchFiltered(q, k, allow, ef) : index.search(q, k, ef);
+        } catch (e) {
+          if (isTrap(e)) { traps++; throw new Failure(`search: TRAP ${e.message}`); }
+          if (!['K_TOO_LARGE', ...faults].includes(e.code)) throw new Failure(`search: ${e.code} ${e.message}`);
+        }
+        continue;
+      }
+      const res = expectSync(`search(k=${String(k)})`, faults, () =>
+        filtered ? index.searchFiltered(q, k, allow, ef) : index.search(q, k, ef));
+      if (res.ok) {
+        const ids = [...res.value.ids];
+        const d = [...res.value.distances];
+        if (!filtered && ids.length !== k) throw new Failure(`search returned ${ids.length} of k=${k}`);
+        if (ids.length > k) throw new Failure('more than k results');
+        for (const id of ids) {
+          if (!model.has(id) && !pendingIds.has(id)) throw new Failure(`search returned ${id}, not in the index`);
+          if (filtered && !allow.includes(id)) throw new Failure(`filtered search returned ${id}, not allowed`);
+        }
+        if (new Set(ids).size !== ids.length) throw new Failure('duplicate ids in results');
+        for (let i = 1; i < d.length; i++) if (!(d[i - 1] <= d[i]) && !Number.isNaN(d[i])) throw new Failure('results out of order');
+      }
+    } else if (op < 0.72) {
+      // addBatch, often left in flight while other calls go on.
+      const count = r.pick([0, 1, 2, 5, 20, 60]);
+      const ids = [];
+      const vecs = new Float32Array(count * dims);
+      const faults = [];
+      for (let i = 0; i < count; i++) {
+        ids.push(r.chance(0.03) && ids.length ? ids[0] : 1000 + r.below(100000));
+        for (let j = 0; j < dims; j++) vecs[i * dims + j] = r.unit() * 2 - 1;
+      }
+      let idsArg = Float64Array.from(ids);
+      let vecArg = vecs;
+      const u = r.unit();
+      const notArrays = WRONG_TYPES.filter((x) => !Array.isArray(x));
+      if (u < 0.03) { idsArg = r.pick(notArrays); faults.push('INVALID_ARGUMENT'); }
+      else if (u < 0.06) { vecArg = r.pick(notArrays); faults.push('INVALID_ARGUMENT'); }
+      else if (u < 0.09 && count) { vecArg = vecs.subarray(1); faults.push('BATCH_SHAPE'); }
+      else if (u < 0.12 && count) { vecArg = vecs.slice(); vecArg[r.below(vecArg.length)] = NaN; faults.push('NON_FINITE'); }
+      else if (u < 0.15 && count) { idsArg = Float64Array.from(ids); idsArg[0] = -1; faults.push('INVALID_ID'); }
+      else if (u < 0.2 && count && cosine) { vecArg = vecs.slice(); vecArg.fill(0, 0, dims); faults.push('ZERO_VECTOR'); }
+      const throwAt = r.chance(0.15) ? 1 + r.below(3) : 0;
+      const userError = new Error('from onProgress');
+      let progressCalls = 0;
+      const onProgress = (done, total) => {
+        progressCalls++;
+        if (done > total) throw new Failure('progress past total');
+        // Calls from inside the callback: a sync mutation is BUSY, a search works.
+        const inner = expectSync('add inside onProgress', ['BUSY', 'INVALID_ID', 'DUPLICATE_ID', 'DIMENSION_MISMATCH'], () => index.add(5, new Float32Array(dims).fill(1)));
+        if (inner.ok) throw new Failure('add inside onProgress succeeded');
+        if (throwAt && progressCalls === throwAt && done < total) throw userError;
+      };
+      const options = r.chance(0.5) ? onProgress : { onProgress, sliceMs: r.pick([0.01, 1, 8]) };
+      const batchIds = [...ids];
+      const p = (async () => {
+        queued++;
+        let outcome;
+        try {
+          outcome = await index.addBatch(idsArg, vecArg, options);
+        } catch (e) {
+          outcome = e;
+        } finally {
+          queued--;
+        }
+        calls++;
+        if (isTrap(outcome)) { traps++; throw new Failure(`addBatch: TRAP ${outcome.message}`); }
+        // The model at this batch's turn: every earlier batch has settled.
+        const dupInside = new Set(batchIds).size !== batchIds.length;
+        const dupModel = batchIds.some((id) => model.has(id));
+        const expected = [...faults];
+        if (dupInside || dupModel) expected.push('DUPLICATE_ID');
+        const threw = outcome === userError;
+        if (threw) {
+          if (expected.length) throw new Failure('onProgress ran for an invalid batch');
+        } else if (outcome instanceof Error || (outcome && outcome.code)) {
+          if (!expected.length || !expected.includes(outcome.code)) {
+            throw new Failure(`addBatch: ${outcome.code} ${outcome.message} not in [${expected}]`);
+          }
+        } else {
+          if (expected.length) throw new Failure(`addBatch succeeded despite [${expected}]`);
+          if (outcome !== count) throw new Failure(`addBatch resolved ${outcome}, not ${count}`);
+          for (const id of batchIds) model.set(id, true);
+        }
+      })();
+      for (const id of batchIds) pendingIds.add(id);
+      inFlight.push(p);
+      if (r.chance(0.5)) await settleAll();
+    } else if (op < 0.76) {
+      const res = expectSync('toBytes', [], () => {
+        try { return index.toBytes(); } catch (e) { if (e.code === 'BUSY' && busy()) return null; throw e; }
+      });
+      if (res.value) {
+        const back = elex.HnswIndex.fromBytes(res.value);
+        if (!busy() && back.size !== model.size) throw new Failure(`fromBytes size ${back.size} != ${model.size}`);
+        back.free();
+      }
+      const junk = r.pick([new Uint8Array(0), new Uint8Array(97), res.value ? res.value.slice(0, -1) : new Uint8Array(3), null, 'bytes']);
+      expectSync('fromBytes(junk)', ['INVALID_ARGUMENT', 'TRUNCATED', 'BAD_MAGIC', 'CORRUPT', 'CHECKSUM_MISMATCH'], () => elex.HnswIndex.fromBytes(junk));
+    } else if (op < 0.78) {
+      queued++;
+      const res = await expectAsync('compact', [], () => index.compact(r.chance(0.5) ? { sliceMs: 0.01 } : undefined)).finally(() => queued--);
+      if (res.ok && !busy() && index.deletedCount !== 0) throw new Failure('tombstones after compact');
+    } else if (op < 0.8) {
+      await settleAll();
+      calls++;
+      if (index.size !== model.size) throw new Failure(`size ${index.size} != model ${model.size}`);
+      for (const id of model.keys()) if (!index.has(id)) throw new Failure(`lost id ${id}`);
+    } else if (op < 0.82) {
+      const bad = r.pick([{ dims: 0 }, { dims: -1 }, { dims: 1e9 }, { dims: 4, metric: 'x' }, { dims: 4, seed: -1 }, { dims: 4, m: 1 }, { dims: 4, bogus: 1 }, null, 7, { dims: '4' }]);
+      expectSync('new HnswIndex(bad)', ['INVALID_OPTIONS'], () => new elex.HnswIndex(bad));
+    } else if (op < 0.83) {
+      const t = new elex.HnswIndex({ dims: 2 });
+      t.free();
+      expectSync('freed.search', ['FREED'], () => t.search(new Float32Array(2), 1));
+    } else {
+      expectSync('memoryBytes', [], () => index.memoryBytes());
+    }
+  }
+  await settleAll();
+  calls++;
+  if (index.size !== model.size) throw new Failure(`final size ${index.size} != model ${model.size}`);
+  index.free();
+}
+
+// ---- AdaptiveCache ---------------------------------------------------------------------------
+
+function sameValue(a, b) {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+let dbCounter = 0;
+async function fuzzCache(elex, r, budget, tag) {
+  const budgetBytes = 2000 + r.below(20000);
+  const cache = await elex.AdaptiveCache.open({ budgetBytes, dbName: `fuzz-${tag}-${dbCounter++}`, policy: r.pick(['tinylfu', 's3fifo', 'lru']) });
+  const model = new Map();
+  for (let n = 0; n < budget; n++) {
+    const op = r.unit();
+    const key = r.chance(0.04) ? r.pick(WRONG_TYPES) : `k${r.below(60)}`;
+    const keyFaults = typeof key === 'string' ? [] : ['INVALID_ARGUMENT'];
+    if (op < 0.45) {
+      let value;
+      const faults = [...keyFaults];
+      const u = r.unit();
+      if (u < 0.5) value = Uint8Array.from({ length: r.below(300) }, () => r.below(256));
+      else if (u < 0.8) value = { n: r.below(1000), tags: ['a', String(r.below(9))] };
+      else if (u < 0.87) value = `text ${r.below(1e6)}`;
+      else if (u < 0.93) { value = r.pick([() => 1, Symbol('x'), { f() {} }]); if (!keyFaults.length) faults.push('DATA_CLONE'); }
+      else { value = new Uint8Array(budgetBytes + 10); if (!keyFaults.length) faults.push('ENTRY_TOO_LARGE'); }
+      let bytes;
+      if (r.chance(0.1)) {
+        bytes = r.pick([-1, NaN, Infinity, 'x', 10, 1e300]);
+        if (!keyFaults.length) {
+          if (bytes === 'x') faults.push('INVALID_ARGUMENT');
+          else if (bytes === 10) {
+            // A valid size overrides the value's own: a large value then fits.
+            const i = faults.indexOf('ENTRY_TOO_LARGE');
+            if (i >= 0) faults.splice(i, 1);
+          } else if (bytes === 1e300) faults.push('INVALID_SIZE', 'ENTRY_TOO_LARGE');
+          else faults.push('INVALID_SIZE');
+        }
+      }
+      const res = await expectAsync('cache.put', faults, () => cache.put(key, value, bytes));
+      if (res.ok) model.set(key, value);
+    } else if (op < 0.8) {
+      const res = await expectAsync('cache.get', keyFaults, () => cache.get(key));
+      if (res.ok) {
+        const want = model.get(key);
+        if (!sameValue(res.value, want)) throw new Failure(`cache.get(${key}) = ${JSON.stringify(res.value)}, model ${JSON.stringify(want)}`);
+      }
+    } else if (op < 0.9) {
+      const res = await expectAsync('cache.delete', keyFaults, () => cache.delete(key));
+      if (res.ok) {
+        if (res.value !== model.has(key)) throw new Failure(`cache.delete(${key}) = ${res.value}`);
+        model.delete(key);
+      }
+    } else if (op < 0.97) {
+      const x = r.chance(0.3) ? r.pick([NaN, -0.1, 5, Infinity, 'x', null]) : r.unit();
+      const faults = typeof x === 'number' && x >= 0 && x <= 1 ? [] : [typeof x === 'number' ? 'OUT_OF_RANGE' : 'INVALID_ARGUMENT'];
+      await expectAsync('cache.relieve', faults, () => cache.relieve(x));
+    } else {
+      calls++;
+      const s = cache.stats();
+      if (cache.bytes > budgetBytes) throw new Failure('cache over budget');
+      if (s.dropped !== 0) throw new Failure('cache dropped a value with a spill tier');
+    }
+  }
+  cache.close();
+  cache.free();
+}
+
+// ---- QLearner --------------------------------------------------------------------------------
+
+async function fuzzLearner(elex, r, budget) {
+  const S = 1 + r.below(30);
+  const A = 1 + r.below(8);
+  const alpha = 0.1 + r.unit() * 0.8;
+  const gamma = r.unit() * 0.99;
+  const learner = new elex.QLearner(S, A, alpha, gamma, r.below(1000));
+  const q = new Float64Array(S * A);
+  for (let n = 0; n < budget; n++) {
+    const op = r.unit();
+    if (op < 0.35) {
+      const len = r.below(6);
+      const cols = { s: [], a: [], rw: [], ns: [], d: [] };
+      for (let i = 0; i < len; i++) {
+        cols.s.push(r.below(S)); cols.a.push(r.below(A)); cols.rw.push(r.unit() * 2 - 1);
+        cols.ns.push(r.below(S)); cols.d.push(r.chance(0.2) ? 1 : 0);
+      }
+      const faults = [];
+      const u = r.unit();
+      if (u < 0.05 && len) { cols.s[0] = S + r.below(5); faults.push('STATE_OUT_OF_RANGE'); }
+      else if (u < 0.1 && len) { cols.a[0] = A; faults.push('ACTION_OUT_OF_RANGE'); }
+      else if (u < 0.13 && len) { cols.rw[0] = NaN; faults.push('NON_FINITE_REWARD'); }
+      else if (u < 0.16 && len) { cols.s[0] = -1; faults.push('OUT_OF_RANGE'); }
+      else if (u < 0.19 && len) { cols.d.pop(); faults.push('BATCH_SHAPE'); }
+      else if (u < 0.21) { cols.s = null; faults.push('INVALID_ARGUMENT'); }
+      // A negative state only survives as a plain Array (a Uint32Array would wrap it).
+      const states = cols.s === null ? null : cols.s.includes(-1) ? cols.s : Uint32Array.from(cols.s);
+      const res = expectSync('updateBatch', faults, () => learner.updateBatch(
+        states, Uint32Array.from(cols.a), Float32Array.from(cols.rw), Uint32Array.from(cols.ns), Uint8Array.from(cols.d)));
+      if (res.ok) {
+        for (let i = 0; i < len; i++) {
+          let max = -Infinity;
+          for (let b = 0; b < A; b++) max = Math.max(max, q[cols.ns[i] * A + b]);
+          const target = Math.fround(cols.rw[i]) + gamma * max * (1 - cols.d[i]);
+          const k = cols.s[i] * A + cols.a[i];
+          q[k] += alpha * (target - q[k]);
+        }
+      }
+    } else if (op < 0.6) {
+      const [s, fs] = genCount(r, 0, S - 1, ['OUT_OF_RANGE']);
+      const [a, fa] = genCount(r, 0, A - 1, ['OUT_OF_RANGE']);
+      const res = expectSync('value', [...fs, ...fa], () => learner.value(s, a));
+      if (res.ok && Math.abs(res.value - q[s * A + a]) > 1e-3 * (1 + Math.abs(q[s * A + a]))) {
+        throw new Failure(`value(${s},${a}) = ${res.value}, model ${q[s * A + a]}`);
+      }
+    } else if (op < 0.75) {
+      const [s, fs] = genCount(r, 0, S - 1, ['OUT_OF_RANGE']);
+      const eps = r.chance(0.1) ? r.pick([NaN, -1, 2]) : r.unit();
+      const faults = [...fs];
+      if (!(eps >= 0 && eps <= 1)) faults.push('OUT_OF_RANGE');
+      const res = expectSync('act', faults, () => learner.act(s, eps));
+      if (res.ok && !(res.value >= 0 && res.value < A)) throw new Failure(`act returned ${res.value}`);
+    } else if (op < 0.9) {
+      const [cap, fc] = r.chance(0.1) ? [r.pick([-1, 2 ** 32, 1e12, NaN]), ['OUT_OF_RANGE']] : [r.below(8), []];
+      const res = expectSync('new TransitionBatch', fc, () => new elex.TransitionBatch(cap));
+      if (!res.ok) continue;
+      const tb = res.value;
+      const len = r.chance(0.15) ? cap + 1 + r.below(3) : r.below(cap + 1);
+      const rows = [];
+      const st = tb.states, ac = tb.actions, rw = tb.rewards, ns = tb.nextStates, dn = tb.dones;
+      for (let i = 0; i < cap; i++) {
+        rows.push([r.below(S), r.below(A), r.unit() * 2 - 1, r.below(S), r.chance(0.2) ? 1 : 0]);
+        [st[i], ac[i], rw[i], ns[i], dn[i]] = rows[i];
+      }
+      const res2 = expectSync('updateFrom', len > cap ? ['BATCH_SHAPE'] : [], () => learner.updateFrom(tb, len));
+      if (res2.ok) {
+        for (let i = 0; i < len; i++) {
+          const [s, a, rew, nx, d] = rows[i];
+          let max = -Infinity;
+          for (let b = 0; b < A; b++) max = Math.max(max, q[nx * A + b]);
+          const k = s * A + a;
+          q[k] += alpha * (Math.fround(rew) + gamma * max * (1 - d) - q[k]);
+        }
+      }
+      tb.free();
+    } else {
+      const bad = r.pick([[-1, 2], [2 ** 32, 2], [0, 1], [1, 0], [1e6, 1e6], [NaN, 2], ['3', 2]]);
+      const faults = typeof bad[0] === 'string' ? ['INVALID_ARGUMENT'] : ['OUT_OF_RANGE', 'INVALID_TABLE'];
+      expectSync('new QLearner(bad)', faults, () => new elex.QLearner(bad[0], bad[1], 0.5, 0.9, 1));
+    }
+  }
+  learner.free();
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+let failures = 0;
+for (const simd of [true, false]) {
+  const elex = await init({ simd });
+  const r = rng(SEED + (simd ? 0n : 1n));
+  const start = calls;
+  let round = 0;
+  try {
+    while (calls - start < CALLS) {
+      round++;
+      const which = r.unit();
+      if (which < 0.6) await fuzzIndex(elex, r, 50 + r.below(400));
+      else if (which < 0.8) await fuzzCache(elex, r, 20 + r.below(100), elex.flavour);
+      else await fuzzLearner(elex, r, 20 + r.below(200));
+    }
+    console.log(`ok   ${elex.flavour}: ${calls - start} calls in ${round} rounds, seed ${SEED}, 0 traps`);
+  } catch (e) {
+    failures++;
+    found.set(elex.flavour, e.message);
+    console.log(`FAIL ${elex.flavour}: after ${calls - start} calls (seed ${SEED}, round ${round}): ${e.stack}`);
+  }
+}
+console.log(`fuzz: ${calls} calls, ${traps} traps`);
+console.log(`${2 - failures} passed, ${failures} failed`);
+if (failures) process.exit(1);
