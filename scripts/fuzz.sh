@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets (fuzz/, outside the workspace) for a number of executions each.
+# Runs the cargo-fuzz targets (fuzz/, outside the workspace) for a number of executions each,
+# then the JS-API fuzzer (www/test/fuzz.mjs) for RUNS calls per wasm flavour against the built
+# npm package (build-optimized.sh builds it when www/pkg is missing).
 # cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP=1 enables them on the stable toolchain.
-# Usage: scripts/fuzz.sh [RUNS] [TARGET...]   (default 1,000,000 runs of every target)
+# Usage: scripts/fuzz.sh [RUNS] [TARGET...]   (default 1,000,000 runs of every target; the
+# targets are hnsw_from_bytes, cache_ops and js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,8 +17,14 @@ if [[ ! -x "$fuzz_root/bin/cargo-fuzz" ]]; then
 fi
 export PATH="$fuzz_root/bin:$PATH" RUSTC_BOOTSTRAP=1
 targets=("$@")
-((${#targets[@]})) || targets=(hnsw_from_bytes cache_ops)
+((${#targets[@]})) || targets=(hnsw_from_bytes cache_ops js)
 for t in "${targets[@]}"; do
+  if [[ $t == js ]]; then
+    [[ -f www/pkg/web/simd/elex_bg.wasm ]] || bash build-optimized.sh >/dev/null
+    echo "[fuzz] js: $runs calls per flavour"
+    node www/test/fuzz.mjs --calls "$runs" --seed "${ELEX_FUZZ_SEED:-$RANDOM}"
+    continue
+  fi
   corpus="fuzz/corpus/$t"
   mkdir -p "$corpus"
   if [[ $t == hnsw_from_bytes ]]; then

@@ -72,7 +72,10 @@ bash build-optimized.sh
 step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
 node www/test/node.mjs
 
-step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page + module worker)"
+step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps (scripts/fuzz.sh runs 1M)"
+node www/test/fuzz.mjs --calls 50000
+
+step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page, module worker, elex/worker API), plain <script type=module>"
 node www/test/packaging.mjs
 
 step "demo end to end in Chromium: build with progress, search by typing and clicking, reload from IndexedDB (screenshots in www/test-artifacts/)"

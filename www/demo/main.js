@@ -1,7 +1,9 @@
 // The demo: real passages (docs-50k) with their all-MiniLM-L6-v2 embeddings, an HNSW index built
-// in the browser (or loaded from IndexedDB), nearest-neighbour search on a picked passage, and an
-// AdaptiveCache holding passage texts under a small budget (spilling to IndexedDB).
+// (or loaded from IndexedDB) and searched in a Web Worker through `elex/worker`, nearest-neighbour
+// search on a picked passage, and an AdaptiveCache on the page holding passage texts under a small
+// budget (spilling to IndexedDB).
 import { init } from 'elex';
+import { open } from 'elex/worker';
 
 const $ = (id) => document.getElementById(id);
 const DB = 'elex-demo';
@@ -14,8 +16,9 @@ function status(text) {
 
 async function main() {
   const elex = await init();
-  $('runtime').textContent = `${elex.flavour === 'simd' ? 'SIMD (simd128)' : 'scalar'} WebAssembly build`;
-  $('runtime').dataset.flavour = elex.flavour;
+  const worker = await open();
+  $('runtime').textContent = `${worker.flavour === 'simd' ? 'SIMD (simd128)' : 'scalar'} WebAssembly build, index in a Web Worker`;
+  $('runtime').dataset.flavour = worker.flavour;
   const meta = await (await fetch('./data/meta.json')).json();
   const [passages, vectors] = await Promise.all([
     fetch('./data/passages.json').then((r) => r.json()),
@@ -26,12 +29,12 @@ async function main() {
   let index;
   let source;
   try {
-    index = await elex.HnswIndex.load(DB, KEY);
+    index = await worker.HnswIndex.load(DB, KEY);
     source = 'loaded from IndexedDB';
     $('progress').value = 1;
   } catch (e) {
     if (e.code !== 'NOT_FOUND') console.warn('saved index unusable, rebuilding:', e.code, e.message);
-    index = new elex.HnswIndex({ dims, metric: 'cosine', storage: 'f16', seed: 42 });
+    index = await worker.HnswIndex.create({ dims, metric: 'cosine', storage: 'f16', seed: 42 });
     const t = performance.now();
     await index.addBatch(
       Float64Array.from({ length: meta.n }, (_, i) => i),
@@ -45,7 +48,8 @@ async function main() {
     await index.save(DB, KEY);
   }
   $('status').dataset.source = source.startsWith('loaded') ? 'indexeddb' : 'built';
-  status(`${index.size.toLocaleString()} passages, index ${source}.`);
+  const size = await index.size;
+  status(`${size.toLocaleString()} passages, index ${source}.`);
 
   // Passage texts live in a byte-budgeted cache (512 KB) that spills to IndexedDB.
   const cache = await elex.AdaptiveCache.open({ budgetBytes: 512 * 1024, dbName: `${DB}-cache` });
@@ -57,21 +61,21 @@ async function main() {
     }
     return t;
   };
-  const memory = () => {
+  const memory = async () => {
     const s = cache.stats();
-    $('mem-index').textContent = kb(index.memoryBytes());
+    $('mem-index').textContent = kb(await index.memoryBytes());
     $('mem-cache').textContent = `${kb(cache.bytes)} / ${kb(cache.budget)} (${s.resident} passages)`;
     $('mem-spill').textContent = `${s.spilled} spilled, ${s.reloads} reloaded, ${s.dropped} dropped`;
     $('mem-meter').value = cache.bytes / cache.budget;
   };
-  memory();
+  await memory();
 
   const show = async (id) => {
     const q = vectors.subarray(id * dims, (id + 1) * dims);
     const t = performance.now();
-    const r = index.search(q, 11, 64);
+    const r = await index.search(q, 11, 64);
     const ms = performance.now() - t;
-    $('timing').textContent = `(query ${ms.toFixed(2)} ms)`;
+    $('timing').textContent = `(query ${ms.toFixed(2)} ms, in the worker)`;
     $('picked').textContent = await text(id);
     $('picked').classList.remove('muted');
     const list = $('results');
@@ -88,7 +92,7 @@ async function main() {
       if (list.children.length === 10) break;
     }
     list.dataset.for = String(id);
-    memory();
+    await memory();
   };
 
   const input = $('q');

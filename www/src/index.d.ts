@@ -5,6 +5,7 @@ import type * as Elex from '../pkg/web/simd/elex.js';
 export type {
   HnswIndex,
   HnswIndexOptions,
+  SliceOptions,
   SearchResult,
   AdaptiveCache,
   AdaptiveCacheOptions,

@@ -2,6 +2,9 @@
 // flavours, with fake-indexeddb standing in for IndexedDB (the browser tests use the real one).
 import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { init, simdSupported } from 'elex';
 
 let passed = 0;
@@ -141,6 +144,47 @@ for (const simd of [true, false]) {
     assert.equal(back.value(0, 2), q.value(0, 2));
   });
 }
+
+await test('README lists every error code the bindings and the loader can raise', async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const files = [
+    ...readdirSync(join(root, 'crates/elex-wasm/src')).map((f) => join(root, 'crates/elex-wasm/src', f)),
+    ...readdirSync(join(root, 'crates/elex-wasm/js')).map((f) => join(root, 'crates/elex-wasm/js', f)),
+    ...['index.js', 'worker.js', 'worker-client.js'].map((f) => join(root, 'www/src', f)),
+  ];
+  const codes = new Set();
+  for (const f of files) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/["']([A-Z][A-Z0-9_]+)["']/g)) codes.add(m[1]);
+  }
+  assert.ok(codes.size > 40, `found ${codes.size} codes`);
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('### Error codes'), readme.indexOf('## The index'));
+  const missing = [...codes].filter((c) => !table.includes(`\`${c}\``));
+  assert.deepEqual(missing, [], 'codes missing from the README table');
+});
+
+await test('a cosine batch with underflowing or overflowing squares goes in whole (no half-applied batch)', async () => {
+  const elex = await init();
+  const dims = 8, n = 4500;
+  const idx = new elex.HnswIndex({ dims, seed: 1 });
+  const v = vectors(n, dims, 31);
+  for (let j = 0; j < dims; j++) { v[4400 * dims + j] = 1e-40; v[4401 * dims + j] = 3e38; }
+  assert.equal(await idx.addBatch(Float64Array.from({ length: n }, (_, i) => i), v, { sliceMs: 2 }), n);
+  assert.equal(idx.size, n);
+  // Both are the direction (1, ..., 1): either is the nearest to the other.
+  const near = [...idx.search(v.subarray(4401 * dims, 4402 * dims), 2).ids].sort();
+  assert.deepEqual(near, [4400, 4401]);
+  // The same batch with one NaN at the end adds nothing.
+  const idx2 = new elex.HnswIndex({ dims, seed: 1 });
+  v[(n - 1) * dims] = NaN;
+  await assert.rejects(idx2.addBatch(Float64Array.from({ length: n }, (_, i) => i), v), (e) => e.code === 'NON_FINITE');
+  assert.equal(idx2.size, 0);
+  // search(q, 1e9) and search(q, -1) are errors, and the index still takes writes.
+  assert.throws(() => idx.search(v.subarray(0, dims), 1e9), (e) => e.code === 'K_TOO_LARGE');
+  assert.throws(() => idx.search(v.subarray(0, dims), -1), (e) => e instanceof RangeError && e.code === 'OUT_OF_RANGE');
+  idx.delete(3);
+  assert.equal(idx.size, n - 1);
+});
 
 console.log(`${passed} passed, ${failed.length} failed`);
 if (failed.length) process.exit(1);

@@ -99,8 +99,59 @@ try {
   }
   assert.ok(hits / 50 >= 0.95, `recall ${hits / 50}`);
   step(`Vite app in Chromium: page and module worker (${r.main.flavour}), recall ${hits / 50}, IndexedDB`);
+  checkWorkerApi(r.api, r.main, 'Vite');
+  step('worker API (elex/worker) from the Vite app: same results, coded errors across the boundary, rollback, cache, learner');
+  // The same page without a bundler: plain <script type="module"> from the installed package.
+  writeFileSync(join(app, 'plain.html'), `<!doctype html><meta charset="utf-8"><pre id="out">loading</pre>
+<script type="module">
+import { init } from './node_modules/elex/src/index.js';
+import { open } from './node_modules/elex/src/worker-client.js';
+try {
+  const elex = await init();
+  const w = await open();
+  const idx = await w.HnswIndex.create({ dims: 3 });
+  await idx.addBatch([7, 8], new Float32Array([1, 0, 0, 0, 1, 0]));
+  const r = await idx.search([0.9, 0.1, 0], 1);
+  let code = null;
+  try { await idx.search([1, 0], 1); } catch (e) { code = e.code; }
+  window.__result = { main: elex.flavour, worker: w.flavour, id: r.ids[0], code };
+} catch (e) { window.__result = { error: String(e && e.stack || e) }; }
+</script>`);
+  const plain = await serveDir(app);
+  try {
+    const page2 = await browser.newPage();
+    await page2.goto(`${plain.url}plain.html`);
+    await page2.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
+    const p = await page2.evaluate(() => window.__result);
+    assert.ok(!p.error, p.error);
+    assert.deepEqual(p, { main: 'simd', worker: 'simd', id: 7, code: 'DIMENSION_MISMATCH' });
+    step('plain <script type="module"> (no bundler): the page and elex/worker');
+  } finally {
+    plain.close();
+  }
 } finally {
   await browser.close();
   server.close();
+}
+
+function checkWorkerApi(api, main, where) {
+  assert.ok(api, `${where}: no worker API result`);
+  assert.equal(api.flavour, 'simd');
+  assert.equal(api.added, main.base.length / main.dims);
+  assert.deepEqual(api.ids, main.ids, 'the worker API gives the page\'s results');
+  assert.ok(api.progressCalls >= 2, `progress calls ${api.progressCalls}`);
+  assert.deepEqual(api.lastProgress, [api.added, api.added]);
+  assert.deepEqual(api.codes, {
+    dims: 'RangeError:DIMENSION_MISMATCH',
+    k: 'RangeError:OUT_OF_RANGE',
+    id: 'Error:UNKNOWN_ID',
+    options: 'TypeError:INVALID_OPTIONS',
+  });
+  assert.equal(api.rolledBack, true, 'the page\'s own error rejects the batch');
+  assert.equal(api.sizeAfter, api.added, 'the rejected batch left nothing');
+  assert.equal(api.restoredSize, api.added);
+  assert.equal(api.cacheValue, 3);
+  assert.ok(api.cacheBytes <= 2000);
+  assert.ok(api.q01 > 0);
 }
 console.log(`${passed} passed, 0 failed`);

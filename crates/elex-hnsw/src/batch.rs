@@ -226,7 +226,7 @@ impl Hnsw {
             deleted_words: self.deleted.len(),
             entry: self.entry,
             max_level: self.max_level,
-            rng: self.rng.clone(),
+            rng: self.rng,
             saved: HashMap::new(),
         });
         self.reserve_exact(ids.len());

@@ -19,7 +19,7 @@ function mapError(err, what) {
     case 'InvalidStateError': return coded('DB_CLOSED', msg, err);
     case 'VersionError': return coded('DB_VERSION', msg, err);
     case 'AbortError': return coded('ABORTED', msg, err);
-    case 'DataCloneError': return coded('NOT_STORABLE', msg, err);
+    case 'DataCloneError': return coded('DATA_CLONE', msg, err);
     default: return coded('IDB_ERROR', msg, err);
   }
 }

@@ -14,12 +14,12 @@ const isNode =
 let channel = null;
 const waiting = [];
 
-/// Yields to the event loop (a macrotask, so input and rendering get their turn). Prefers
-/// `scheduler.yield()`; otherwise a MessageChannel message, which browsers do not clamp the way
-/// they clamp nested `setTimeout(0)` to 4 ms; `setImmediate` in Node.
+/// Yields to the event loop (a macrotask, so input, rendering, timers and messages get their
+/// turn): a MessageChannel message, which browsers do not clamp the way they clamp nested
+/// `setTimeout(0)` to 4 ms, and which queues behind the tasks already waiting (unlike
+/// `scheduler.yield()`, whose continuation jumps ahead of them: a worker would then not see the
+/// page's messages until the work ended); `setImmediate` in Node.
 export function yieldNow() {
-  const s = globalThis.scheduler;
-  if (s && typeof s.yield === 'function') return s.yield();
   if (isNode && typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
   if (typeof MessageChannel === 'function') {
     if (!channel) {

@@ -99,10 +99,8 @@ async fn hnsw_save_and_load_round_trip() {
     let back = crate::hnsw::load_index(&db, "main").await.unwrap();
     assert_eq!(back.size(), 300);
     let q = vectors(1, 16, 9);
-    let a = idx.search(f32a(&q), num(10.0), JsValue::UNDEFINED).unwrap();
-    let b = back
-        .search(f32a(&q), num(10.0), JsValue::UNDEFINED)
-        .unwrap();
+    let a = idx.search(f32a(&q), num(10.0), None).unwrap();
+    let b = back.search(f32a(&q), num(10.0), None).unwrap();
     assert_eq!(a.ids(), b.ids());
     assert_eq!(a.scores(), b.scores());
     assert_eq!(idx.to_bytes().unwrap(), back.to_bytes().unwrap());
@@ -189,13 +187,9 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     let db = unique("cache-spill");
     let c = cache(&db, 2_000);
     for i in 0..60u32 {
-        wait(c.put(
-            format!("k{i}").into(),
-            payload(i).into(),
-            JsValue::UNDEFINED,
-        ))
-        .await
-        .unwrap();
+        wait(c.put(format!("k{i}").into(), payload(i).into(), None))
+            .await
+            .unwrap();
         assert!(c.bytes() <= 2_000.0);
     }
     assert!(stat(&c, "spilled") > 40.0);
@@ -203,9 +197,7 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     assert_eq!(stat(&c, "pending"), 0.0, "every victim reached IndexedDB");
     // A JS value (not bytes) round-trips too.
     let obj = js_sys::JSON::parse(r#"{"text": "hello", "n": [1, 2, 3]}"#).unwrap();
-    wait(c.put("obj".into(), obj, JsValue::UNDEFINED))
-        .await
-        .unwrap();
+    wait(c.put("obj".into(), obj, None)).await.unwrap();
     for i in 0..60u32 {
         assert_eq!(
             get_bytes(&c, format!("k{i}")).await,
@@ -220,7 +212,7 @@ async fn cache_spills_to_indexeddb_and_reloads_with_nothing_lost() {
     );
     assert!(stat(&c, "reloads") > 40.0);
     // An update makes the spilled version unreachable.
-    wait(c.put("k0".into(), payload(999).into(), JsValue::UNDEFINED))
+    wait(c.put("k0".into(), payload(999).into(), None))
         .await
         .unwrap();
     for i in 1..60u32 {
@@ -256,24 +248,14 @@ async fn quota_exceeded_surfaces_and_loses_nothing() {
     let db = unique("cache-quota");
     let c = cache(&db, 1_000);
     for i in 0..4u32 {
-        wait(c.put(
-            format!("k{i}").into(),
-            payload(i).into(),
-            JsValue::UNDEFINED,
-        ))
-        .await
-        .unwrap();
+        wait(c.put(format!("k{i}").into(), payload(i).into(), None))
+            .await
+            .unwrap();
     }
     fail_puts_with_quota(true);
     let mut rejected = 0;
     for i in 4..12u32 {
-        if let Err(e) = wait(c.put(
-            format!("k{i}").into(),
-            payload(i).into(),
-            JsValue::UNDEFINED,
-        ))
-        .await
-        {
+        if let Err(e) = wait(c.put(format!("k{i}").into(), payload(i).into(), None)).await {
             assert_eq!(code_of(&e).as_deref(), Some("QUOTA_EXCEEDED"));
             rejected += 1;
         }
@@ -301,24 +283,14 @@ async fn a_closed_database_surfaces_and_loses_nothing() {
     let db = unique("cache-closed");
     let c = cache(&db, 1_000);
     for i in 0..6u32 {
-        wait(c.put(
-            format!("k{i}").into(),
-            payload(i).into(),
-            JsValue::UNDEFINED,
-        ))
-        .await
-        .unwrap();
+        wait(c.put(format!("k{i}").into(), payload(i).into(), None))
+            .await
+            .unwrap();
     }
     c.close_behind();
     let mut closed = 0;
     for i in 6..10u32 {
-        if let Err(e) = wait(c.put(
-            format!("k{i}").into(),
-            payload(i).into(),
-            JsValue::UNDEFINED,
-        ))
-        .await
-        {
+        if let Err(e) = wait(c.put(format!("k{i}").into(), payload(i).into(), None)).await {
             assert_eq!(code_of(&e).as_deref(), Some("DB_CLOSED"));
             closed += 1;
         }
@@ -356,7 +328,7 @@ fn bad_input_gets_coded_errors() {
     let e = idx.delete(num(77.0)).unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("UNKNOWN_ID"));
     let e = idx
-        .search(f32a(&[f32::NAN; 16]), num(3.0), JsValue::UNDEFINED)
+        .search(f32a(&[f32::NAN; 16]), num(3.0), None)
         .unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("NON_FINITE"));
     let e = HnswIndex::new(js_sys::JSON::parse(r#"{"dims": 4, "metric": "hamming"}"#).unwrap())
@@ -367,4 +339,68 @@ fn bad_input_gets_coded_errors() {
         .err()
         .unwrap();
     assert!(code_of(&e).is_some());
+}
+
+fn ids(range: std::ops::Range<u32>) -> JsValue {
+    js_sys::Float64Array::from(&range.map(f64::from).collect::<Vec<_>>()[..]).into()
+}
+
+/// Two batches in flight on one index, sharing an id: the first goes in whole, the second is
+/// rejected whole (not half-applied); while they run, synchronous writes are BUSY and searches
+/// answer; a save queued behind them holds exactly the first.
+#[wasm_bindgen_test]
+async fn concurrent_batches_are_each_all_or_nothing() {
+    let db = unique("hnsw-batches");
+    let idx = index(10);
+    let opts = js_sys::JSON::parse(r#"{"sliceMs": 0.5}"#).unwrap();
+    let a = idx.add_batch(
+        ids(100..400),
+        f32a(&vectors(300, 16, 21)),
+        Some(opts.clone()),
+    );
+    // The second shares id 399 with the first.
+    let b = idx.add_batch(ids(399..700), f32a(&vectors(301, 16, 22)), Some(opts));
+    let busy = idx.add(num(5000.0), f32a(&[0.5; 16])).unwrap_err();
+    assert_eq!(code_of(&busy).as_deref(), Some("BUSY"));
+    assert!(idx.search(f32a(&[0.5; 16]), num(3.0), None).is_ok());
+    let saved = idx.save(db.clone().into(), "main".into());
+    assert_eq!(wait(a).await.unwrap().as_f64(), Some(300.0));
+    let e = wait(b).await.unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("DUPLICATE_ID"));
+    wait(saved).await.unwrap();
+    assert_eq!(idx.size(), 310);
+    let back = crate::hnsw::load_index(&db, "main").await.unwrap();
+    assert_eq!(back.size(), 310);
+    assert_eq!(idx.to_bytes().unwrap(), back.to_bytes().unwrap());
+    idx.add(num(5000.0), f32a(&[0.5; 16])).unwrap();
+}
+
+/// A throwing onProgress rolls the batch back exactly and rejects with the caller's error.
+#[wasm_bindgen_test]
+async fn a_throwing_progress_callback_rolls_the_batch_back() {
+    let idx = index(50);
+    let before = idx.to_bytes().unwrap();
+    let f = js_sys::Function::new_with_args(
+        "done",
+        "if (done >= 20) throw Object.assign(new Error('mine'), { mark: 7 });",
+    );
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"onProgress".into(), &f).unwrap();
+    js_sys::Reflect::set(&opts, &"sliceMs".into(), &num(0.01)).unwrap();
+    let e = wait(idx.add_batch(
+        ids(1000..1200),
+        f32a(&vectors(200, 16, 5)),
+        Some(opts.into()),
+    ))
+    .await
+    .unwrap_err();
+    let mark = js_sys::Reflect::get(&e, &"mark".into()).unwrap();
+    assert_eq!(mark.as_f64(), Some(7.0), "the caller's own error");
+    assert_eq!(
+        idx.to_bytes().unwrap(),
+        before,
+        "nothing of the batch is left"
+    );
+    idx.add(num(1000.0), f32a(&[0.25; 16])).unwrap();
+    assert_eq!(idx.size(), 51);
 }

@@ -77,7 +77,7 @@ fn weigh(key: &str, value: &JsValue, bytes: &JsValue) -> Result<u64, JsValue> {
     idb::check_storable(value)?;
     let body = if !(bytes.is_undefined() || bytes.is_null()) {
         let b = args::number(bytes, "bytes")?;
-        if !(b.is_finite() && b >= 0.0 && b <= args::MAX_SAFE) {
+        if !(0.0..=args::MAX_SAFE).contains(&b) {
             return Err(js_error(
                 "INVALID_SIZE",
                 format!("size {b} is not a byte count"),
@@ -259,11 +259,12 @@ impl AdaptiveCache {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         value: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number | undefined")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] bytes: Option<JsValue>,
     ) -> js_sys::Promise {
         let state = self.state.clone();
-        let weighed =
-            args::string(&key, "key").and_then(|key| weigh(&key, &value, &bytes).map(|w| (key, w)));
+        let weighed = args::string(&key, "key").and_then(|key| {
+            weigh(&key, &value, &bytes.unwrap_or(JsValue::UNDEFINED)).map(|w| (key, w))
+        });
         spawn(async move {
             let (key, weight) = weighed?;
             state
@@ -375,6 +376,7 @@ impl AdaptiveCache {
     }
 
     /// Retries handing waiting victims to IndexedDB (after a quota or closed-database error).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> js_sys::Promise {
         let state = self.state.clone();
         spawn(async move {

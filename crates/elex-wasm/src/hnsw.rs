@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use elex_hnsw::{Filter, Hnsw, HnswParams, Metric, Storage};
 use serde::Deserialize;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::args;
@@ -125,7 +126,7 @@ fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue
         DEFAULT_SLICE_MS
     } else {
         let x = args::number(&ms, "sliceMs")?;
-        if !(x > 0.0) {
+        if x.is_nan() || x <= 0.0 {
             return Err(args::out_of_range(
                 "sliceMs",
                 format!("must be > 0, got {x}"),
@@ -282,7 +283,12 @@ impl HnswIndex {
 
     /// Adds one vector (`Float32Array`, `Float64Array` or an `Array` of numbers). `BUSY` while
     /// an `addBatch` or `compact` on this index is in progress.
-    pub fn add(&self, id: JsValue, vector: JsValue) -> Result<(), JsValue> {
+    pub fn add(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
+        vector: JsValue,
+    ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
         let v = args::f32s(&vector, "vector")?;
         self.write("add")?
@@ -301,17 +307,18 @@ impl HnswIndex {
     #[wasm_bindgen(js_name = addBatch, unchecked_return_type = "Promise<number>")]
     pub fn add_batch(
         &self,
-        ids: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] ids: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
         vectors: JsValue,
         #[wasm_bindgen(
-            unchecked_param_type = "((done: number, total: number) => void) | SliceOptions"
+            unchecked_optional_param_type = "((done: number, total: number) => void) | SliceOptions"
         )]
-        options: JsValue,
+        options: Option<JsValue>,
     ) -> js_sys::Promise {
         let parsed = (|| {
             let ids = args::ids(&ids, "ids")?;
             let data = args::f32s(&vectors, "vectors")?;
-            let (progress, slice_ms) = slice_options(&options)?;
+            let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok::<_, JsValue>((ids, data, progress, slice_ms))
         })();
         let turn = self.queue.join();
@@ -367,35 +374,43 @@ impl HnswIndex {
     /// The `k` nearest vectors (`ef` defaults to the index's efSearch, at least `k`).
     pub fn search(
         &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
         query: JsValue,
-        k: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number | undefined")] ef: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] ef: Option<JsValue>,
     ) -> Result<SearchResult, JsValue> {
-        self.search_with(&query, &k, &ef, None)
+        self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), None)
     }
 
     /// The `k` nearest among the ids in `allow`.
     #[wasm_bindgen(js_name = searchFiltered)]
     pub fn search_filtered(
         &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
         query: JsValue,
-        k: JsValue,
-        allow: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number | undefined")] ef: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] allow: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] ef: Option<JsValue>,
     ) -> Result<SearchResult, JsValue> {
         let allow = args::ids(&allow, "allow")?;
-        self.search_with(&query, &k, &ef, Some(&allow))
+        self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), Some(&allow))
     }
 
     /// Removes a vector; `UNKNOWN_ID` if it is not there. `BUSY` while an `addBatch` or
     /// `compact` is in progress.
-    pub fn delete(&self, id: JsValue) -> Result<(), JsValue> {
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+    ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
         self.write("delete")?.delete(id).map_err(hnsw_error)
     }
 
     /// Whether `id` is a live vector.
-    pub fn has(&self, id: JsValue) -> Result<bool, JsValue> {
+    pub fn has(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+    ) -> Result<bool, JsValue> {
         let id = args::id(&id)?;
         Ok(self.read()?.contains(id))
     }
@@ -405,9 +420,9 @@ impl HnswIndex {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn compact(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "SliceOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
     ) -> js_sys::Promise {
-        let parsed = slice_options(&options);
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
         let turn = self.queue.join();
         let inner = self.inner.clone();
         promise(async move {
@@ -479,7 +494,9 @@ impl HnswIndex {
     /// Restores a snapshot (a `Uint8Array`); corrupt or truncated bytes are errors (nothing
     /// half-loaded).
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: JsValue) -> Result<HnswIndex, JsValue> {
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+    ) -> Result<HnswIndex, JsValue> {
         crate::set_panic_hook();
         let bytes = args::bytes(&bytes, "bytes")?;
         Hnsw::from_bytes(&bytes)
@@ -487,12 +504,57 @@ impl HnswIndex {
             .map_err(hnsw_error)
     }
 
+    /// The snapshot (the bytes of `toBytes`) written in time slices (see `SliceOptions`;
+    /// `onProgress` gets bytes written and the total). Taken after the operations already
+    /// queued on the index; the bytes go straight into a JS `Uint8Array`, a chunk at a time.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn snapshot(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        promise(async move {
+            let _turn = turn.await;
+            let (progress, slice_ms) = parsed?;
+            write_snapshot(&inner, progress, slice_ms)
+                .await
+                .map(JsValue::from)
+        })
+    }
+
+    /// Restores a snapshot (a `Uint8Array`) in time slices: the asynchronous `fromBytes`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<HnswIndex>")]
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED)).and_then(|o| {
+            let b = bytes
+                .dyn_into::<js_sys::Uint8Array>()
+                .map_err(|v| args::wrong_type("bytes", "a Uint8Array", &v))?;
+            Ok((b, o))
+        });
+        promise(async move {
+            let (bytes, (progress, slice_ms)) = parsed?;
+            read_snapshot(&bytes, progress, slice_ms)
+                .await
+                .map(JsValue::from)
+        })
+    }
+
     /// Saves the snapshot under `key` in the IndexedDB database `dbName`, in one transaction: it
     /// commits whole or not at all, so an interrupted save leaves the previous snapshot. The
     /// snapshot is taken after the operations already queued on the index (a batch in flight
-    /// is saved whole or not at all).
+    /// is saved whole or not at all) and written in time slices; resolves to its size.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn save(&self, db_name: JsValue, key: JsValue) -> js_sys::Promise {
+    pub fn save(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let names =
             args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
         let turn = self.queue.join();
@@ -500,17 +562,20 @@ impl HnswIndex {
         promise(async move {
             let turn = turn.await;
             let (db_name, key) = names?;
-            let bytes = inner.try_borrow().map_err(|_| busy("save"))?.to_bytes();
+            let bytes = write_snapshot(&inner, None, DEFAULT_SLICE_MS).await?;
             drop(turn);
-            idb::save_snapshot(&db_name, &key, &bytes).await?;
-            Ok(JsValue::from(bytes.len() as f64))
+            idb::save_record(&db_name, &key, &bytes).await?;
+            Ok(JsValue::from(f64::from(bytes.length())))
         })
     }
 
-    /// Loads the snapshot saved under `key` (`NOT_FOUND` if none; `CHECKSUM_MISMATCH`,
-    /// `TRUNCATED`, `BAD_MAGIC`... for a damaged record).
+    /// Loads the snapshot saved under `key`, in time slices (`NOT_FOUND` if none;
+    /// `CHECKSUM_MISMATCH`, `TRUNCATED`, `BAD_MAGIC`... for a damaged record).
     #[wasm_bindgen(unchecked_return_type = "Promise<HnswIndex>")]
-    pub fn load(db_name: JsValue, key: JsValue) -> js_sys::Promise {
+    pub fn load(
+        #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let names =
             args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
         promise(async move {
@@ -520,13 +585,97 @@ impl HnswIndex {
     }
 }
 
+/// Bytes moved between JS and wasm memory per step of a sliced snapshot.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Writes `inner`'s snapshot into a new JS `Uint8Array` in time slices.
+async fn write_snapshot(
+    inner: &Rc<RefCell<Hnsw>>,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<js_sys::Uint8Array, JsValue> {
+    let mut w = inner
+        .try_borrow()
+        .map_err(|_| busy("snapshot"))?
+        .snapshot_writer();
+    let total = w.total_len();
+    if total > u64::from(u32::MAX) {
+        return Err(js_error(
+            "TOO_LARGE",
+            format!("a snapshot of {total} bytes does not fit one Uint8Array"),
+            false,
+        ));
+    }
+    let out = js_sys::Uint8Array::new_with_length(total as u32);
+    let mut at = elex_hnsw::HEADER_LEN as u32;
+    let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+    let mut slicer = Slicer::new(slice_ms);
+    loop {
+        chunk.clear();
+        let more = {
+            let h = inner.try_borrow().map_err(|_| busy("snapshot"))?;
+            w.next_chunk(&h, &mut chunk, CHUNK_BYTES)
+                .map_err(hnsw_error)?
+        };
+        out.subarray(at, at + chunk.len() as u32).copy_from(&chunk);
+        at += chunk.len() as u32;
+        if let Some(f) = &progress {
+            f.call2(
+                &JsValue::NULL,
+                &f64::from(at).into(),
+                &(total as f64).into(),
+            )?;
+        }
+        if !more {
+            break;
+        }
+        slicer.pause().await;
+    }
+    let header = {
+        let h = inner.try_borrow().map_err(|_| busy("snapshot"))?;
+        w.header(&h).map_err(hnsw_error)?
+    };
+    out.subarray(0, header.len() as u32).copy_from(&header);
+    Ok(out)
+}
+
+/// Reads a snapshot from a JS `Uint8Array` in time slices.
+async fn read_snapshot(
+    bytes: &js_sys::Uint8Array,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<HnswIndex, JsValue> {
+    let total = bytes.length();
+    let head = bytes
+        .subarray(0, total.min(elex_hnsw::HEADER_LEN as u32))
+        .to_vec();
+    let mut r = elex_hnsw::SnapshotReader::new(&head, u64::from(total)).map_err(hnsw_error)?;
+    let mut at = elex_hnsw::HEADER_LEN as u32;
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    let mut slicer = Slicer::new(slice_ms);
+    while at < total {
+        let n = (total - at).min(CHUNK_BYTES as u32);
+        let buf = &mut chunk[..n as usize];
+        bytes.subarray(at, at + n).copy_to(buf);
+        r.feed(buf).map_err(hnsw_error)?;
+        at += n;
+        if let Some(f) = &progress {
+            f.call2(
+                &JsValue::NULL,
+                &f64::from(at).into(),
+                &f64::from(total).into(),
+            )?;
+        }
+        slicer.pause().await;
+    }
+    r.finish().map(HnswIndex::wrap).map_err(hnsw_error)
+}
+
 /// [`HnswIndex::load`] for Rust callers.
 pub(crate) async fn load_index(db_name: &str, key: &str) -> Result<HnswIndex, JsValue> {
-    let bytes = idb::load_snapshot(db_name, key).await?;
     crate::set_panic_hook();
-    Hnsw::from_bytes(&bytes)
-        .map(HnswIndex::wrap)
-        .map_err(hnsw_error)
+    let bytes = idb::load_record(db_name, key).await?;
+    read_snapshot(&bytes, None, DEFAULT_SLICE_MS).await
 }
 
 /// Test hook: a save whose transaction is aborted after the write was issued (as when a tab
@@ -542,14 +691,17 @@ pub async fn save_aborted(index: &HnswIndex, db_name: &str, key: &str) -> Result
     r.map(|_| ())
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use super::TS_OPTIONS;
     use elex_hnsw::HnswParams;
 
-    /// The typings state the core's defaults (they once said the seed was 42).
+    /// The typings state the core's defaults (they once said the seed was 42). The custom
+    /// section is consumed by the macro, so the test reads it from this file's source.
     #[test]
     fn typings_state_the_core_defaults() {
+        let src = include_str!("hnsw.rs");
+        let start = src.find("export interface HnswIndexOptions").unwrap_or(0);
+        let ts = &src[start..start + src[start..].find('}').unwrap_or(0)];
         let d = HnswParams::default();
         for (field, value) in [
             ("seed", d.seed as usize),
@@ -557,10 +709,10 @@ mod tests {
             ("efConstruction", d.ef_construction),
             ("efSearch", d.ef_search),
         ] {
-            let line = TS_OPTIONS
+            let line = ts
                 .lines()
                 .position(|l| l.trim_start().starts_with(&format!("{field}?:")))
-                .and_then(|i| TS_OPTIONS.lines().nth(i - 1))
+                .and_then(|i| ts.lines().nth(i - 1))
                 .unwrap_or_default();
             assert!(
                 line.contains(&format!("default {value}")),

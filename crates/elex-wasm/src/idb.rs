@@ -38,16 +38,24 @@ extern "C" {
 }
 
 /// Writes one snapshot record in its own transaction and closes the connection.
-pub(crate) async fn save_snapshot(db_name: &str, key: &str, bytes: &[u8]) -> Result<(), JsValue> {
+pub(crate) async fn save_record(
+    db_name: &str,
+    key: &str,
+    bytes: &js_sys::Uint8Array,
+) -> Result<(), JsValue> {
     let db = open(db_name, 1).await?;
-    let value: JsValue = js_sys::Uint8Array::from(bytes).into();
-    let r = put(&db, SNAPSHOTS, key, &value, false).await;
+    let r = put(&db, SNAPSHOTS, key, bytes, false).await;
     close(&db);
     r.map(|_| ())
 }
 
-/// Reads one snapshot record; `NOT_FOUND` when the key holds none.
-pub(crate) async fn load_snapshot(db_name: &str, key: &str) -> Result<Vec<u8>, JsValue> {
+/// [`save_record`] of bytes in wasm memory.
+pub(crate) async fn save_snapshot(db_name: &str, key: &str, bytes: &[u8]) -> Result<(), JsValue> {
+    save_record(db_name, key, &js_sys::Uint8Array::from(bytes)).await
+}
+
+/// Reads one snapshot record as a JS `Uint8Array`; `NOT_FOUND` when the key holds none.
+pub(crate) async fn load_record(db_name: &str, key: &str) -> Result<js_sys::Uint8Array, JsValue> {
     let db = open(db_name, 1).await?;
     let r = get(&db, SNAPSHOTS, key).await;
     close(&db);
@@ -59,12 +67,16 @@ pub(crate) async fn load_snapshot(db_name: &str, key: &str) -> Result<Vec<u8>, J
             false,
         ));
     }
-    match v.dyn_into::<js_sys::Uint8Array>() {
-        Ok(a) => Ok(a.to_vec()),
-        Err(_) => Err(crate::error::js_error(
+    v.dyn_into::<js_sys::Uint8Array>().map_err(|_| {
+        crate::error::js_error(
             "CORRUPT",
             format!("the record under \"{key}\" is not a snapshot (not bytes)"),
             false,
-        )),
-    }
+        )
+    })
+}
+
+/// [`load_record`] copied into wasm memory.
+pub(crate) async fn load_snapshot(db_name: &str, key: &str) -> Result<Vec<u8>, JsValue> {
+    load_record(db_name, key).await.map(|a| a.to_vec())
 }

@@ -1,5 +1,6 @@
 import { init } from 'elex';
 import { job } from './work.js';
+import { workerApiJob } from './worker-api.js';
 
 const out = document.getElementById('out');
 try {
@@ -10,7 +11,8 @@ try {
     worker.onmessage = (e) => resolve(e.data);
     worker.onerror = (e) => reject(new Error(e.message));
   });
-  window.__result = { main, worker: fromWorker };
+  const api = await workerApiJob(Float32Array.from(main.base), Float32Array.from(main.queries), main.dims);
+  window.__result = { main, worker: fromWorker, api };
   out.textContent = `done: ${main.flavour}`;
 } catch (e) {
   window.__result = { error: String(e && e.stack ? e.stack : e) };
