@@ -183,7 +183,8 @@ async function fuzzIndex(elex, r, budget) {
       const [q, fq0] = genVector(r, dims, cosine, storage);
       const fq = fq0.filter((c) => c !== 'VALUE_TOO_LARGE'); // queries are not stored
       const live = model.size + pendingIds.size;
-      const [k, fk] = genCount(r, 1, Math.max(1, live + 1), ['OUT_OF_RANGE', 'ZERO_K', 'K_TOO_LARGE']);
+      let [k, fk] = genCount(r, 1, Math.max(1, live + 1), ['OUT_OF_RANGE', 'ZERO_K', 'K_TOO_LARGE']);
+      if (r.chance(0.03)) [k, fk] = [1e9, ['K_TOO_LARGE']]; // once a trap: capacity overflow
       const efBad = r.chance(0.1);
       const ef = r.chance(0.5) ? undefined : efBad ? r.pick([0, -1, NaN, 2 ** 40, 'x']) : 1 + r.below(64);
       const faults = [...fq, ...fk];
@@ -297,6 +298,19 @@ async function fuzzIndex(elex, r, budget) {
       }
       const junk = r.pick([new Uint8Array(0), new Uint8Array(97), res.value ? res.value.slice(0, -1) : new Uint8Array(3), null, 'bytes']);
       expectSync('fromBytes(junk)', ['INVALID_ARGUMENT', 'TRUNCATED', 'BAD_MAGIC', 'CORRUPT', 'CHECKSUM_MISMATCH'], () => elex.HnswIndex.fromBytes(junk));
+    } else if (op < 0.77) {
+      // The sliced snapshot and restore (queued behind any batch in flight).
+      queued++;
+      const res = await expectAsync('snapshot', [], () => index.snapshot(r.chance(0.5) ? { sliceMs: 0.01 } : undefined)).finally(() => queued--);
+      const back = await expectAsync('restore', [], () => elex.HnswIndex.restore(res.value, { sliceMs: 0.01 }));
+      if (!busy() && back.value.size !== model.size) throw new Failure(`restore size ${back.value.size} != ${model.size}`);
+      back.value.free();
+      if (res.value.length > 100) {
+        const bad = res.value.slice();
+        bad[100 + r.below(bad.length - 100)] ^= 0x10;
+        await expectAsync('restore(damaged)', ['CHECKSUM_MISMATCH', 'CORRUPT'], () => elex.HnswIndex.restore(bad));
+      }
+      await expectAsync('restore(junk)', ['INVALID_ARGUMENT'], () => elex.HnswIndex.restore(r.pick([null, 'x', [1, 2]])));
     } else if (op < 0.78) {
       queued++;
       const res = await expectAsync('compact', [], () => index.compact(r.chance(0.5) ? { sliceMs: 0.01 } : undefined)).finally(() => queued--);

@@ -229,7 +229,10 @@ impl Hnsw {
             rng: self.rng,
             saved: HashMap::new(),
         });
-        self.reserve_exact(ids.len());
+        if let Err(e) = self.reserve_exact(ids.len()) {
+            self.undo = None;
+            return Err(e);
+        }
         Ok(self.batch_serial)
     }
 

@@ -101,6 +101,9 @@ pub enum HnswError {
     /// The operation conflicts with one in progress (an open batch, a compaction).
     #[error("busy: {0}")]
     Busy(String),
+    /// Memory for the operation could not be allocated (nothing was changed).
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// Writing a snapshot to a stream failed.
     #[error("i/o error while writing a snapshot: {0}")]
     Io(String),

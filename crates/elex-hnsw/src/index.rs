@@ -907,29 +907,35 @@ impl Hnsw {
     }
 
     /// Room for `n` more nodes without growth slack (upper levels excepted: their size is
-    /// only known per node).
-    pub(crate) fn reserve_exact(&mut self, n: usize) {
+    /// only known per node); an allocation that fails is an error, not an abort.
+    pub(crate) fn reserve_exact(&mut self, n: usize) -> Result<(), HnswError> {
         let d = self.p.dims;
-        self.level0.reserve_exact(n * self.stride0());
-        self.upper_off.reserve_exact(n);
-        self.levels.reserve_exact(n);
-        self.ext.reserve_exact(n);
-        self.map.reserve(n);
-        self.deleted.reserve_exact(n.div_ceil(64));
+        let oom =
+            |_| HnswError::OutOfMemory(format!("no room for {n} more vectors of {d} dimensions"));
+        self.level0
+            .try_reserve_exact(n * self.stride0())
+            .map_err(oom)?;
+        self.upper_off.try_reserve_exact(n).map_err(oom)?;
+        self.levels.try_reserve_exact(n).map_err(oom)?;
+        self.ext.try_reserve_exact(n).map_err(oom)?;
+        self.map.try_reserve(n).map_err(oom)?;
+        self.deleted
+            .try_reserve_exact(n.div_ceil(64))
+            .map_err(oom)?;
         if self.p.keep_f32 {
-            self.raw.reserve_exact(n * d);
+            self.raw.try_reserve_exact(n * d).map_err(oom)?;
         }
         match &mut self.vectors {
-            Vectors::F32(v) => v.reserve_exact(n * d),
-            Vectors::F16(v) => v.reserve_exact(n * d),
+            Vectors::F32(v) => v.try_reserve_exact(n * d).map_err(oom),
+            Vectors::F16(v) => v.try_reserve_exact(n * d).map_err(oom),
             Vectors::I8 {
                 codes,
                 scale,
                 norm_sq,
             } => {
-                codes.reserve_exact(n * d);
-                scale.reserve_exact(n);
-                norm_sq.reserve_exact(n);
+                codes.try_reserve_exact(n * d).map_err(oom)?;
+                scale.try_reserve_exact(n).map_err(oom)?;
+                norm_sq.try_reserve_exact(n).map_err(oom)
             }
         }
     }

@@ -104,28 +104,49 @@ export async function idbGet(db, store, key) {
 /// victim (record = {v: version, w: weight, d: data}) or [key, null, version] for "delete if the
 /// stored version is at most `version`". Ops on one key collapse to the last one first (each
 /// key holds one record), so a conditional delete never races a later write of the same key.
+/// Requests are issued in slices of a few milliseconds: the next slice starts from the success
+/// callback of the last request of the previous one (a later task, inside the same transaction),
+/// so a burst of thousands of victims never blocks the page in one long task.
+const SLICE_MS = 8;
+const clock = () => (globalThis.performance ? performance.now() : Date.now());
+
 export async function idbSpill(db, store, ops) {
   const last = new Map();
   for (const op of ops) last.set(op[0], op);
+  const items = [...last.values()];
   const tx = transaction(db, store, 'readwrite');
-  const finished = done(tx, `spilling ${last.size} entries`);
+  const finished = done(tx, `spilling ${items.length} entries`);
   const os = tx.objectStore(store);
-  try {
-    for (const [key, record, version] of last.values()) {
-      if (record) {
-        os.put(record, key);
-      } else {
-        const r = os.get(key);
-        r.onsuccess = () => {
-          if (r.result && r.result.v <= version) os.delete(key);
-        };
+  let failure = null;
+  let i = 0;
+  const issue = () => {
+    const t0 = clock();
+    try {
+      while (i < items.length) {
+        const [key, record, version] = items[i++];
+        let req;
+        if (record) {
+          req = os.put(record, key);
+        } else {
+          const r = os.get(key);
+          r.onsuccess = () => {
+            if (r.result && r.result.v <= version) os.delete(key);
+          };
+          req = r;
+        }
+        if (i < items.length && clock() - t0 >= SLICE_MS) {
+          req.addEventListener('success', issue, { once: true });
+          return;
+        }
       }
+    } catch (e) {
+      failure = mapError(e, 'spilling');
+      try { tx.abort(); } catch (_) { /* already finished */ }
     }
-  } catch (e) {
-    try { tx.abort(); } catch (_) { /* already finished */ }
-    throw mapError(e, 'spilling');
-  }
-  return finished;
+  };
+  issue();
+  if (failure) throw failure;
+  return finished.catch((e) => { throw failure ?? e; });
 }
 
 /// Every key of a store with its record's version and weight (to rebuild the spilled-key index).

@@ -113,16 +113,21 @@ pub(crate) fn id_of(x: f64) -> Result<u64, JsValue> {
 pub(crate) fn f32s_into(v: &JsValue, what: &str, out: &mut Vec<f32>) -> Result<(), JsValue> {
     out.clear();
     if let Some(a) = v.dyn_ref::<js_sys::Float32Array>() {
+        reserve(out, a.length() as usize, what)?;
         out.resize(a.length() as usize, 0.0);
         a.copy_to(out);
         return Ok(());
     }
     if let Some(a) = v.dyn_ref::<js_sys::Float64Array>() {
-        out.extend(a.to_vec().into_iter().map(|x| x as f32));
+        reserve(out, a.length() as usize, what)?;
+        out.resize(a.length() as usize, 0.0);
+        for (o, x) in out.iter_mut().zip(a.to_vec()) {
+            *o = x as f32;
+        }
         return Ok(());
     }
     if let Some(a) = v.dyn_ref::<js_sys::Array>() {
-        out.reserve(a.length() as usize);
+        reserve(out, a.length() as usize, what)?;
         for (i, x) in a.iter().enumerate() {
             let x = x
                 .as_f64()
@@ -138,6 +143,18 @@ pub(crate) fn f32s_into(v: &JsValue, what: &str, out: &mut Vec<f32>) -> Result<(
     ))
 }
 
+/// Room for `n` more elements, or a coded error instead of an allocation failure (which would
+/// abort the module).
+pub(crate) fn reserve<T>(v: &mut Vec<T>, n: usize, what: &str) -> Result<(), JsValue> {
+    v.try_reserve_exact(n).map_err(|_| {
+        js_error(
+            "OUT_OF_MEMORY",
+            format!("{what}: no memory for {n} elements"),
+            true,
+        )
+    })
+}
+
 /// [`f32s_into`] into a new vector.
 pub(crate) fn f32s(v: &JsValue, what: &str) -> Result<Vec<f32>, JsValue> {
     let mut out = Vec::new();
@@ -148,7 +165,11 @@ pub(crate) fn f32s(v: &JsValue, what: &str) -> Result<Vec<f32>, JsValue> {
 /// Numbers of a `Float64Array` or an `Array` of numbers (ids and the like).
 pub(crate) fn f64s(v: &JsValue, what: &str) -> Result<Vec<f64>, JsValue> {
     if let Some(a) = v.dyn_ref::<js_sys::Float64Array>() {
-        return Ok(a.to_vec());
+        let mut out = Vec::new();
+        reserve(&mut out, a.length() as usize, what)?;
+        out.resize(a.length() as usize, 0.0);
+        a.copy_to(&mut out);
+        return Ok(out);
     }
     if let Some(a) = v.dyn_ref::<js_sys::Array>() {
         return a
@@ -198,9 +219,14 @@ pub(crate) fn u32s(v: &JsValue, what: &str, max: u32) -> Result<Vec<u32>, JsValu
 
 /// Bytes of a `Uint8Array`.
 pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
-    v.dyn_ref::<js_sys::Uint8Array>()
-        .map(|a| a.to_vec())
-        .ok_or_else(|| wrong_type(what, "a Uint8Array", v))
+    let a = v
+        .dyn_ref::<js_sys::Uint8Array>()
+        .ok_or_else(|| wrong_type(what, "a Uint8Array", v))?;
+    let mut out = Vec::new();
+    reserve(&mut out, a.length() as usize, what)?;
+    out.resize(a.length() as usize, 0);
+    a.copy_to(&mut out);
+    Ok(out)
 }
 
 /// An optional function (`undefined` / `null` is none).

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use elex_cache::{Cache, CacheConfig, Lookup, Policy, SpillOp, Weigher};
 use serde::Deserialize;
+use tsify_next::Tsify;
 use wasm_bindgen::prelude::*;
 
 use crate::args;
@@ -33,29 +34,22 @@ impl Weigher<String, Entry> for EntryWeigher {
 
 type Core = Cache<String, Entry, EntryWeigher>;
 
-#[derive(Deserialize)]
+/// Options of `new AdaptiveCache(options)`; the TypeScript interface is generated from it.
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CacheOptions {
+struct AdaptiveCacheOptions {
+    /// Hard budget for the values held in memory, in bytes.
     budget_bytes: f64,
+    /// Eviction policy: `tinylfu` (default), `s3fifo` or `lru`.
+    #[tsify(optional, type = "\"tinylfu\" | \"s3fifo\" | \"lru\"")]
     policy: Option<String>,
+    /// IndexedDB database for the spill tier; without one, victims are dropped (and counted).
+    #[tsify(optional)]
     db_name: Option<String>,
+    /// Pressure at which `relieve` evicts (default 0.85).
+    #[tsify(optional)]
     threshold: Option<f64>,
 }
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_OPTIONS: &str = r#"
-/** Options of `new AdaptiveCache(options)`. */
-export interface AdaptiveCacheOptions {
-  /** Hard budget for the values held in memory, in bytes. */
-  budgetBytes: number;
-  /** Eviction policy: "tinylfu" (default), "s3fifo" or "lru". */
-  policy?: "tinylfu" | "s3fifo" | "lru";
-  /** IndexedDB database for the spill tier; without one, victims are dropped (and counted). */
-  dbName?: string;
-  /** Pressure at which `relieve` evicts (default 0.85). */
-  threshold?: number;
-}
-"#;
 
 struct State {
     core: Core,
@@ -206,7 +200,7 @@ impl AdaptiveCache {
             "cache options",
             &["budgetBytes", "policy", "dbName", "threshold"],
         )?;
-        let o: CacheOptions = serde_wasm_bindgen::from_value(options)
+        let o: AdaptiveCacheOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| type_error("INVALID_OPTIONS", format!("cache options: {e}")))?;
         if !(o.budget_bytes.is_finite() && o.budget_bytes >= 0.0) {
             return Err(js_error(

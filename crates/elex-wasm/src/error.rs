@@ -57,6 +57,7 @@ pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
         H::Corrupt(_) => ("CORRUPT", false),
         H::Io(_) => ("IO", false),
         H::Busy(_) => ("BUSY", false),
+        H::OutOfMemory(_) => ("OUT_OF_MEMORY", true),
     };
     js_error(code, e.to_string(), range)
 }

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use elex_hnsw::{Filter, Hnsw, HnswParams, Metric, Storage};
 use serde::Deserialize;
+use tsify_next::Tsify;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -21,41 +22,36 @@ use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
-#[derive(Deserialize)]
+/// Options of `new HnswIndex(options)`. The TypeScript interface is generated from this struct
+/// (tsify), so the typings cannot drift from what the constructor reads; a test checks that the
+/// defaults its comments state are those of the core.
+#[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct IndexOptions {
+struct HnswIndexOptions {
+    /// Components per vector.
     dims: usize,
+    /// Distance: `cosine` (default), `dot` or `l2` (squared Euclidean).
+    #[tsify(optional, type = "\"cosine\" | \"dot\" | \"l2\"")]
     metric: Option<String>,
+    /// Storage per component: `f32` (default), `f16` or `i8`.
+    #[tsify(optional, type = "\"f32\" | \"f16\" | \"i8\"")]
     storage: Option<String>,
+    /// Links per node (M in HNSW, default 16).
+    #[tsify(optional)]
     m: Option<usize>,
+    /// Build breadth (default 200).
+    #[tsify(optional)]
     ef_construction: Option<usize>,
+    /// Search breadth (default 64; raised to k when smaller).
+    #[tsify(optional)]
     ef_search: Option<usize>,
+    /// Seed of the level draws: the same seed and input give the same index (default 1592648167).
+    #[tsify(optional)]
     seed: Option<f64>,
+    /// Keep exact f32 copies for re-ranking i8 / f16 results.
+    #[tsify(optional)]
     keep_f32: Option<bool>,
 }
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_OPTIONS: &str = r#"
-/** Options of `new HnswIndex(options)`. */
-export interface HnswIndexOptions {
-  /** Components per vector. */
-  dims: number;
-  /** Distance: "cosine" (default), "dot" or "l2" (squared Euclidean). */
-  metric?: "cosine" | "dot" | "l2";
-  /** Storage per component: "f32" (default), "f16" or "i8". */
-  storage?: "f32" | "f16" | "i8";
-  /** Links per node (HNSW's M, default 16). */
-  m?: number;
-  /** Build breadth (default 200). */
-  efConstruction?: number;
-  /** Search breadth (default 64; raised to k when smaller). */
-  efSearch?: number;
-  /** Seed of the level draws: the same seed and input give the same index (default 1592648167). */
-  seed?: number;
-  /** Keep exact f32 copies for re-ranking i8 / f16 results. */
-  keepF32?: boolean;
-}
-"#;
 
 /// Search results: ids and scores as typed arrays, nearest first.
 #[wasm_bindgen]
@@ -231,7 +227,7 @@ impl HnswIndex {
                 "keepF32",
             ],
         )?;
-        let o: IndexOptions = serde_wasm_bindgen::from_value(options)
+        let o: HnswIndexOptions = serde_wasm_bindgen::from_value(options)
             .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
         let metric = match o.metric.as_deref().unwrap_or("cosine") {
             "cosine" => Metric::Cosine,
@@ -606,7 +602,20 @@ async fn write_snapshot(
             false,
         ));
     }
-    let out = js_sys::Uint8Array::new_with_length(total as u32);
+    // Through Reflect.construct: a failed allocation is a caught RangeError, not an exception
+    // unwinding through this function (which would leave the index's queue held).
+    let out: js_sys::Uint8Array = js_sys::Reflect::construct(
+        &js_sys::Uint8Array::new_with_length(0).constructor(),
+        &js_sys::Array::of1(&(total as f64).into()),
+    )
+    .map_err(|_| {
+        js_error(
+            "OUT_OF_MEMORY",
+            format!("no memory for a snapshot of {total} bytes"),
+            true,
+        )
+    })?
+    .unchecked_into();
     let mut at = elex_hnsw::HEADER_LEN as u32;
     let mut chunk = Vec::with_capacity(CHUNK_BYTES);
     let mut slicer = Slicer::new(slice_ms);
@@ -695,28 +704,34 @@ pub async fn save_aborted(index: &HnswIndex, db_name: &str, key: &str) -> Result
 mod tests {
     use elex_hnsw::HnswParams;
 
-    /// The typings state the core's defaults (they once said the seed was 42). The custom
-    /// section is consumed by the macro, so the test reads it from this file's source.
+    /// The typings state the core's defaults (they once said the seed was 42). tsify turns the
+    /// options struct's doc comments into the typings, so the test reads them from this file.
     #[test]
     fn typings_state_the_core_defaults() {
         let src = include_str!("hnsw.rs");
-        let start = src.find("export interface HnswIndexOptions").unwrap_or(0);
-        let ts = &src[start..start + src[start..].find('}').unwrap_or(0)];
+        let start = src.find("struct HnswIndexOptions {").unwrap_or(0);
+        let body = &src[start..start + src[start..].find('}').unwrap_or(0)];
+        let lines: Vec<&str> = body.lines().map(str::trim).collect();
         let d = HnswParams::default();
         for (field, value) in [
             ("seed", d.seed as usize),
             ("m", d.m),
-            ("efConstruction", d.ef_construction),
-            ("efSearch", d.ef_search),
+            ("ef_construction", d.ef_construction),
+            ("ef_search", d.ef_search),
         ] {
-            let line = ts
-                .lines()
-                .position(|l| l.trim_start().starts_with(&format!("{field}?:")))
-                .and_then(|i| ts.lines().nth(i - 1))
+            let at = lines
+                .iter()
+                .position(|l| l.starts_with(&format!("{field}:")))
+                .unwrap_or(0);
+            let doc = lines[..at]
+                .iter()
+                .rev()
+                .find(|l| l.starts_with("///"))
+                .copied()
                 .unwrap_or_default();
             assert!(
-                line.contains(&format!("default {value}")),
-                "{field}: the typings say {line:?}, the core's default is {value}"
+                doc.contains(&format!("default {value}")),
+                "{field}: the typings say {doc:?}, the core's default is {value}"
             );
         }
     }
