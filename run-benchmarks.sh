@@ -3,7 +3,9 @@
 #   --quick       the shorter run: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
 #                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
 #                 suite against libcachesim, elex in Chromium and Node beside hnswlib-wasm and
-#                 voy, and Q-learning batch updates natively and in wasm against plain JS.
+#                 voy, long tasks while building 10,000 vectors in Chromium (sliced, one task,
+#                 old chunks, worker), and Q-learning batch updates natively and in wasm
+#                 against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -83,6 +85,14 @@ else
   # so it builds once per ef), which keeps this step near an hour on two cores.
   node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80 --out "$out"
   node www/bench/hnsw.mjs --data "$data" --json "$out/wasm-hnsw-50k.json" | tee "$out/wasm-hnsw-50k.txt"
+fi
+
+echo
+echo "== long tasks while building in Chromium: sliced, one task, the old 2,000-vector chunks, and elex/worker"
+if [[ $mode == quick ]]; then
+  node www/bench/longtask/run.mjs --data "$data" --n 10000 --rounds 1 --out "$out/longtask"
+else
+  node www/bench/longtask/run.mjs --data "$data" --n 50000 --rounds 2 --out "$out/longtask"
 fi
 
 echo

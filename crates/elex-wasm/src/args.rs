@@ -88,6 +88,11 @@ pub(crate) fn string(v: &JsValue, what: &str) -> Result<String, JsValue> {
     v.as_string().ok_or_else(|| wrong_type(what, "a string", v))
 }
 
+/// An IndexedDB database name and record key.
+pub(crate) fn db_key(db_name: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
+    Ok((string(db_name, "dbName")?, string(key, "key")?))
+}
+
 /// A caller id: a non-negative safe integer.
 pub(crate) fn id(v: &JsValue) -> Result<u64, JsValue> {
     let x = number(v, "id")?;

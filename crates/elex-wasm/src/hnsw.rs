@@ -551,8 +551,7 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> js_sys::Promise {
-        let names =
-            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        let names = args::db_key(&db_name, &key);
         let turn = self.queue.join();
         let inner = self.inner.clone();
         promise(async move {
@@ -572,8 +571,7 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> js_sys::Promise {
-        let names =
-            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        let names = args::db_key(&db_name, &key);
         promise(async move {
             let (db_name, key) = names?;
             load_index(&db_name, &key).await.map(JsValue::from)

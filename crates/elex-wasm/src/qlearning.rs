@@ -158,8 +158,7 @@ impl QLearner {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> js_sys::Promise {
         let bytes = self.inner.to_bytes();
-        let names =
-            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        let names = args::db_key(&db_name, &key);
         wasm_bindgen_futures::future_to_promise(async move {
             let (db_name, key) = names?;
             crate::idb::save_snapshot(&db_name, &key, &bytes).await?;
@@ -173,8 +172,7 @@ impl QLearner {
         #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> js_sys::Promise {
-        let names =
-            args::string(&db_name, "dbName").and_then(|d| Ok((d, args::string(&key, "key")?)));
+        let names = args::db_key(&db_name, &key);
         wasm_bindgen_futures::future_to_promise(async move {
             let (db_name, key) = names?;
             let bytes = crate::idb::load_snapshot(&db_name, &key).await?;
