@@ -70,21 +70,6 @@ function done(tx, what) {
   });
 }
 
-/// One record in one transaction: it commits whole or not at all. `abort` (tests) aborts it
-/// after the write was issued, as a closed tab would.
-export async function idbPut(db, store, key, value, abort) {
-  const tx = transaction(db, store, 'readwrite');
-  const finished = done(tx, `writing ${key}`);
-  try {
-    tx.objectStore(store).put(value, key);
-  } catch (e) {
-    try { tx.abort(); } catch (_) { /* already finished */ }
-    throw mapError(e, `writing ${key}`);
-  }
-  if (abort) tx.abort();
-  return finished;
-}
-
 export async function idbGet(db, store, key) {
   const tx = transaction(db, store, 'readonly');
   return new Promise((resolve, reject) => {
@@ -147,6 +132,85 @@ export async function idbSpill(db, store, ops) {
   issue();
   if (failure) throw failure;
   return finished.catch((e) => { throw failure ?? e; });
+}
+
+/// A large value written as records of at most `chunkBytes` in one transaction: `key` holds a
+/// manifest `{ elexChunks: n, bytes }`, `key#0` .. `key#(n-1)` the pieces (pieces of an earlier,
+/// longer value are deleted in the same transaction). Each piece is cloned on its own, and the
+/// requests go out in slices (the next slice from the success callback of the last request of the
+/// previous one), so an 85 MB snapshot is no single 85 MB clone and no long task, and the write
+/// still commits whole or not at all.
+export async function idbPutChunked(db, store, key, bytes, chunkBytes, abort) {
+  const n = Math.ceil(bytes.length / chunkBytes);
+  const tx = transaction(db, store, 'readwrite');
+  const finished = done(tx, `writing ${key}`);
+  const os = tx.objectStore(store);
+  let failure = null;
+  let i = 0;
+  const issue = () => {
+    const t0 = clock();
+    try {
+      while (i < n) {
+        const piece = bytes.slice(i * chunkBytes, Math.min(bytes.length, (i + 1) * chunkBytes));
+        const req = os.put(piece, `${key}#${i}`);
+        i++;
+        if (i < n && clock() - t0 >= SLICE_MS) {
+          req.addEventListener('success', issue, { once: true });
+          return;
+        }
+      }
+      if (abort) tx.abort();
+    } catch (e) {
+      failure = mapError(e, `writing ${key}`);
+      try { tx.abort(); } catch (_) { /* already finished */ }
+    }
+  };
+  try {
+    os.delete(IDBKeyRange.bound(`${key}#`, `${key}#\uffff`));
+    os.put({ elexChunks: n, bytes: bytes.length }, key);
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    throw mapError(e, `writing ${key}`);
+  }
+  issue();
+  if (failure) throw failure;
+  return finished.catch((e) => { throw failure ?? e; });
+}
+
+/// Reads a value written by `idbPutChunked` (or a plain record: returned as it is; `undefined`
+/// when there is none), in one transaction, a piece per task. A missing or wrong-sized piece is
+/// a coded error (CORRUPT, TRUNCATED), never a half-read value.
+export async function idbGetChunked(db, store, key) {
+  const tx = transaction(db, store, 'readonly');
+  const os = tx.objectStore(store);
+  const get = (k) => new Promise((resolve, reject) => {
+    let req;
+    try {
+      req = os.get(k);
+    } catch (e) {
+      reject(mapError(e, `reading ${k}`));
+      return;
+    }
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = (ev) => { ev.preventDefault(); reject(mapError(req.error, `reading ${k}`)); };
+  });
+  const head = await get(key);
+  if (!head || typeof head !== 'object' || typeof head.elexChunks !== 'number') return head;
+  const { elexChunks: n, bytes: total } = head;
+  if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(total) && total >= 0)) {
+    throw coded('CORRUPT', `the manifest under ${key} is damaged`);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const piece = await get(`${key}#${i}`);
+    if (!(piece instanceof Uint8Array)) throw coded('CORRUPT', `piece ${i} of ${n} of ${key} is missing`);
+    if (at + piece.length > total) throw coded('CORRUPT', `the pieces of ${key} hold more than its ${total} bytes`);
+    out.set(piece, at);
+    at += piece.length;
+  }
+  if (at !== total) throw coded('TRUNCATED', `the pieces of ${key} hold ${at} of its ${total} bytes`);
+  return out;
 }
 
 /// Every key of a store with its record's version and weight (to rebuild the spilled-key index).

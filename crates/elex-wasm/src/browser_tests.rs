@@ -47,6 +47,21 @@ export function holdOpen(dbName) {
   });
 }
 export function release() { if (holder) { holder.close(); holder = null; } }
+function withStore(dbName, mode, f) {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(dbName, 1);
+    r.onsuccess = () => {
+      const db = r.result;
+      const tx = db.transaction('snapshots', mode);
+      const out = f(tx.objectStore('snapshots'));
+      tx.oncomplete = () => { db.close(); resolve(out.result); };
+      tx.onabort = () => reject(tx.error);
+    };
+    r.onerror = () => reject(r.error);
+  });
+}
+export function rawGet(dbName, key) { return withStore(dbName, 'readonly', (os) => os.get(key)); }
+export function deleteRaw(dbName, key) { return withStore(dbName, 'readwrite', (os) => os.delete(key)); }
 export function unique(prefix) { return prefix + '-' + Math.random().toString(36).slice(2); }
 "#)]
 extern "C" {
@@ -58,6 +73,10 @@ extern "C" {
     fn hold_open(db: &str) -> js_sys::Promise;
     fn release();
     fn unique(prefix: &str) -> String;
+    #[wasm_bindgen(js_name = rawGet)]
+    fn raw_get(db: &str, key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = deleteRaw)]
+    fn delete_raw(db: &str, key: &str) -> js_sys::Promise;
 }
 
 fn f32a(v: &[f32]) -> JsValue {
@@ -403,4 +422,47 @@ async fn a_throwing_progress_callback_rolls_the_batch_back() {
     );
     idx.add(num(1000.0), f32a(&[0.25; 16])).unwrap();
     assert_eq!(idx.size(), 51);
+}
+
+/// A snapshot larger than one piece (4 MB) is saved in pieces in one transaction and loads
+/// back whole; a shorter save later leaves no stale pieces; a missing piece is CORRUPT, never a
+/// half-loaded index.
+#[wasm_bindgen_test]
+async fn a_large_snapshot_is_saved_in_pieces() {
+    let db = unique("hnsw-pieces");
+    let opts =
+        js_sys::JSON::parse(r#"{"dims": 1024, "metric": "l2", "m": 4, "efConstruction": 8}"#)
+            .unwrap();
+    let idx = HnswIndex::new(opts).unwrap();
+    let n = 1300; // 1300 x 1024 x 4 bytes: 5.3 MB, two pieces
+    wait(idx.add_batch(ids(0..n), f32a(&vectors(n as usize, 1024, 3)), None))
+        .await
+        .unwrap();
+    let size = wait(idx.save(db.clone().into(), "big".into()))
+        .await
+        .unwrap();
+    assert!(size.as_f64().unwrap() > 5e6);
+    let back = crate::hnsw::load_index(&db, "big").await.unwrap();
+    assert_eq!(back.to_bytes().unwrap(), idx.to_bytes().unwrap());
+    // A smaller index saved under the same key: one piece, the old second piece is gone.
+    let small = index(20);
+    wait(small.save(db.clone().into(), "big".into()))
+        .await
+        .unwrap();
+    let back = crate::hnsw::load_index(&db, "big").await.unwrap();
+    assert_eq!(back.size(), 20);
+    let stale = wait(raw_get(&db, "big#1")).await.unwrap();
+    assert!(
+        stale.is_undefined(),
+        "the second piece of the earlier save is deleted"
+    );
+    // Damage: the first piece goes missing.
+    wait(idx.save(db.clone().into(), "big".into()))
+        .await
+        .unwrap();
+    wait(delete_raw(&db, "big#0")).await.unwrap();
+    let e = wait(HnswIndex::load(db.into(), "big".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("CORRUPT"));
 }

@@ -559,7 +559,7 @@ impl HnswIndex {
             let (db_name, key) = names?;
             let bytes = write_snapshot(&inner, None, DEFAULT_SLICE_MS).await?;
             drop(turn);
-            idb::save_record(&db_name, &key, &bytes).await?;
+            idb::save_record(&db_name, &key, &bytes, false).await?;
             Ok(JsValue::from(f64::from(bytes.length())))
         })
     }
@@ -690,12 +690,8 @@ pub(crate) async fn load_index(db_name: &str, key: &str) -> Result<HnswIndex, Js
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub async fn save_aborted(index: &HnswIndex, db_name: &str, key: &str) -> Result<(), JsValue> {
-    let bytes = index.inner.borrow().to_bytes();
-    let db = idb::open(db_name, 1).await?;
-    let value: JsValue = js_sys::Uint8Array::from(&bytes[..]).into();
-    let r = idb::put(&db, idb::SNAPSHOTS, key, &value, true).await;
-    idb::close(&db);
-    r.map(|_| ())
+    let bytes = js_sys::Uint8Array::from(&index.inner.borrow().to_bytes()[..]);
+    idb::save_record(db_name, key, &bytes, true).await
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

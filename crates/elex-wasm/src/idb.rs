@@ -4,7 +4,8 @@
 
 use wasm_bindgen::prelude::*;
 
-/// Object store of index and learner snapshots (one record per key).
+/// Object store of index and learner snapshots (a manifest under the key, the pieces under
+/// `key#0`, `key#1`, ...; or one record, as earlier builds wrote).
 pub(crate) const SNAPSHOTS: &str = "snapshots";
 /// Object store of cache victims (`{v: version, w: weight, d: data}` per key).
 pub(crate) const SPILL: &str = "spill";
@@ -13,14 +14,6 @@ pub(crate) const SPILL: &str = "spill";
 extern "C" {
     #[wasm_bindgen(catch, js_name = idbOpen)]
     pub(crate) async fn open(name: &str, version: u32) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = idbPut)]
-    pub(crate) async fn put(
-        db: &JsValue,
-        store: &str,
-        key: &str,
-        value: &JsValue,
-        abort: bool,
-    ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = idbGet)]
     pub(crate) async fn get(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = idbSpill)]
@@ -33,31 +26,48 @@ extern "C" {
     pub(crate) async fn index(db: &JsValue, store: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbClose)]
     pub(crate) fn close(db: &JsValue);
+    #[wasm_bindgen(catch, js_name = idbPutChunked)]
+    async fn put_chunked(
+        db: &JsValue,
+        store: &str,
+        key: &str,
+        bytes: &js_sys::Uint8Array,
+        chunk_bytes: u32,
+        abort: bool,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = idbGetChunked)]
+    async fn get_chunked(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = checkStorable)]
     pub(crate) fn check_storable(value: &JsValue) -> Result<(), JsValue>;
 }
 
-/// Writes one snapshot record in its own transaction and closes the connection.
+/// Pieces of a saved snapshot: a few MB each, so no single clone is large.
+const PIECE_BYTES: u32 = 4 << 20;
+
+/// Writes a snapshot under `key` in pieces, in one transaction (whole or nothing), and closes
+/// the connection. `abort` (tests) aborts the transaction after the writes were issued.
 pub(crate) async fn save_record(
     db_name: &str,
     key: &str,
     bytes: &js_sys::Uint8Array,
+    abort: bool,
 ) -> Result<(), JsValue> {
     let db = open(db_name, 1).await?;
-    let r = put(&db, SNAPSHOTS, key, bytes, false).await;
+    let r = put_chunked(&db, SNAPSHOTS, key, bytes, PIECE_BYTES, abort).await;
     close(&db);
     r.map(|_| ())
 }
 
 /// [`save_record`] of bytes in wasm memory.
 pub(crate) async fn save_snapshot(db_name: &str, key: &str, bytes: &[u8]) -> Result<(), JsValue> {
-    save_record(db_name, key, &js_sys::Uint8Array::from(bytes)).await
+    save_record(db_name, key, &js_sys::Uint8Array::from(bytes), false).await
 }
 
-/// Reads one snapshot record as a JS `Uint8Array`; `NOT_FOUND` when the key holds none.
+/// Reads a snapshot saved in pieces (or as one record, as earlier builds saved it) as a JS
+/// `Uint8Array`; `NOT_FOUND` when the key holds none.
 pub(crate) async fn load_record(db_name: &str, key: &str) -> Result<js_sys::Uint8Array, JsValue> {
     let db = open(db_name, 1).await?;
-    let r = get(&db, SNAPSHOTS, key).await;
+    let r = get_chunked(&db, SNAPSHOTS, key).await;
     close(&db);
     let v = r?;
     if v.is_undefined() {

@@ -6,7 +6,7 @@ import { open } from '/src/worker-client.js';
 
 let tasks = [];
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) tasks.push(e.duration);
+  for (const e of list.getEntries()) tasks.push({ start: e.startTime, ms: e.duration });
 }).observe({ type: 'longtask', buffered: true });
 
 async function fvecs(url, n) {
@@ -34,8 +34,10 @@ async function measure(f) {
   const value = await f();
   const ms = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 100)); // let the observer deliver
-  const longest = tasks.length ? Math.max(...tasks) : 0;
-  return { ms, longest, over50: tasks.length, value };
+  const longest = tasks.length ? Math.max(...tasks.map((t) => t.ms)) : 0;
+  // Where the long tasks fell, in ms from the start of the measured work.
+  const at = tasks.map((t) => [Math.round(t.start - t0), Math.round(t.ms)]);
+  return { ms, longest, over50: tasks.length, at: at.slice(0, 5), value };
 }
 
 const elexP = init();

@@ -48,7 +48,7 @@ try {
       for (const mode of o.modes.split(',')) {
         const r = await page.evaluate((c) => window.runCase(c), { n, storage, mode });
         results.push({ round, storage, mode, ...r });
-        console.log(JSON.stringify({ round, storage, mode, build_s: +(r.build.ms / 1000).toFixed(2), longest_ms: Math.round(r.build.longest), over50: r.build.over50 }));
+        console.log(JSON.stringify({ round, storage, mode, build_s: +(r.build.ms / 1000).toFixed(2), longest_ms: Math.round(r.build.longest), over50: r.build.over50, at: r.build.at }));
       }
     }
   }
@@ -56,22 +56,29 @@ try {
   await browser.close();
   server.close();
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const lines = [`# Long tasks while building ${n} x ${'384'} in Chromium (${o.rounds} round(s), median)`, '',
-  '| storage | mode | build s | vs unsliced | longest task ms | tasks > 50 ms | search ms/query |', '|---|---|---:|---:|---:|---:|---:|'];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+const lines = [`# Long tasks while building ${n} vectors of docs-50k in Chromium (${o.rounds} round(s); medians, ratios per round)`, '',
+  '| storage | mode | build s | build vs one task (same round) | longest task ms | tasks > 50 ms | search ms/query |', '|---|---|---:|---:|---:|---:|---:|'];
 for (const storage of o.storages.split(',')) {
   const of = (mode) => results.filter((r) => r.storage === storage && r.mode === mode);
-  const base = median(of('unsliced').map((r) => r.build.ms));
   for (const mode of o.modes.split(',')) {
     const rs = of(mode);
     if (!rs.length) continue;
-    const ms = median(rs.map((r) => r.build.ms));
+    const ratios = rs.map((r) => {
+      const base = results.find((b) => b.storage === storage && b.mode === 'unsliced' && b.round === r.round);
+      return base ? r.build.ms / base.build.ms : NaN;
+    }).filter((x) => !Number.isNaN(x));
     const q = rs.filter((r) => r.searchMsPerQuery).map((r) => r.searchMsPerQuery);
-    lines.push(`| ${storage} | ${mode} | ${(ms / 1000).toFixed(1)} | ${base ? (ms / base).toFixed(3) : '-'} | ${Math.round(median(rs.map((r) => r.build.longest)))} | ${median(rs.map((r) => r.build.over50))} | ${q.length ? median(q).toFixed(3) : '-'} |`);
+    lines.push(`| ${storage} | ${mode} | ${(median(rs.map((r) => r.build.ms)) / 1000).toFixed(1)} | ${ratios.length ? median(ratios).toFixed(3) : '-'} | ${Math.round(median(rs.map((r) => r.build.longest)))} | ${median(rs.map((r) => r.build.over50))} | ${q.length ? median(q).toFixed(3) : '-'} |`);
   }
-  const s = of('sliced').at(-1);
-  if (s && s.save) {
-    lines.push('', `${storage}: longest task of save ${Math.round(s.save.longest)} ms (${(s.save.ms / 1000).toFixed(2)} s), load ${Math.round(s.load.longest)} ms (${(s.load.ms / 1000).toFixed(2)} s), snapshot ${Math.round(s.snapshot.longest)} ms, restore ${Math.round(s.restore.longest)} ms; one-task toBytes ${Math.round(s.toBytes.ms)} ms, fromBytes ${Math.round(s.fromBytes.ms)} ms`, '');
+  const s = of('sliced');
+  if (s.length && s[0].save) {
+    const m = (k, f) => Math.round(median(s.map((r) => r[k][f])));
+    lines.push('', `${storage}, median over rounds: longest task of save ${m('save', 'longest')} ms (save ${m('save', 'ms')} ms), load ${m('load', 'longest')} ms (${m('load', 'ms')} ms), snapshot ${m('snapshot', 'longest')} ms (${m('snapshot', 'ms')} ms), restore ${m('restore', 'longest')} ms (${m('restore', 'ms')} ms); in one task: toBytes ${m('toBytes', 'ms')} ms, fromBytes ${m('fromBytes', 'ms')} ms`, '');
   }
 }
 mkdirSync(o.out, { recursive: true });
