@@ -77,6 +77,25 @@ impl PendingBatch {
     }
 }
 
+/// How far [`Hnsw::validate_batch_step`] got through a batch.
+#[derive(Debug, Default)]
+pub struct BatchCheck {
+    seen: HashSet<u64>,
+    next: usize,
+    started: bool,
+    /// `(ids, values)` of the batch being checked.
+    shape: (usize, usize),
+    /// `(slots, live)` of the index when the check started.
+    index: (usize, usize),
+}
+
+impl BatchCheck {
+    /// Vectors checked so far.
+    pub fn checked(&self) -> usize {
+        self.next
+    }
+}
+
 /// A rebuild without tombstones, made by [`Hnsw::begin_compaction`] and advanced by
 /// [`Compaction::step`]; the index it was made from must not change until
 /// [`Hnsw::finish_compaction`].
@@ -160,25 +179,57 @@ impl Hnsw {
     /// [`Hnsw::check_vector`], no id is in the index or twice in the batch, and the index has
     /// room. A batch that passes is inserted whole (nothing in insertion can fail after it).
     pub fn validate_batch(&self, ids: &[u64], data: &[f32]) -> Result<(), HnswError> {
+        let mut c = BatchCheck::default();
+        while !self.validate_batch_step(ids, data, &mut c, || false)? {}
+        Ok(())
+    }
+
+    /// [`Hnsw::validate_batch`] in steps: checks vectors until `stop()` says so (checked after
+    /// every vector) or all are checked; returns whether all are. The index must not change
+    /// between steps (it is checked); hand the finished check to [`Hnsw::begin_checked_batch`].
+    pub fn validate_batch_step(
+        &self,
+        ids: &[u64],
+        data: &[f32],
+        c: &mut BatchCheck,
+        mut stop: impl FnMut() -> bool,
+    ) -> Result<bool, HnswError> {
         let d = self.p.dims;
-        if ids.len().checked_mul(d) != Some(data.len()) {
-            return Err(HnswError::BatchShape {
-                ids: ids.len(),
-                values: data.len(),
-                dims: d,
-            });
+        if !c.started {
+            if ids.len().checked_mul(d) != Some(data.len()) {
+                return Err(HnswError::BatchShape {
+                    ids: ids.len(),
+                    values: data.len(),
+                    dims: d,
+                });
+            }
+            if self.ext.len() + ids.len() >= INVALID as usize - 1 {
+                return Err(HnswError::Full(self.ext.len()));
+            }
+            *c = BatchCheck {
+                seen: HashSet::with_capacity(ids.len()),
+                next: 0,
+                started: true,
+                shape: (ids.len(), data.len()),
+                index: (self.ext.len(), self.len()),
+            };
+        } else if c.index != (self.ext.len(), self.len()) || c.shape != (ids.len(), data.len()) {
+            return Err(HnswError::Busy(
+                "the index or the batch changed while the batch was being checked".into(),
+            ));
         }
-        let mut seen = HashSet::with_capacity(ids.len());
-        for (&id, v) in ids.iter().zip(data.chunks_exact(d)) {
+        while c.next < ids.len() {
+            let (id, v) = (ids[c.next], &data[c.next * d..(c.next + 1) * d]);
             self.check_vector(v)?;
-            if self.map.contains_key(&id) || !seen.insert(id) {
+            if self.map.contains_key(&id) || !c.seen.insert(id) {
                 return Err(HnswError::DuplicateId(id));
             }
+            c.next += 1;
+            if stop() {
+                break;
+            }
         }
-        if self.ext.len() + ids.len() >= INVALID as usize - 1 {
-            return Err(HnswError::Full(self.ext.len()));
-        }
-        Ok(())
+        Ok(c.next == ids.len())
     }
 
     /// Whether a batch is open (other mutations are refused until it is committed or rolled
@@ -218,6 +269,12 @@ impl Hnsw {
     fn open_batch(&mut self, ids: &[u64], data: &[f32]) -> Result<u64, HnswError> {
         self.check_idle("begin a batch")?;
         self.validate_batch(ids, data)?;
+        self.open_checked(ids.len())
+    }
+
+    /// Opens a batch of `n` vectors that passed the validator: the undo log and the room.
+    fn open_checked(&mut self, n: usize) -> Result<u64, HnswError> {
+        self.check_idle("begin a batch")?;
         self.batch_serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         self.undo = Some(Undo {
             serial: self.batch_serial,
@@ -229,11 +286,39 @@ impl Hnsw {
             rng: self.rng,
             saved: HashMap::new(),
         });
-        if let Err(e) = self.reserve_exact(ids.len()) {
+        if let Err(e) = self.reserve_exact(n) {
             self.undo = None;
             return Err(e);
         }
         Ok(self.batch_serial)
+    }
+
+    /// [`Hnsw::begin_batch`] for a batch already checked in steps
+    /// ([`Hnsw::validate_batch_step`] returned true for these `ids` and `data` on this index,
+    /// unchanged since).
+    pub fn begin_checked_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+        check: BatchCheck,
+    ) -> Result<PendingBatch, HnswError> {
+        let done = check.started
+            && check.next == ids.len()
+            && check.shape == (ids.len(), data.len())
+            && check.index == (self.ext.len(), self.len());
+        if !done {
+            return Err(HnswError::Busy(
+                "the batch was not checked whole on this index as it is".into(),
+            ));
+        }
+        let serial = self.open_checked(ids.len())?;
+        Ok(PendingBatch {
+            serial,
+            ids,
+            data,
+            done: 0,
+            scratch: Some(self.scratch()),
+        })
     }
 
     /// Inserts `ids[*done..]` until `stop()` or the end. The batch is open and validated.

@@ -52,7 +52,7 @@ mod snapshot;
 mod store;
 mod stream;
 
-pub use batch::{Compaction, PendingBatch};
+pub use batch::{BatchCheck, Compaction, PendingBatch};
 pub use error::HnswError;
 pub use index::Hnsw;
 pub use search::Scratch;

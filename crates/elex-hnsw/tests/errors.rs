@@ -295,3 +295,60 @@ fn huge_k_is_an_error_not_an_allocation() {
         ));
     }
 }
+
+#[test]
+fn a_batch_checked_in_steps_is_the_same_batch() {
+    use elex_hnsw::BatchCheck;
+    let mut idx = small(Metric::Cosine);
+    let data = clustered(8, 50, 4, 2, 0.3);
+    let ids: Vec<u64> = (500..550).collect();
+    let mut twin = Hnsw::from_bytes(&idx.to_bytes()).unwrap();
+    twin.insert_batch(&ids, &data, |_, _| {}).unwrap();
+    let mut c = BatchCheck::default();
+    let mut steps = 0;
+    while !idx
+        .validate_batch_step(&ids, &data, &mut c, || true)
+        .unwrap()
+    {
+        steps += 1;
+    }
+    assert_eq!((steps, c.checked()), (49, 50));
+    let mut b = idx
+        .begin_checked_batch(ids.clone(), data.clone(), c)
+        .unwrap();
+    idx.step_batch(&mut b, || false).unwrap();
+    idx.commit_batch(b).unwrap();
+    assert_eq!(idx.to_bytes(), twin.to_bytes());
+    // An unfinished check, or one of an index that changed since, is refused.
+    let more: Vec<u64> = (600..650).collect();
+    let mut c = BatchCheck::default();
+    idx.validate_batch_step(&more, &data, &mut c, || true)
+        .unwrap();
+    assert!(matches!(
+        idx.begin_checked_batch(more.clone(), data.clone(), c),
+        Err(HnswError::Busy(_))
+    ));
+    let mut c = BatchCheck::default();
+    while !idx
+        .validate_batch_step(&more, &data, &mut c, || false)
+        .unwrap()
+    {}
+    idx.delete(3).unwrap();
+    assert!(matches!(
+        idx.begin_checked_batch(more.clone(), data.clone(), c),
+        Err(HnswError::Busy(_))
+    ));
+    // A bad vector met in a later step is the same error as whole.
+    let mut bad = data.clone();
+    bad[45 * 4] = f32::NAN;
+    let mut c = BatchCheck::default();
+    let r = loop {
+        match idx.validate_batch_step(&more, &bad, &mut c, || true) {
+            Ok(true) => break Ok(()),
+            Ok(false) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    assert_eq!(r, Err(HnswError::NonFinite { index: 0 }));
+    assert_eq!(c.checked(), 45);
+}

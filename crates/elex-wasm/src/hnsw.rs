@@ -133,6 +133,37 @@ fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue
     Ok((f, ms))
 }
 
+/// The vectors of an `addBatch`: a JS `Float32Array` still to copy, or values already copied.
+enum Vectors {
+    Js(js_sys::Float32Array),
+    Copied(Vec<f32>),
+}
+
+/// Values copied into wasm memory per step (4 MB).
+const COPY_VALUES: u32 = 1 << 20;
+
+impl Vectors {
+    /// The values in wasm memory, copied in slices (a 77 MB array is no single long task).
+    async fn copy_in(self, slicer: &mut Slicer) -> Result<Vec<f32>, JsValue> {
+        let a = match self {
+            Vectors::Copied(v) => return Ok(v),
+            Vectors::Js(a) => a,
+        };
+        let len = a.length();
+        let mut out = Vec::new();
+        args::reserve(&mut out, len as usize, "vectors")?;
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(COPY_VALUES);
+            out.resize((at + n) as usize, 0.0);
+            a.subarray(at, at + n).copy_to(&mut out[at as usize..]);
+            at += n;
+            slicer.pause().await;
+        }
+        Ok(out)
+    }
+}
+
 /// The most results or search breadth a call may ask for.
 const MAX_K: f64 = (1u64 << 31) as f64;
 
@@ -299,7 +330,9 @@ impl HnswIndex {
     /// added), then inserted in slices of a few milliseconds with yields to the event loop in
     /// between; searches between slices see the vectors added so far. If `onProgress` throws,
     /// the batch is rolled back exactly and the promise rejects with that error. Batches on
-    /// one index run one after the other, each whole or not at all.
+    /// one index run one after the other, each whole or not at all. A `Float32Array` is read
+    /// (copied into wasm memory) in the first slices: leave it unchanged until the promise
+    /// settles.
     #[wasm_bindgen(js_name = addBatch, unchecked_return_type = "Promise<number>")]
     pub fn add_batch(
         &self,
@@ -313,7 +346,11 @@ impl HnswIndex {
     ) -> js_sys::Promise {
         let parsed = (|| {
             let ids = args::ids(&ids, "ids")?;
-            let data = args::f32s(&vectors, "vectors")?;
+            // A Float32Array is copied in slices below; other arrays are converted now.
+            let data = match vectors.dyn_ref::<js_sys::Float32Array>() {
+                Some(a) => Vectors::Js(a.clone()),
+                None => Vectors::Copied(args::f32s(&vectors, "vectors")?),
+            };
             let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok::<_, JsValue>((ids, data, progress, slice_ms))
         })();
@@ -324,10 +361,24 @@ impl HnswIndex {
             let (ids, data, progress, slice_ms) = parsed?;
             let total = ids.len();
             let mut slicer = Slicer::new(slice_ms);
+            let data = data.copy_in(&mut slicer).await?;
+            // The core's validator, in slices too.
+            let mut check = elex_hnsw::BatchCheck::default();
+            loop {
+                let done = inner
+                    .try_borrow()
+                    .map_err(|_| busy("addBatch"))?
+                    .validate_batch_step(&ids, &data, &mut check, || slicer.expired())
+                    .map_err(hnsw_error)?;
+                if done {
+                    break;
+                }
+                slicer.pause().await;
+            }
             let mut batch = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
-                .begin_batch(ids, data)
+                .begin_checked_batch(ids, data, check)
                 .map_err(hnsw_error)?;
             loop {
                 let stepped = inner
