@@ -254,6 +254,7 @@ async function fuzzIndex(elex, r, budget) {
       };
       const options = r.chance(0.5) ? onProgress : { onProgress, sliceMs: r.pick([0.01, 1, 8]) };
       const batchIds = [...ids];
+      let detached = false;
       const p = (async () => {
         queued++;
         let outcome;
@@ -267,6 +268,7 @@ async function fuzzIndex(elex, r, budget) {
         calls++;
         if (isTrap(outcome)) { traps++; throw new Failure(`addBatch: TRAP ${outcome.message}`); }
         // The model at this batch's turn: every earlier batch has settled.
+        if (detached) faults.push('BATCH_SHAPE', 'INVALID_ARGUMENT');
         const dupInside = new Set(batchIds).size !== batchIds.length;
         const dupModel = batchIds.some((id) => model.has(id));
         const expected = [...faults];
@@ -284,6 +286,12 @@ async function fuzzIndex(elex, r, budget) {
           for (const id of batchIds) model.set(id, true);
         }
       })();
+      // Now and then the caller gives the vectors' buffer away (to a worker) while the batch is
+      // in flight: a coded error, never a trap.
+      if (count && vecArg instanceof Float32Array && vecArg.length && r.chance(0.04)) {
+        structuredClone(vecArg.buffer, { transfer: [vecArg.buffer] });
+        detached = true;
+      }
       for (const id of batchIds) pendingIds.add(id);
       inFlight.push(p);
       if (r.chance(0.5)) await settleAll();
@@ -311,6 +319,15 @@ async function fuzzIndex(elex, r, budget) {
         await expectAsync('restore(damaged)', ['CHECKSUM_MISMATCH', 'CORRUPT'], () => elex.HnswIndex.restore(bad));
       }
       await expectAsync('restore(junk)', ['INVALID_ARGUMENT'], () => elex.HnswIndex.restore(r.pick([null, 'x', [1, 2]])));
+      if (r.chance(0.2)) {
+        // The caller gives the bytes away while restore reads them: a coded error, never a trap.
+        const copy = res.value.slice();
+        await expectAsync('restore(detached)', ['TRUNCATED', 'INVALID_ARGUMENT'], () => {
+          const p = elex.HnswIndex.restore(copy);
+          structuredClone(copy.buffer, { transfer: [copy.buffer] });
+          return p;
+        });
+      }
     } else if (op < 0.78) {
       queued++;
       const res = await expectAsync('compact', [], () => index.compact(r.chance(0.5) ? { sliceMs: 0.01 } : undefined)).finally(() => queued--);

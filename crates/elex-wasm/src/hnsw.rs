@@ -154,14 +154,29 @@ impl Vectors {
         args::reserve(&mut out, len as usize, "vectors")?;
         let mut at = 0;
         while at < len {
+            // `subarray` of a detached array throws: check the length (0 once detached) first.
+            if a.length() != len {
+                return Err(changed("vectors"));
+            }
             let n = (len - at).min(COPY_VALUES);
+            let piece = a.subarray(at, at + n);
             out.resize((at + n) as usize, 0.0);
-            a.subarray(at, at + n).copy_to(&mut out[at as usize..]);
+            piece.copy_to(&mut out[at as usize..]);
             at += n;
             slicer.pause().await;
         }
         Ok(out)
     }
+}
+
+/// A typed array detached or shrunk (transferred to a worker, its buffer resized) while it was
+/// being read in slices.
+fn changed(what: &str) -> JsValue {
+    js_error(
+        "INVALID_ARGUMENT",
+        format!("{what} changed (detached or resized) while it was being read"),
+        false,
+    )
 }
 
 /// The most results or search breadth a call may ask for.
@@ -703,10 +718,16 @@ async fn read_snapshot(
     progress: Option<js_sys::Function>,
     slice_ms: f64,
 ) -> Result<HnswIndex, JsValue> {
+    // `subarray` of a detached array throws: every call below first checks the length (0 once
+    // detached).
     let total = bytes.length();
-    let head = bytes
-        .subarray(0, total.min(elex_hnsw::HEADER_LEN as u32))
-        .to_vec();
+    let head = if total == 0 {
+        Vec::new()
+    } else {
+        bytes
+            .subarray(0, total.min(elex_hnsw::HEADER_LEN as u32))
+            .to_vec()
+    };
     let mut r = elex_hnsw::SnapshotReader::new(&head, u64::from(total)).map_err(hnsw_error)?;
     let mut at = elex_hnsw::HEADER_LEN as u32;
     let mut chunk = vec![0u8; CHUNK_BYTES];
@@ -714,6 +735,9 @@ async fn read_snapshot(
     while at < total {
         let n = (total - at).min(CHUNK_BYTES as u32);
         let buf = &mut chunk[..n as usize];
+        if bytes.length() != total {
+            return Err(changed("bytes"));
+        }
         bytes.subarray(at, at + n).copy_to(buf);
         r.feed(buf).map_err(hnsw_error)?;
         at += n;
