@@ -256,13 +256,18 @@ impl Hnsw {
         data: Vec<f32>,
     ) -> Result<PendingBatch, HnswError> {
         let serial = self.open_batch(&ids, &data)?;
-        Ok(PendingBatch {
+        Ok(self.pending(serial, ids, data))
+    }
+
+    /// The handle of a batch just opened under `serial`.
+    fn pending(&self, serial: u64, ids: Vec<u64>, data: Vec<f32>) -> PendingBatch {
+        PendingBatch {
             serial,
             ids,
             data,
             done: 0,
             scratch: Some(self.scratch()),
-        })
+        }
     }
 
     /// Validates, starts the undo log and reserves room; returns the batch's serial.
@@ -312,13 +317,7 @@ impl Hnsw {
             ));
         }
         let serial = self.open_checked(ids.len())?;
-        Ok(PendingBatch {
-            serial,
-            ids,
-            data,
-            done: 0,
-            scratch: Some(self.scratch()),
-        })
+        Ok(self.pending(serial, ids, data))
     }
 
     /// Inserts `ids[*done..]` until `stop()` or the end. The batch is open and validated.
