@@ -85,16 +85,44 @@ export async function idbGet(db, store, key) {
   });
 }
 
+const SLICE_MS = 8;
+const clock = () => (globalThis.performance ? performance.now() : Date.now());
+
+/// Issues `request(i)` for every `i` below `n` inside `tx`, in slices of SLICE_MS: a slice that
+/// runs out of time hangs the next one on the success callback of its last request (a later
+/// task, inside the same transaction). `last` runs after the final request is issued. The first
+/// failure aborts the transaction; the result is the transaction's commit, rejected with that
+/// failure (coded) if there was one.
+function issueInSlices(tx, finished, n, request, what, last) {
+  let failure = null;
+  let i = 0;
+  const issue = () => {
+    const t0 = clock();
+    try {
+      while (i < n) {
+        const req = request(i++);
+        if (i < n && clock() - t0 >= SLICE_MS) {
+          req.addEventListener('success', issue, { once: true });
+          return;
+        }
+      }
+      if (last) last();
+    } catch (e) {
+      failure = mapError(e, what);
+      try { tx.abort(); } catch (_) { /* already finished */ }
+    }
+  };
+  issue();
+  if (failure) return Promise.reject(failure);
+  return finished.catch((e) => { throw failure ?? e; });
+}
+
 /// A spill batch in one transaction. `ops` is the cache's outbox in order: [key, record] for a
 /// victim (record = {v: version, w: weight, d: data}) or [key, null, version] for "delete if the
 /// stored version is at most `version`". Ops on one key collapse to the last one first (each
 /// key holds one record), so a conditional delete never races a later write of the same key.
-/// Requests are issued in slices of a few milliseconds: the next slice starts from the success
-/// callback of the last request of the previous one (a later task, inside the same transaction),
-/// so a burst of thousands of victims never blocks the page in one long task.
-const SLICE_MS = 8;
-const clock = () => (globalThis.performance ? performance.now() : Date.now());
-
+/// Requests are issued in slices (`issueInSlices`), so a burst of thousands of victims never
+/// blocks the page in one long task.
 export async function idbSpill(db, store, ops) {
   const last = new Map();
   for (const op of ops) last.set(op[0], op);
@@ -102,69 +130,28 @@ export async function idbSpill(db, store, ops) {
   const tx = transaction(db, store, 'readwrite');
   const finished = done(tx, `spilling ${items.length} entries`);
   const os = tx.objectStore(store);
-  let failure = null;
-  let i = 0;
-  const issue = () => {
-    const t0 = clock();
-    try {
-      while (i < items.length) {
-        const [key, record, version] = items[i++];
-        let req;
-        if (record) {
-          req = os.put(record, key);
-        } else {
-          const r = os.get(key);
-          r.onsuccess = () => {
-            if (r.result && r.result.v <= version) os.delete(key);
-          };
-          req = r;
-        }
-        if (i < items.length && clock() - t0 >= SLICE_MS) {
-          req.addEventListener('success', issue, { once: true });
-          return;
-        }
-      }
-    } catch (e) {
-      failure = mapError(e, 'spilling');
-      try { tx.abort(); } catch (_) { /* already finished */ }
-    }
-  };
-  issue();
-  if (failure) throw failure;
-  return finished.catch((e) => { throw failure ?? e; });
+  return issueInSlices(tx, finished, items.length, (i) => {
+    const [key, record, version] = items[i];
+    if (record) return os.put(record, key);
+    const r = os.get(key);
+    r.onsuccess = () => {
+      if (r.result && r.result.v <= version) os.delete(key);
+    };
+    return r;
+  }, 'spilling');
 }
 
 /// A large value written as records of at most `chunkBytes` in one transaction: `key` holds a
 /// manifest `{ elexChunks: n, bytes }`, `key#0` .. `key#(n-1)` the pieces (pieces of an earlier,
 /// longer value are deleted in the same transaction). Each piece is cloned on its own, and the
-/// requests go out in slices (the next slice from the success callback of the last request of the
-/// previous one), so an 85 MB snapshot is no single 85 MB clone and no long task, and the write
-/// still commits whole or not at all.
+/// requests go out in slices (`issueInSlices`), so an 85 MB snapshot is no single 85 MB clone and
+/// no long task, and the write still commits whole or not at all. `abort` (tests) aborts the
+/// transaction after the writes were issued, as a closed tab would.
 export async function idbPutChunked(db, store, key, bytes, chunkBytes, abort) {
   const n = Math.ceil(bytes.length / chunkBytes);
   const tx = transaction(db, store, 'readwrite');
   const finished = done(tx, `writing ${key}`);
   const os = tx.objectStore(store);
-  let failure = null;
-  let i = 0;
-  const issue = () => {
-    const t0 = clock();
-    try {
-      while (i < n) {
-        const piece = bytes.slice(i * chunkBytes, Math.min(bytes.length, (i + 1) * chunkBytes));
-        const req = os.put(piece, `${key}#${i}`);
-        i++;
-        if (i < n && clock() - t0 >= SLICE_MS) {
-          req.addEventListener('success', issue, { once: true });
-          return;
-        }
-      }
-      if (abort) tx.abort();
-    } catch (e) {
-      failure = mapError(e, `writing ${key}`);
-      try { tx.abort(); } catch (_) { /* already finished */ }
-    }
-  };
   try {
     os.delete(IDBKeyRange.bound(`${key}#`, `${key}#\uffff`));
     os.put({ elexChunks: n, bytes: bytes.length }, key);
@@ -172,9 +159,14 @@ export async function idbPutChunked(db, store, key, bytes, chunkBytes, abort) {
     try { tx.abort(); } catch (_) { /* already finished */ }
     throw mapError(e, `writing ${key}`);
   }
-  issue();
-  if (failure) throw failure;
-  return finished.catch((e) => { throw failure ?? e; });
+  return issueInSlices(
+    tx,
+    finished,
+    n,
+    (i) => os.put(bytes.slice(i * chunkBytes, Math.min(bytes.length, (i + 1) * chunkBytes)), `${key}#${i}`),
+    `writing ${key}`,
+    abort ? () => tx.abort() : null,
+  );
 }
 
 /// Reads a value written by `idbPutChunked` (or a plain record: returned as it is; `undefined`
