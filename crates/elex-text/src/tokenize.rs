@@ -1,0 +1,257 @@
+//! Text to terms: Unicode word boundaries (UAX #29), lower case, optional English stop words,
+//! optional English (Porter2 / Snowball) stemming.
+//!
+//! The same tokenizer runs over documents and queries, so a query matches the forms it would
+//! have matched in a document. Words longer than [`MAX_TERM_BYTES`] after lower-casing are
+//! dropped (they are almost never searched for, and they would bloat the dictionary).
+
+use rust_stemmers::{Algorithm, Stemmer};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Longest term kept, in UTF-8 bytes; longer words are skipped.
+pub const MAX_TERM_BYTES: usize = 64;
+
+/// How text becomes terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenizerOptions {
+    /// Reduce English words to their stem (`running` -> `run`); default true.
+    pub stem: bool,
+    /// Skip common English words (`the`, `of`, ...); default true.
+    pub stop_words: bool,
+}
+
+impl Default for TokenizerOptions {
+    fn default() -> Self {
+        TokenizerOptions {
+            stem: true,
+            stop_words: true,
+        }
+    }
+}
+
+/// English words too common to help a search (the usual short list: articles, pronouns,
+/// auxiliaries, prepositions, conjunctions), sorted for binary search.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// Whether `word` (lower case) is one of the stop words.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// A tokenizer with fixed options.
+pub struct Tokenizer {
+    options: TokenizerOptions,
+    stemmer: Option<Stemmer>,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Tokenizer {
+    /// A tokenizer with these options.
+    pub fn new(options: TokenizerOptions) -> Tokenizer {
+        Tokenizer {
+            options,
+            stemmer: options.stem.then(|| Stemmer::create(Algorithm::English)),
+        }
+    }
+
+    /// Its options.
+    pub fn options(&self) -> TokenizerOptions {
+        self.options
+    }
+
+    /// Calls `f` with every term of `text`, in order (repeats included).
+    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) {
+        let mut lower = String::new();
+        for word in text.unicode_words() {
+            lower.clear();
+            for c in word.chars() {
+                lower.extend(c.to_lowercase());
+            }
+            if lower.len() > MAX_TERM_BYTES {
+                continue;
+            }
+            if self.options.stop_words && is_stop_word(&lower) {
+                continue;
+            }
+            match &self.stemmer {
+                Some(s) => f(&s.stem(&lower)),
+                None => f(&lower),
+            }
+        }
+    }
+
+    /// The terms of `text`, in order (repeats included).
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.for_each_term(text, |t| out.push(t.to_owned()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_words_are_sorted() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn words_lower_stems_and_stops() {
+        let t = Tokenizer::new(TokenizerOptions::default());
+        assert_eq!(
+            t.terms("The Running foxes, of Zürich's ERROR_CODE 3.14!"),
+            ["run", "fox", "zürich", "error_cod", "3.14"]
+        );
+        let plain = Tokenizer::new(TokenizerOptions {
+            stem: false,
+            stop_words: false,
+        });
+        assert_eq!(
+            plain.terms("The Running foxes"),
+            ["the", "running", "foxes"]
+        );
+    }
+
+    #[test]
+    fn long_words_are_skipped() {
+        let t = Tokenizer::new(TokenizerOptions::default());
+        let long = "x".repeat(MAX_TERM_BYTES + 1);
+        assert_eq!(t.terms(&format!("alpha {long} beta")), ["alpha", "beta"]);
+    }
+}
