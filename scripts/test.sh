@@ -72,6 +72,9 @@ bash build-optimized.sh
 step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
 node www/test/node.mjs
 
+step "TextIndex and hybridSearch in Node: BM25 against plain JS, batches, deletes, filters, snapshots, fusion"
+node --test-reporter=tap www/test/text.mjs
+
 step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps (scripts/fuzz.sh runs 1M)"
 node www/test/fuzz.mjs --calls 50000
 
@@ -85,4 +88,6 @@ step "all tests passed in $((SECONDS - t0)) s"
 # Reached only when every step above succeeded (set -e), so nothing failed.
 cargo_passed=$({ grep -oE 'test result: ok\. [0-9]+ passed' "$log" || true; } | awk '{s += $4} END {print s + 0}')
 node_passed=$({ grep -oE '^[0-9]+ passed, 0 failed' "$log" || true; } | awk '{s += $1} END {print s + 0}')
+# node:test files (TAP): "# pass N".
+node_passed=$((node_passed + $({ grep -oE '^# pass [0-9]+' "$log" || true; } | awk '{s += $3} END {print s + 0}')))
 echo "tests: $((cargo_passed + node_passed)) passed, 0 failed"

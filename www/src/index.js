@@ -39,7 +39,14 @@ async function load(useSimd, wasm) {
   }
   await mod.default({ module_or_path: input });
   harden(mod);
-  return Object.freeze({ ...mod, flavour: useSimd ? 'simd' : 'scalar' });
+  const api = { ...mod };
+  // Free functions (hybridSearch) get codes for the glue's errors too.
+  for (const [name, value] of Object.entries(api)) {
+    if (typeof value === 'function' && name !== 'default' && !/^class\b/.test(Function.prototype.toString.call(value))) {
+      api[name] = wrap(value);
+    }
+  }
+  return Object.freeze({ ...api, flavour: useSimd ? 'simd' : 'scalar' });
 }
 
 // The glue wasm-bindgen generates throws a few errors of its own before or instead of the Rust

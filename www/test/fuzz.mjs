@@ -421,6 +421,140 @@ async function fuzzCache(elex, r, budget, tag) {
   cache.free();
 }
 
+// ---- TextIndex and hybridSearch -------------------------------------------------------------
+
+const WORDS = ['alpha', 'beta', 'gamma', 'Delta', 'running', 'runs', 'the', 'of', 'KeyError', 'é', '日本', 'x_y', '3.14', ''];
+
+function genText(r) {
+  const u = r.unit();
+  if (u < 0.04) return [r.pick(WRONG_TYPES.filter((x) => typeof x !== 'string')), ['INVALID_ARGUMENT']];
+  if (u < 0.06) return ['\u0000\uffff\ud800 ' + 'w'.repeat(r.below(200)), []];
+  return [Array.from({ length: r.below(12) }, () => r.pick(WORDS)).join(r.pick([' ', ', ', '\n', '-'])), []];
+}
+
+async function fuzzText(elex, r, budget) {
+  const options = r.pick([undefined, {}, { stem: false }, { stopWords: false, k1: 2, b: 0 }]);
+  const t = new elex.TextIndex(options);
+  const dims = 4;
+  const v = new elex.HnswIndex({ dims });
+  const vecIds = Array.from({ length: 30 }, (_, i) => i * 2);
+  await v.addBatch(vecIds, new Float32Array(30 * dims).map(() => r.unit() + 0.1));
+  const model = new Map(); // id -> terms
+  const matches = (query) => {
+    const q = new Set(t.terms(query));
+    return [...model].filter(([, terms]) => terms.some((x) => q.has(x))).map(([id]) => id);
+  };
+  let inflight = null;
+  for (let n = 0; n < budget; n++) {
+    const op = r.unit();
+    const busy = inflight !== null;
+    if (op < 0.2) {
+      const [id, idF] = genId(r, model);
+      const [text, tF] = genText(r);
+      let faults = idF.length ? idF : tF;
+      if (!faults.length && busy) faults = ['BUSY'];
+      if (!faults.length && model.has(id)) faults = ['DUPLICATE_ID'];
+      const res = expectSync('text.add', faults, () => t.add(id, text));
+      if (res.ok) model.set(id, t.terms(text));
+    } else if (op < 0.32) {
+      if (busy) await inflight;
+      const count = r.below(40);
+      const ids = Array.from({ length: count }, () => r.below(500));
+      const texts = ids.map(() => genText(r)[0]);
+      if (r.chance(0.5)) texts.forEach((x, i) => { if (typeof x !== 'string') texts[i] = 'plain'; });
+      const shape = r.chance(0.05) ? texts.pop() : undefined;
+      const dup = new Set(ids).size !== ids.length || ids.some((id) => model.has(id));
+      const bad = texts.some((x) => typeof x !== 'string');
+      const throwAt = r.chance(0.2) ? r.below(count + 1) : -1;
+      const faults = [];
+      if (bad) faults.push('INVALID_ARGUMENT');
+      else if (shape !== undefined || texts.length !== ids.length) faults.push('BATCH_SHAPE');
+      else if (dup) faults.push('DUPLICATE_ID');
+      else if (throwAt >= 0) faults.push('THROWN');
+      const pending = { ids, texts: texts.slice() };
+      const p = expectAsync('text.addBatch', faults, () =>
+        t.addBatch(ids, texts, {
+          sliceMs: r.pick([0.01, 1, 8]),
+          onProgress: (done) => {
+            if (throwAt >= 0 && done >= throwAt) { const e = new Error('thrown'); e.code = 'THROWN'; throw e; }
+          },
+        }),
+      ).then((res) => {
+        if (res.ok) pending.ids.forEach((id, i) => model.set(id, t.terms(pending.texts[i])));
+        inflight = null;
+      });
+      if (r.chance(0.3)) inflight = p;
+      else await p;
+    } else if (op < 0.4) {
+      const [id, idF] = genId(r, model);
+      let faults = idF;
+      if (!faults.length && busy) faults = ['BUSY'];
+      if (!faults.length && !model.has(id)) faults = ['UNKNOWN_ID'];
+      const res = expectSync('text.delete', faults, () => t.delete(id));
+      if (res.ok) model.delete(id);
+    } else if (op < 0.7) {
+      if (busy) await inflight;
+      const [query, qF] = genText(r);
+      const [k, kF] = genCount(r, 1, 60, ['OUT_OF_RANGE']);
+      const filtered = r.chance(0.3);
+      const allow = Array.from({ length: r.below(20) }, () => r.below(500));
+      const faults = qF.length ? qF : kF;
+      const res = expectSync('text.search', faults, () => (filtered ? t.searchFiltered(query, k, allow) : t.search(query, k)));
+      if (res.ok) {
+        let want = matches(query);
+        if (filtered) want = want.filter((id) => allow.includes(id));
+        const ids = Array.from(res.value.ids);
+        if (ids.length !== Math.min(k, want.length)) throw new Failure(`text.search: ${ids.length} hits, model ${want.length} (k ${k})`);
+        if (!ids.every((id) => want.includes(id))) throw new Failure('text.search: a hit the model lacks');
+        const sc = Array.from(res.value.scores);
+        if (!sc.every((x, i) => x > 0 && (i === 0 || x <= sc[i - 1]))) throw new Failure('text.search: scores not positive and descending');
+      }
+    } else if (op < 0.82) {
+      if (busy) await inflight;
+      const req = { k: r.below(12), text: genText(r)[0], vector: r.chance(0.8) ? new Float32Array(dims).map(() => r.unit()) : undefined };
+      const faults = [];
+      if (r.chance(0.15)) req.fusion = r.pick(['rrf', { alpha: r.unit() }, { rrf: 10 }, { alpha: 3 }, 'max', { alpha: 0.5, rrf: 1 }, null]);
+      if (r.chance(0.1)) req.allow = Array.from({ length: r.below(10) }, () => r.below(100));
+      if (r.chance(0.1)) req.depth = r.pick([1, 5, 200, -1, 0.5]);
+      const f = req.fusion;
+      if (typeof req.text !== 'string' && req.text !== undefined) faults.push('INVALID_ARGUMENT');
+      if (req.text === undefined && req.vector === undefined) faults.push('INVALID_ARGUMENT');
+      if (req.k === 0) faults.push('OUT_OF_RANGE');
+      if (f === 'max' || f === null) faults.push('INVALID_ARGUMENT');
+      if (f && f.alpha === 3) faults.push('OUT_OF_RANGE');
+      if (f && f.alpha === 0.5 && f.rrf === 1) faults.push('INVALID_OPTIONS');
+      if (req.depth === -1 || req.depth === 0.5) faults.push('OUT_OF_RANGE');
+      const res = expectSync('hybridSearch', faults, () => elex.hybridSearch(v, t, req));
+      if (res.ok) {
+        const ids = Array.from(res.value.ids);
+        if (ids.length > req.k) throw new Failure('hybridSearch: more than k');
+        const known = new Set([...vecIds, ...model.keys()]);
+        if (!ids.every((id) => known.has(id) && (!req.allow || req.allow.includes(id)))) throw new Failure('hybridSearch: an id from nowhere');
+        if (new Set(ids).size !== ids.length) throw new Failure('hybridSearch: an id twice');
+      }
+    } else if (op < 0.9) {
+      if (busy) await inflight;
+      const bytes = t.toBytes();
+      const damaged = r.chance(0.5);
+      if (damaged) bytes[r.below(bytes.length)] ^= 1 << r.below(8);
+      const res = expectSync('TextIndex.fromBytes', damaged ? ['CHECKSUM_MISMATCH', 'BAD_MAGIC', 'UNSUPPORTED_VERSION', 'TRUNCATED', 'CORRUPT'] : [], () => elex.TextIndex.fromBytes(bytes));
+      if (res.ok) {
+        if (res.value.size !== model.size) throw new Failure('fromBytes: size differs');
+        res.value.free();
+      }
+    } else if (op < 0.95) {
+      expectSync('text.compact', busy ? ['BUSY'] : [], () => t.compact());
+    } else {
+      calls++;
+      if (!busy && t.size !== model.size) throw new Failure(`text.size ${t.size}, model ${model.size}`);
+      for (const id of [...model.keys()].slice(0, 5)) if (!t.has(id)) throw new Failure(`text.has(${id}) false`);
+    }
+  }
+  if (inflight) await inflight;
+  t.free();
+  v.free();
+}
+
 // ---- QLearner --------------------------------------------------------------------------------
 
 async function fuzzLearner(elex, r, budget) {
@@ -518,7 +652,8 @@ for (const simd of [true, false]) {
     while (calls - start < CALLS) {
       round++;
       const which = r.unit();
-      if (which < 0.6) await fuzzIndex(elex, r, 50 + r.below(400));
+      if (which < 0.5) await fuzzIndex(elex, r, 50 + r.below(400));
+      else if (which < 0.65) await fuzzText(elex, r, 50 + r.below(300));
       else if (which < 0.8) await fuzzCache(elex, r, 20 + r.below(100), elex.flavour);
       else await fuzzLearner(elex, r, 20 + r.below(200));
     }

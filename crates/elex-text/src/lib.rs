@@ -157,6 +157,11 @@ impl PendingBatch {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+
+    /// Whether every document is added.
+    pub fn is_complete(&self) -> bool {
+        self.done == self.ids.len()
+    }
 }
 
 impl TextIndex {
@@ -320,20 +325,24 @@ impl TextIndex {
         })
     }
 
-    /// Adds up to `n` more documents of the batch; returns how many are added in all.
-    pub fn step_batch(&mut self, batch: &mut PendingBatch, n: usize) -> usize {
-        let end = batch.done.saturating_add(n).min(batch.ids.len());
-        for i in batch.done..end {
+    /// Adds more documents of the batch, at least one, until `stop()` says so or the batch is
+    /// done; returns how many are added in all.
+    pub fn step_batch(&mut self, batch: &mut PendingBatch, mut stop: impl FnMut() -> bool) -> usize {
+        while batch.done < batch.ids.len() {
+            let i = batch.done;
             let text = std::mem::take(&mut batch.texts[i]);
             self.insert(batch.ids[i], &text);
+            batch.done += 1;
+            if stop() {
+                break;
+            }
         }
-        batch.done = end;
-        end
+        batch.done
     }
 
     /// Adds what is left of the batch and closes it.
     pub fn commit_batch(&mut self, mut batch: PendingBatch) {
-        self.step_batch(&mut batch, usize::MAX);
+        self.step_batch(&mut batch, || false);
         self.batch_open = false;
     }
 
@@ -439,7 +448,7 @@ mod tests {
             .begin_batch(vec![3, 4], vec!["delta beta".into(), "epsilon".into()])
             .unwrap();
         assert!(matches!(ix.add(9, "x"), Err(TextError::Busy(_))));
-        ix.step_batch(&mut b, 1);
+        ix.step_batch(&mut b, || true);
         assert!(ix.contains(3));
         ix.rollback_batch(b);
         assert_eq!(ix.to_bytes(), before);

@@ -145,7 +145,8 @@ proptest! {
                     let before = ix.to_bytes();
                     let ids: Vec<u64> = (next..next + texts.len() as u64).collect();
                     let mut b = ix.begin_batch(ids, texts).unwrap();
-                    ix.step_batch(&mut b, 2);
+                    let mut n = 0;
+                    ix.step_batch(&mut b, || { n += 1; n == 2 });
                     ix.rollback_batch(b);
                     prop_assert_eq!(ix.to_bytes(), before);
                 }

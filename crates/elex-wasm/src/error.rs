@@ -62,6 +62,26 @@ pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
     js_error(code, e.to_string(), range)
 }
 
+pub(crate) fn text_error(e: elex_text::TextError) -> JsValue {
+    use elex_text::TextError as T;
+    let (code, range) = match &e {
+        T::ZeroK => ("ZERO_K", true),
+        T::DuplicateId(_) => ("DUPLICATE_ID", false),
+        T::UnknownId(_) => ("UNKNOWN_ID", false),
+        T::BatchShape { .. } => ("BATCH_SHAPE", true),
+        T::TextTooLarge { .. } => ("VALUE_TOO_LARGE", true),
+        T::InvalidParams(_) => ("INVALID_OPTIONS", true),
+        T::Full(_) => ("INDEX_FULL", false),
+        T::Busy(_) => ("BUSY", false),
+        T::BadMagic => ("BAD_MAGIC", false),
+        T::UnsupportedVersion { .. } => ("UNSUPPORTED_VERSION", false),
+        T::Truncated { .. } => ("TRUNCATED", false),
+        T::ChecksumMismatch => ("CHECKSUM_MISMATCH", false),
+        T::Corrupt(_) => ("CORRUPT", false),
+    };
+    js_error(code, e.to_string(), range)
+}
+
 pub(crate) fn cache_error(e: elex_cache::CacheError) -> JsValue {
     use elex_cache::{CacheError as C, StoreErrorKind as K};
     let (code, range) = match &e {

@@ -53,37 +53,70 @@ struct HnswIndexOptions {
     keep_f32: Option<bool>,
 }
 
-/// Search results: ids and scores as typed arrays, nearest first.
+/// Search results: ids and scores as typed arrays, best first. The same shape for vector,
+/// text and hybrid results.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct SearchResult {
     ids: Vec<f64>,
+    scores: Vec<f32>,
     distances: Vec<f32>,
-    metric: Metric,
+}
+
+impl SearchResult {
+    /// Vector hits under `metric`: scores from distances.
+    pub(crate) fn from_distances(ids: Vec<f64>, distances: Vec<f32>, metric: Metric) -> Self {
+        let scores = distances
+            .iter()
+            .map(|&d| match metric {
+                Metric::Cosine => 1.0 - d,
+                Metric::Dot | Metric::L2 => -d,
+            })
+            .collect();
+        SearchResult {
+            ids,
+            scores,
+            distances,
+        }
+    }
+
+    /// Scored hits (text, fused): distances are the negated scores.
+    pub(crate) fn from_scores(ids: Vec<f64>, scores: Vec<f32>) -> Self {
+        let distances = scores.iter().map(|s| -s).collect();
+        SearchResult {
+            ids,
+            scores,
+            distances,
+        }
+    }
+
+    /// (id, score) pairs, best first.
+    pub(crate) fn pairs(&self) -> Vec<(u64, f32)> {
+        self.ids
+            .iter()
+            .zip(&self.scores)
+            .map(|(&i, &s)| (i as u64, s))
+            .collect()
+    }
 }
 
 #[wasm_bindgen]
 impl SearchResult {
-    /// Ids, nearest first.
+    /// Ids, best first.
     #[wasm_bindgen(getter)]
     pub fn ids(&self) -> Vec<f64> {
         self.ids.clone()
     }
 
-    /// Similarity, higher is closer: cosine similarity, dot product, or minus the squared L2
-    /// distance.
+    /// Scores, higher is better: cosine similarity, dot product or minus the squared L2
+    /// distance for vectors; BM25 for text; the fused score for hybrid results.
     #[wasm_bindgen(getter)]
     pub fn scores(&self) -> Vec<f32> {
-        self.distances
-            .iter()
-            .map(|&d| match self.metric {
-                Metric::Cosine => 1.0 - d,
-                Metric::Dot | Metric::L2 => -d,
-            })
-            .collect()
+        self.scores.clone()
     }
 
-    /// Distances, smaller is closer (`1 - cos`, `-dot`, squared L2).
+    /// Distances, smaller is better (`1 - cos`, `-dot`, squared L2; minus the score for text
+    /// and hybrid results).
     #[wasm_bindgen(getter)]
     pub fn distances(&self) -> Vec<f32> {
         self.distances.clone()
@@ -109,7 +142,7 @@ export interface SliceOptions {
 "#;
 
 /// `onProgress` and the slice budget from `addBatch`'s third argument.
-fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue> {
+pub(crate) fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue> {
     if v.is_undefined() || v.is_null() || v.is_function() {
         return Ok((args::opt_function(v, "onProgress")?, DEFAULT_SLICE_MS));
     }
@@ -199,6 +232,11 @@ impl HnswIndex {
         }
     }
 
+    /// The index's default search breadth.
+    pub(crate) fn ef_search(&self) -> Result<usize, JsValue> {
+        Ok(self.read()?.params().ef_search)
+    }
+
     fn read(&self) -> Result<Ref<'_, Hnsw>, JsValue> {
         self.inner
             .try_borrow()
@@ -210,7 +248,7 @@ impl HnswIndex {
         self.inner.try_borrow_mut().map_err(|_| busy(what))
     }
 
-    fn search_with(
+    pub(crate) fn search_with(
         &self,
         query: &JsValue,
         k: &JsValue,
@@ -228,11 +266,11 @@ impl HnswIndex {
             None => Filter::None,
         };
         let hits = h.search_filtered(&q, k, ef, filter).map_err(hnsw_error)?;
-        Ok(SearchResult {
-            ids: hits.iter().map(|x| x.id as f64).collect(),
-            distances: hits.iter().map(|x| x.distance).collect(),
-            metric: h.params().metric,
-        })
+        Ok(SearchResult::from_distances(
+            hits.iter().map(|x| x.id as f64).collect(),
+            hits.iter().map(|x| x.distance).collect(),
+            h.params().metric,
+        ))
     }
 }
 

@@ -13,10 +13,12 @@ mod hnsw;
 mod idb;
 mod qlearning;
 mod task;
+mod text;
 
 pub use cache::AdaptiveCache;
 pub use hnsw::{HnswIndex, SearchResult};
 pub use qlearning::{QLearner, TransitionBatch};
+pub use text::{TextIndex, hybrid_search};
 
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]

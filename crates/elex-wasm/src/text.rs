@@ -1,0 +1,494 @@
+//! `TextIndex`: BM25 full-text search for JS, and `hybridSearch`, which fuses a vector search
+//! and a text search over one id space. The ranking, the batch validator and the fusion live in
+//! `elex-text`; this module converts arguments and runs `addBatch` in time slices through the
+//! index's queue (as `HnswIndex` does).
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::rc::Rc;
+
+use elex_text::{Fusion, TextOptions, TokenizerOptions};
+use serde::Deserialize;
+use tsify_next::Tsify;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::args;
+use crate::error::{js_error, text_error, type_error};
+use crate::hnsw::{HnswIndex, SearchResult, slice_options};
+use crate::idb;
+use crate::task::{Queue, Slicer};
+
+/// Options of `new TextIndex(options)`.
+#[derive(Deserialize, Tsify, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TextIndexOptions {
+    /// Reduce English words to their stems (Snowball English: `running` -> `run`); default true.
+    #[tsify(optional)]
+    stem: Option<bool>,
+    /// Skip common English words (`the`, `of`, ...); default true.
+    #[tsify(optional)]
+    stop_words: Option<bool>,
+    /// BM25 term-frequency saturation, 0..=10 (default 1.2).
+    #[tsify(optional)]
+    k1: Option<f32>,
+    /// BM25 length normalization, 0..=1 (default 0.75).
+    #[tsify(optional)]
+    b: Option<f32>,
+}
+
+/// The most results a call may ask for.
+const MAX_K: f64 = (1u64 << 31) as f64;
+
+/// Texts read from a JS array per step of `addBatch`.
+const READ_TEXTS: u32 = 1024;
+
+/// A BM25 full-text index over caller ids (the same ids as an `HnswIndex`, for hybrid search).
+#[wasm_bindgen]
+pub struct TextIndex {
+    inner: Rc<RefCell<elex_text::TextIndex>>,
+    queue: Rc<Queue>,
+}
+
+fn busy(what: &str) -> JsValue {
+    js_error(
+        "BUSY",
+        format!("{what}: the text index is in use by an operation in progress"),
+        false,
+    )
+}
+
+impl TextIndex {
+    fn wrap(t: elex_text::TextIndex) -> TextIndex {
+        TextIndex {
+            inner: Rc::new(RefCell::new(t)),
+            queue: Rc::default(),
+        }
+    }
+
+    fn read(&self) -> Result<Ref<'_, elex_text::TextIndex>, JsValue> {
+        self.inner
+            .try_borrow()
+            .map_err(|_| busy("the text index is being changed"))
+    }
+
+    fn write(&self, what: &str) -> Result<RefMut<'_, elex_text::TextIndex>, JsValue> {
+        self.queue.check_idle(what)?;
+        self.inner.try_borrow_mut().map_err(|_| busy(what))
+    }
+
+    fn search_with(
+        &self,
+        query: &JsValue,
+        k: &JsValue,
+        allow: Option<&[u64]>,
+    ) -> Result<SearchResult, JsValue> {
+        let query = args::string(query, "query")?;
+        let k = args::integer(k, "k", 1.0, MAX_K)? as usize;
+        let hits = self
+            .read()?
+            .search(&query, k, allow)
+            .map_err(text_error)?;
+        Ok(SearchResult::from_scores(
+            hits.iter().map(|h| h.id as f64).collect(),
+            hits.iter().map(|h| h.score).collect(),
+        ))
+    }
+}
+
+/// The strings of a JS array, read in time slices (a 50,000-passage array is no single long
+/// task).
+async fn read_texts(v: &JsValue, slicer: &mut Slicer) -> Result<Vec<String>, JsValue> {
+    let a = v
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| args::wrong_type("texts", "an Array of strings", v))?;
+    let len = a.length();
+    let mut out = Vec::new();
+    args::reserve(&mut out, len as usize, "texts")?;
+    let mut at = 0;
+    while at < len {
+        if a.length() != len {
+            return Err(js_error(
+                "INVALID_ARGUMENT",
+                "texts changed (its length) while it was being read".into(),
+                false,
+            ));
+        }
+        let end = (at + READ_TEXTS).min(len);
+        for i in at..end {
+            let x = a.get(i);
+            out.push(
+                x.as_string()
+                    .ok_or_else(|| args::wrong_type(&format!("texts[{i}]"), "a string", &x))?,
+            );
+        }
+        at = end;
+        slicer.pause().await;
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen]
+impl TextIndex {
+    /// An empty text index; see `TextIndexOptions`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "TextIndexOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Result<TextIndex, JsValue> {
+        crate::set_panic_hook();
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let o: TextIndexOptions = if options.is_undefined() {
+            TextIndexOptions::default()
+        } else {
+            crate::error::check_keys(
+                &options,
+                "text index options",
+                &["stem", "stopWords", "k1", "b"],
+            )?;
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| type_error("INVALID_OPTIONS", format!("text index options: {e}")))?
+        };
+        let d = TextOptions::default();
+        let opts = TextOptions {
+            tokenizer: TokenizerOptions {
+                stem: o.stem.unwrap_or(d.tokenizer.stem),
+                stop_words: o.stop_words.unwrap_or(d.tokenizer.stop_words),
+            },
+            k1: o.k1.unwrap_or(d.k1),
+            b: o.b.unwrap_or(d.b),
+        };
+        elex_text::TextIndex::new(opts)
+            .map(TextIndex::wrap)
+            .map_err(text_error)
+    }
+
+    /// Adds one text. `BUSY` while an `addBatch` on this index is in progress.
+    pub fn add(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> Result<(), JsValue> {
+        let id = args::id(&id)?;
+        let text = args::string(&text, "text")?;
+        self.write("add")?.add(id, &text).map_err(text_error)
+    }
+
+    /// Adds `ids.length` texts; resolves to the number added. Validated whole first, then
+    /// indexed in slices of a few milliseconds (third argument: `onProgress(done, total)` or
+    /// `SliceOptions`); if `onProgress` throws, the batch is rolled back exactly.
+    #[wasm_bindgen(js_name = addBatch, unchecked_return_type = "Promise<number>")]
+    pub fn add_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] ids: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] texts: JsValue,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "((done: number, total: number) => void) | SliceOptions"
+        )]
+        options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = (|| {
+            let ids = args::ids(&ids, "ids")?;
+            let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+            Ok::<_, JsValue>((ids, progress, slice_ms))
+        })();
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let _turn = turn.await;
+            let (ids, progress, slice_ms) = parsed?;
+            let mut slicer = Slicer::new(slice_ms);
+            let texts = read_texts(&texts, &mut slicer).await?;
+            let total = ids.len();
+            let mut batch = inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .begin_batch(ids, texts)
+                .map_err(text_error)?;
+            loop {
+                let stepped = inner
+                    .try_borrow_mut()
+                    .map(|mut t| t.step_batch(&mut batch, || slicer.expired()))
+                    .map_err(|_| busy("addBatch"));
+                let reported = stepped.and_then(|done| match &progress {
+                    Some(f) => f
+                        .call2(
+                            &JsValue::NULL,
+                            &(done as f64).into(),
+                            &(total as f64).into(),
+                        )
+                        .map(|_| ()),
+                    None => Ok(()),
+                });
+                if let Err(e) = reported {
+                    if let Ok(mut t) = inner.try_borrow_mut() {
+                        t.rollback_batch(batch);
+                    }
+                    return Err(e);
+                }
+                if batch.is_complete() {
+                    break;
+                }
+                slicer.pause().await;
+            }
+            inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .commit_batch(batch);
+            Ok(JsValue::from(total as f64))
+        })
+    }
+
+    /// The `k` best texts for `query` by BM25 (fewer when fewer hold a query word).
+    pub fn search(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] query: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
+    ) -> Result<SearchResult, JsValue> {
+        self.search_with(&query, &k, None)
+    }
+
+    /// The `k` best among the ids in `allow`.
+    #[wasm_bindgen(js_name = searchFiltered)]
+    pub fn search_filtered(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] query: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] allow: JsValue,
+    ) -> Result<SearchResult, JsValue> {
+        let allow = args::ids(&allow, "allow")?;
+        self.search_with(&query, &k, Some(&allow))
+    }
+
+    /// The terms the index makes of `text` (lower case, stop words dropped, stemmed as
+    /// configured): what a query matches on, for highlighting.
+    pub fn terms(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> Result<Vec<String>, JsValue> {
+        let text = args::string(&text, "text")?;
+        Ok(self.read()?.tokenizer().terms(&text))
+    }
+
+    /// Removes a text; `UNKNOWN_ID` if it is not there. Scores reflect it at once.
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+    ) -> Result<(), JsValue> {
+        let id = args::id(&id)?;
+        self.write("delete")?.delete(id).map_err(text_error)
+    }
+
+    /// Whether `id` is a live text.
+    pub fn has(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+    ) -> Result<bool, JsValue> {
+        let id = args::id(&id)?;
+        Ok(self.read()?.contains(id))
+    }
+
+    /// Frees the slots and terms deletes leave (results are unchanged).
+    pub fn compact(&self) -> Result<(), JsValue> {
+        self.write("compact")?.compact().map_err(text_error)
+    }
+
+    /// Live texts.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.inner.try_borrow().map_or(0, |t| t.len())
+    }
+
+    /// Deleted texts whose slots `compact` would free.
+    #[wasm_bindgen(getter, js_name = deletedCount)]
+    pub fn deleted_count(&self) -> usize {
+        self.inner.try_borrow().map_or(0, |t| t.deleted_count())
+    }
+
+    /// Distinct terms held.
+    #[wasm_bindgen(getter, js_name = termCount)]
+    pub fn term_count(&self) -> usize {
+        self.inner.try_borrow().map_or(0, |t| t.term_count())
+    }
+
+    /// Bytes the index holds in wasm memory (approximate).
+    #[wasm_bindgen(js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> Result<f64, JsValue> {
+        Ok(self.read()?.memory_bytes() as f64)
+    }
+
+    /// The versioned, checksummed snapshot. `BUSY` while a batch is being added.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Result<Vec<u8>, JsValue> {
+        self.queue.check_idle("toBytes")?;
+        Ok(self.read()?.to_bytes())
+    }
+
+    /// An index from `toBytes` output; damaged bytes are an error (nothing half-loaded).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+    ) -> Result<TextIndex, JsValue> {
+        crate::set_panic_hook();
+        let bytes = args::bytes(&bytes, "bytes")?;
+        elex_text::TextIndex::from_bytes(&bytes)
+            .map(TextIndex::wrap)
+            .map_err(text_error)
+    }
+
+    /// Saves the snapshot under `key` in the IndexedDB database `dbName` (in pieces, one
+    /// transaction: whole or not at all); resolves to its size. Taken after the operations
+    /// already queued on the index.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn save(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
+        let names = args::db_key(&db_name, &key);
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let turn = turn.await;
+            let (db_name, key) = names?;
+            let bytes = inner.try_borrow().map_err(|_| busy("save"))?.to_bytes();
+            drop(turn);
+            idb::save_snapshot(&db_name, &key, &bytes).await?;
+            Ok(JsValue::from(bytes.len() as f64))
+        })
+    }
+
+    /// Loads the snapshot saved under `key` (`NOT_FOUND` if none).
+    #[wasm_bindgen(unchecked_return_type = "Promise<TextIndex>")]
+    pub fn load(
+        #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        let names = args::db_key(&db_name, &key);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (db_name, key) = names?;
+            let bytes = idb::load_snapshot(&db_name, &key).await?;
+            elex_text::TextIndex::from_bytes(&bytes)
+                .map(|t| JsValue::from(TextIndex::wrap(t)))
+                .map_err(text_error)
+        })
+    }
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_HYBRID: &str = r#"
+/** What `hybridSearch` looks for. */
+export interface HybridQuery {
+  /** The query's embedding (searched in the vector index); omit for text alone. */
+  vector?: Float32Array | Float64Array | number[];
+  /** The query's words (searched in the text index); omit for vectors alone. */
+  text?: string;
+  /** Results wanted. */
+  k: number;
+  /** `'rrf'` (default: reciprocal rank fusion, constant 60), `{ rrf: c }`, or `{ alpha }`:
+   * `alpha * vector + (1 - alpha) * text` over min-max scaled scores. */
+  fusion?: 'rrf' | { rrf: number } | { alpha: number };
+  /** Candidates taken from each side before fusing (default max(k, 50)). */
+  depth?: number;
+  /** Search breadth of the vector side (default the index's efSearch, at least `depth`). */
+  ef?: number;
+  /** Only these ids, on both sides. */
+  allow?: Float64Array | number[];
+}
+"#;
+
+fn field(o: &JsValue, k: &str) -> JsValue {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn fusion_of(v: &JsValue) -> Result<Fusion, JsValue> {
+    if v.is_undefined() || v.as_string().as_deref() == Some("rrf") {
+        return Ok(Fusion::Rrf(60.0));
+    }
+    if v.is_object() && !v.is_function() {
+        crate::error::check_keys(v, "fusion", &["rrf", "alpha"])?;
+        let (rrf, alpha) = (field(v, "rrf"), field(v, "alpha"));
+        let f = match (rrf.is_undefined(), alpha.is_undefined()) {
+            (false, true) => Fusion::Rrf(args::finite(&rrf, "fusion.rrf", 0.0, 1e9)? as f32),
+            (true, false) => Fusion::Alpha(args::finite(&alpha, "fusion.alpha", 0.0, 1.0)? as f32),
+            _ => {
+                return Err(type_error(
+                    "INVALID_OPTIONS",
+                    "fusion: give exactly one of rrf and alpha",
+                ));
+            }
+        };
+        return Ok(f);
+    }
+    Err(args::wrong_type(
+        "fusion",
+        "'rrf', { rrf: number } or { alpha: number }",
+        v,
+    ))
+}
+
+/// Vector and text search over one id space, fused (see `HybridQuery`): each side returns its
+/// `depth` best (among `allow`, when given), and the fusion ranks their union. Ids should name
+/// the same item in both indexes.
+#[wasm_bindgen(js_name = hybridSearch)]
+pub fn hybrid_search(
+    vector_index: &HnswIndex,
+    text_index: &TextIndex,
+    #[wasm_bindgen(unchecked_param_type = "HybridQuery")] query: JsValue,
+) -> Result<SearchResult, JsValue> {
+    crate::error::check_keys(
+        &query,
+        "hybrid query",
+        &["vector", "text", "k", "fusion", "depth", "ef", "allow"],
+    )?;
+    let k = args::integer(&field(&query, "k"), "k", 1.0, MAX_K)? as usize;
+    let fusion = fusion_of(&field(&query, "fusion"))?;
+    let depth = args::opt_integer(&field(&query, "depth"), "depth", 1.0, MAX_K)?
+        .map_or(k.max(50), |d| d as usize)
+        .max(k);
+    let allow = field(&query, "allow");
+    let allow = if allow.is_undefined() {
+        None
+    } else {
+        Some(args::ids(&allow, "allow")?)
+    };
+    let (vector, text) = (field(&query, "vector"), field(&query, "text"));
+    if vector.is_undefined() && text.is_undefined() {
+        return Err(type_error(
+            "INVALID_ARGUMENT",
+            "hybrid query: give a vector, a text or both",
+        ));
+    }
+    let depth_js = JsValue::from(depth as f64);
+    let vector_hits = if vector.is_undefined() {
+        Vec::new()
+    } else {
+        let ef = field(&query, "ef");
+        let ef = if ef.is_undefined() {
+            JsValue::from(vector_index.ef_search()?.max(depth) as f64)
+        } else {
+            ef
+        };
+        // Ask for no more than the index holds (the vector side errs on k > size).
+        let size = vector_index.size();
+        if size == 0 {
+            Vec::new()
+        } else {
+            let kk = JsValue::from(depth.min(size) as f64);
+            vector_index
+                .search_with(&vector, &kk, &ef, allow.as_deref())?
+                .pairs()
+        }
+    };
+    let text_hits = if text.is_undefined() {
+        Vec::new()
+    } else {
+        text_index.search_with(&text, &depth_js, allow.as_deref())?.pairs()
+    };
+    let fused = elex_text::fuse(&vector_hits, &text_hits, fusion, k).map_err(text_error)?;
+    Ok(SearchResult::from_scores(
+        fused.iter().map(|x| x.0 as f64).collect(),
+        fused.iter().map(|x| x.1).collect(),
+    ))
+}
