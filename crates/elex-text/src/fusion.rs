@@ -73,7 +73,7 @@ pub fn fuse(
         }
     }
     let mut out: Vec<(u64, f32, usize)> = acc.into_iter().map(|(id, (s, o))| (id, s, o)).collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    out.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     out.truncate(k);
     Ok(out.into_iter().map(|(id, s, _)| (id, s)).collect())
 }

@@ -366,11 +366,8 @@ impl TextIndex {
     /// Adds a validated document at the next slot.
     fn insert(&mut self, id: u64, text: &str) {
         let slot = self.ids.len() as u32;
-        let mut counts: HashMap<u32, u32> = HashMap::new();
-        let mut order: Vec<u32> = Vec::new();
-        let mut len: u32 = 0;
-        let (terms, term_text, postings) =
-            (&mut self.terms, &mut self.term_text, &mut self.postings);
+        let mut seen: Vec<u32> = Vec::new();
+        let (terms, term_text, postings) = (&mut self.terms, &mut self.term_text, &mut self.postings);
         self.tokenizer.for_each_term(text, |term| {
             let t = match terms.get(term) {
                 Some(&t) => t,
@@ -382,19 +379,21 @@ impl TextIndex {
                     t
                 }
             };
-            let c = counts.entry(t).or_insert(0);
-            if *c == 0 {
-                order.push(t);
-            }
-            *c = c.saturating_add(1);
-            len = len.saturating_add(1);
+            seen.push(t);
         });
+        // Frequencies: runs of equal term numbers once sorted.
+        let len = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+        seen.sort_unstable();
         self.ids.push(id);
         self.lens.push(len);
-        for &t in &order {
-            self.postings[t as usize].push(slot, counts[&t], len);
+        let mut i = 0;
+        while i < seen.len() {
+            let t = seen[i];
+            let run = seen[i..].iter().take_while(|&&x| x == t).count();
+            self.postings[t as usize].push(slot, u32::try_from(run).unwrap_or(u32::MAX), len);
+            self.fwd.push(t);
+            i += run;
         }
-        self.fwd.extend_from_slice(&order);
         self.fwd_at.push(self.fwd.len());
         self.slot_of.insert(id, slot);
         self.total_len += u64::from(len);

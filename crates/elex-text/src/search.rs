@@ -111,9 +111,8 @@ impl TopK {
     }
 
     fn sorted(self) -> Vec<Entry> {
-        let mut v = self.heap.into_vec();
-        v.sort();
-        v
+        // Ascending by `Ord`: best first.
+        self.heap.into_sorted_vec()
     }
 }
 
@@ -276,7 +275,14 @@ impl TextIndex {
         let mut top = TopK::new(k);
         let mut contrib = vec![0f32; cursors.len()];
         loop {
-            cursors.sort_by_key(Cursor::slot);
+            // Few cursors, nearly sorted after each step: insertion sort.
+            for i in 1..cursors.len() {
+                let mut j = i;
+                while j > 0 && cursors[j - 1].slot() > cursors[j].slot() {
+                    cursors.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
             let theta = top.threshold();
             // The pivot: the first cursor where the list bounds pass the threshold.
             let mut acc = 0.0;
