@@ -327,7 +327,11 @@ impl TextIndex {
 
     /// Adds more documents of the batch, at least one, until `stop()` says so or the batch is
     /// done; returns how many are added in all.
-    pub fn step_batch(&mut self, batch: &mut PendingBatch, mut stop: impl FnMut() -> bool) -> usize {
+    pub fn step_batch(
+        &mut self,
+        batch: &mut PendingBatch,
+        mut stop: impl FnMut() -> bool,
+    ) -> usize {
         while batch.done < batch.ids.len() {
             let i = batch.done;
             let text = std::mem::take(&mut batch.texts[i]);
@@ -367,7 +371,8 @@ impl TextIndex {
     fn insert(&mut self, id: u64, text: &str) {
         let slot = self.ids.len() as u32;
         let mut seen: Vec<u32> = Vec::new();
-        let (terms, term_text, postings) = (&mut self.terms, &mut self.term_text, &mut self.postings);
+        let (terms, term_text, postings) =
+            (&mut self.terms, &mut self.term_text, &mut self.postings);
         self.tokenizer.for_each_term(text, |term| {
             let t = match terms.get(term) {
                 Some(&t) => t,

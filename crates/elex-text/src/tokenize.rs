@@ -1,6 +1,11 @@
 //! Text to terms: Unicode word boundaries (UAX #29), lower case, optional English stop words,
 //! optional English (Porter2 / Snowball) stemming.
 //!
+//! UAX #29 keeps `Turtle.shearfactor` or `os.path` as one word (a full stop or colon between
+//! letters does not break a word); code and prose about code name things that way, and a search
+//! for `shearfactor` should find them, so such words are split again at `.` and `:` except
+//! between digits (`3.14` stays whole).
+//!
 //! The same tokenizer runs over documents and queries, so a query matches the forms it would
 //! have matched in a document. Words longer than [`MAX_TERM_BYTES`] after lower-casing are
 //! dropped (they are almost never searched for, and they would bloat the dictionary).
@@ -165,6 +170,34 @@ pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
+/// `word` cut at every `.` or `:` that is not between two digits.
+fn split_dotted(word: &str) -> impl Iterator<Item = &str> {
+    let b = word.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let at = i;
+            i += 1;
+            if (b[at] == b'.' || b[at] == b':')
+                && !(at > 0
+                    && b[at - 1].is_ascii_digit()
+                    && b.get(at + 1).is_some_and(u8::is_ascii_digit))
+            {
+                let piece = &word[start..at];
+                start = at + 1;
+                return Some(piece);
+            }
+        }
+        if start <= b.len() {
+            let piece = &word[start..];
+            start = b.len() + 1;
+            return Some(piece);
+        }
+        None
+    })
+}
+
 /// A tokenizer with fixed options.
 pub struct Tokenizer {
     options: TokenizerOptions,
@@ -196,7 +229,10 @@ impl Tokenizer {
     /// Calls `f` with every term of `text`, in order (repeats included).
     pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) {
         let mut lower = String::new();
-        for word in text.unicode_words() {
+        for word in text.unicode_words().flat_map(split_dotted) {
+            if word.is_empty() {
+                continue;
+            }
             lower.clear();
             for c in word.chars() {
                 lower.extend(c.to_lowercase());
@@ -237,6 +273,19 @@ mod tests {
         assert_eq!(
             t.terms("The Running foxes, of Zürich's ERROR_CODE 3.14!"),
             ["run", "fox", "zürich", "error_cod", "3.14"]
+        );
+        assert_eq!(
+            t.terms("Turtle.shearfactor() and os.path:join, v1.2.3 or 10:30"),
+            [
+                "turtl",
+                "shearfactor",
+                "os",
+                "path",
+                "join",
+                "v1.2.3",
+                "10",
+                "30"
+            ]
         );
         let plain = Tokenizer::new(TokenizerOptions {
             stem: false,

@@ -84,10 +84,7 @@ impl TextIndex {
     ) -> Result<SearchResult, JsValue> {
         let query = args::string(query, "query")?;
         let k = args::integer(k, "k", 1.0, MAX_K)? as usize;
-        let hits = self
-            .read()?
-            .search(&query, k, allow)
-            .map_err(text_error)?;
+        let hits = self.read()?.search(&query, k, allow).map_err(text_error)?;
         Ok(SearchResult::from_scores(
             hits.iter().map(|h| h.id as f64).collect(),
             hits.iter().map(|h| h.score).collect(),
@@ -484,7 +481,9 @@ pub fn hybrid_search(
     let text_hits = if text.is_undefined() {
         Vec::new()
     } else {
-        text_index.search_with(&text, &depth_js, allow.as_deref())?.pairs()
+        text_index
+            .search_with(&text, &depth_js, allow.as_deref())?
+            .pairs()
     };
     let fused = elex_text::fuse(&vector_hits, &text_hits, fusion, k).map_err(text_error)?;
     Ok(SearchResult::from_scores(

@@ -1,0 +1,118 @@
+// Text and hybrid search: elex beside MiniSearch and Orama on docs-50k's passages, in Node and
+// (with --browser) in headless Chromium, plus known-item quality of BM25, vectors and hybrid.
+//
+//   node --expose-gc www/bench/text/run.mjs [--data DIR] [--n 50000] [--items 1000]
+//        [--rounds 3] [--browser] [--out bench-results]
+//
+// Known-item queries come from core.mjs (three rare words and an 8-word snippet per passage);
+// they are embedded once with all-MiniLM-L6-v2 (int8 ONNX from ../shared/models, transformers.js
+// on onnxruntime-node) and cached in the tool cache. Writes text-node.json (and
+// text-chromium.json) and text.md.
+import { parseArgs } from 'node:util';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { readVecs } from '../fvecs.mjs';
+import { knownItems, exactTop10, runTextBench } from './core.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const { values: opt } = parseArgs({
+  options: {
+    data: { type: 'string', default: resolve(root, '../shared/data/docs-50k') },
+    model: { type: 'string', default: resolve(root, '../shared/models') },
+    n: { type: 'string', default: '50000' },
+    items: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    out: { type: 'string', default: resolve(root, 'bench-results') },
+    browser: { type: 'boolean', default: false },
+  },
+});
+const n = Number(opt.n);
+const log = (s) => console.log(s);
+mkdirSync(opt.out, { recursive: true });
+
+const passages = readFileSync(join(opt.data, 'base.txt'), 'utf8').split('\n').slice(0, n);
+const { dims, data: vectors } = readVecs(join(opt.data, 'base.fvecs'), n);
+const items = knownItems(passages, Number(opt.items));
+log(`${passages.length} passages, ${items.length} known-item queries (${opt.items} rare-word, ${opt.items} snippet)`);
+
+// Query embeddings, cached by the queries' text.
+const cacheDir = join(process.env.ELEX_CACHE ?? join(process.env.HOME, '.cache/elex'), 'text-bench');
+mkdirSync(cacheDir, { recursive: true });
+const key = createHash('sha256').update(items.map((x) => x.text).join('\n')).digest('hex').slice(0, 16);
+const cacheFile = join(cacheDir, `queries-${key}.f32`);
+let qvecs;
+if (existsSync(cacheFile)) {
+  qvecs = new Float32Array(readFileSync(cacheFile).buffer.slice(0));
+  log(`query embeddings from ${cacheFile}`);
+} else {
+  const require = createRequire(join(here, '../peers/package.json'));
+  const tf = await import(require.resolve('@huggingface/transformers'));
+  tf.env.allowRemoteModels = false;
+  tf.env.localModelPath = opt.model + '/';
+  const t0 = performance.now();
+  const embed = await tf.pipeline('feature-extraction', 'all-MiniLM-L6-v2', { dtype: 'q8', session_options: { intraOpNumThreads: 1 } });
+  log(`model loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+  qvecs = new Float32Array(items.length * dims);
+  const t1 = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    const t = await embed(items[i].text, { pooling: 'mean', normalize: true });
+    qvecs.set(t.data, i * dims);
+  }
+  log(`embedded ${items.length} queries in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  writeFileSync(cacheFile, Buffer.from(qvecs.buffer));
+}
+const exactRows = Math.min(300, items.length);
+const t2 = performance.now();
+const exact = exactTop10(vectors, dims, qvecs.subarray(0, exactRows * dims));
+log(`exact top-10 of ${exactRows} query vectors in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+
+const results = {};
+{
+  const { init } = await import('elex');
+  const elex = await init();
+  const require = createRequire(join(here, '../peers/package.json'));
+  const MiniSearch = (await import(require.resolve('minisearch'))).default;
+  const orama = await import(require.resolve('@orama/orama'));
+  const heapUsed = () => {
+    if (globalThis.gc) globalThis.gc();
+    return process.memoryUsage().heapUsed;
+  };
+  log(`== Node ${process.version}, elex ${elex.flavour}`);
+  results.node = await runTextBench({ elex, MiniSearch, orama, passages, vectors, dims, items, qvecs, exact, rounds: Number(opt.rounds), heapUsed, log });
+  writeFileSync(join(opt.out, 'text-node.json'), JSON.stringify(results.node, null, 1));
+}
+
+if (opt.browser) {
+  const { runInChromium } = await import('./chromium.mjs');
+  log('== Chromium');
+  results.chromium = await runInChromium({ passages, vectors, dims, items, qvecs, exact, rounds: Number(opt.rounds), log });
+  writeFileSync(join(opt.out, 'text-chromium.json'), JSON.stringify(results.chromium, null, 1));
+}
+
+// The report.
+const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const lines = [`# Text and hybrid search, docs-50k (${n} passages, ${items.length} known-item queries)`, ''];
+for (const [where, r] of Object.entries(results)) {
+  lines.push(`## ${where}`, '');
+  lines.push(`Vector side of hybrid: i8 + rerank HNSW, ef ${r.vectorSide.ef} (recall@10 ${f(r.vectorSide.recall10, 3)} against exact search), depth ${r.vectorSide.depth} per side.`, '');
+  lines.push('| quality (MRR@10 / recall@10) | all | rare words | snippet |', '|---|---|---|---|');
+  for (const name of ['bm25', 'vector', 'hybridRrf', `alpha${r.bestAlpha}`, 'minisearch', 'orama']) {
+    const label = { bm25: 'elex BM25', vector: 'elex vectors', hybridRrf: 'elex hybrid RRF', minisearch: 'MiniSearch', orama: 'Orama full-text' }[name] ?? `elex hybrid alpha ${r.bestAlpha} (best)`;
+    lines.push(`| ${label} | ${['all', 'rare', 'snippet'].map((k) => `${f(r.quality[k][name].mrr10, 3)} / ${f(r.quality[k][name].recall10, 3)}`).join(' | ')} |`);
+  }
+  lines.push('', '| speed (median of rounds) | QPS | P50 ms | P95 ms |', '|---|---:|---:|---:|');
+  const med = (xs, k) => xs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [k, label] of [['elex', 'elex full-text'], ['minisearch', 'MiniSearch full-text'], ['orama', 'Orama full-text'], ['elexVector', 'elex vectors'], ['elexHybrid', 'elex hybrid (RRF)'], ['oramaHybrid', 'Orama hybrid']]) {
+    lines.push(`| ${label} | ${f(med(r.speed[k], 'qps'))} | ${f(med(r.speed[k], 'p50'), 3)} | ${f(med(r.speed[k], 'p95'), 3)} |`);
+  }
+  lines.push('', `Median per-round ratios: full-text QPS elex/MiniSearch ${f(r.speedRatio.fullTextVsMiniSearch, 2)}x, elex/Orama ${f(r.speedRatio.fullTextVsOrama, 2)}x; hybrid QPS elex/Orama ${f(r.speedRatio.hybridVsOrama, 2)}x.`);
+  const mb = (x) => f(x / 1048576, 1);
+  lines.push('', `Build (median ms): elex text ${f(med(r.buildMs.elex.map((x) => ({ x })), 'x'))}, MiniSearch ${f(med(r.buildMs.minisearch.map((x) => ({ x })), 'x'))}, Orama ${f(med(r.buildMs.orama.map((x) => ({ x })), 'x'))} (Orama with vectors ${f(r.oramaWithVectorsBuildMs)}); ratios MiniSearch/elex ${f(r.buildRatio.minisearchOverElex, 2)}x, Orama/elex ${f(r.buildRatio.oramaOverElex, 2)}x.`);
+  lines.push(`Memory: elex text index ${mb(r.memory.elex.textIndexBytes)} MB in wasm (JS heap ${mb(r.memory.elex.jsHeapDelta)} MB), MiniSearch JS heap ${mb(r.memory.minisearch.jsHeapDelta)} MB, Orama JS heap ${mb(r.memory.orama.jsHeapDelta)} MB (with vectors ${mb(r.memory.oramaWithVectors.jsHeapDelta)} MB; elex vectors ${mb(r.memory.elex.vectorIndexBytes)} MB).`, '');
+}
+writeFileSync(join(opt.out, 'text.md'), lines.join('\n'));
+console.log('\n' + lines.join('\n'));
