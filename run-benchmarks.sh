@@ -4,8 +4,8 @@
 #                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
 #                 suite against libcachesim, elex in Chromium and Node beside hnswlib-wasm and
 #                 voy, long tasks while building 10,000 vectors in Chromium (sliced, one task,
-#                 old chunks, worker), and Q-learning batch updates natively and in wasm
-#                 against plain JS.
+#                 old chunks, worker), text search beside MiniSearch and Orama on 10,000
+#                 passages, and Q-learning batch updates natively and in wasm against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -73,7 +73,9 @@ cargo run -q --release -p elex-cache --example evict_p99 | tee "$out/cache-evict
 echo
 echo "== browser benchmark: elex (simd, scalar) beside hnswlib-wasm, edgevec, mememo and voy, in Chromium and Node"
 bash build-optimized.sh > "$out/sizes.txt"
-(cd www/bench/peers && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+# onnxruntime-node (under transformers.js) would download binaries at install: they ship in the
+# package already, so its install script is skipped.
+(cd www/bench/peers && export ONNXRUNTIME_NODE_INSTALL=skip && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
   npm install --no-audit --no-fund --loglevel=error; })
 if [[ $mode == quick ]]; then
   # Quick: the peers that build fast (mememo and edgevec take minutes; the full run has them).
@@ -85,6 +87,15 @@ else
   # so it builds once per ef), which keeps this step near an hour on two cores.
   node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80 --out "$out"
   node www/bench/hnsw.mjs --data "$data" --json "$out/wasm-hnsw-50k.json" | tee "$out/wasm-hnsw-50k.txt"
+fi
+
+echo
+echo "== text: BM25 against PyPI bm25s (live), then elex beside MiniSearch and Orama (full-text and hybrid) and known-item quality, in Node and Chromium"
+bash scripts/bm25s-check.sh "$data"
+if [[ $mode == quick ]]; then
+  node --expose-gc www/bench/text/run.mjs --data "$data" --n 10000 --items 200 --rounds 2 --browser --out "$out"
+else
+  node --expose-gc www/bench/text/run.mjs --data "$data" --n 50000 --items 1000 --rounds 3 --browser --out "$out"
 fi
 
 echo

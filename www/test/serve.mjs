@@ -26,11 +26,11 @@ export async function serveDir(dir, { isolate = false } = {}) {
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
 
-/** Headless Chromium from /usr/bin/chromium (never a downloaded browser). */
-export async function launchChromium() {
+/** Headless Chromium from /usr/bin/chromium (never a downloaded browser); `args` are added. */
+export async function launchChromium({ args = [] } = {}) {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...args],
   });
 }

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 
 pub use error::TextError;
 pub use fusion::{Fusion, fuse};
-pub use search::SearchStats;
+pub use search::{SearchStats, WAND_MAX_TERMS};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
 use postings::Postings;
@@ -130,7 +130,13 @@ pub struct TextIndex {
     total_len: u64,
     /// Whether a stepped batch is open.
     batch_open: bool,
+    /// Lower-case word -> its term number ([`STOP`] for a stop word): a memo of the tokenizer's
+    /// stop-word check and stemming, which cost more than the rest of indexing together.
+    word_terms: HashMap<String, u32>,
 }
+
+/// `word_terms` value of a stop word.
+const STOP: u32 = u32::MAX;
 
 /// A validated batch being added in steps: see [`TextIndex::begin_batch`].
 #[derive(Debug)]
@@ -181,6 +187,7 @@ impl TextIndex {
             slot_of: HashMap::new(),
             total_len: 0,
             batch_open: false,
+            word_terms: HashMap::new(),
         })
     }
 
@@ -246,6 +253,11 @@ impl TextIndex {
             + self.fwd.capacity() * 4
             + self.fwd_at.capacity() * std::mem::size_of::<usize>()
             + self.slot_of.capacity() * 16
+            + self
+                .word_terms
+                .keys()
+                .map(|w| w.capacity() + 24 + 8)
+                .sum::<usize>()
     }
 
     fn check_idle(&self, what: &str) -> Result<(), TextError> {
@@ -364,6 +376,8 @@ impl TextIndex {
             self.terms.remove(&t);
         }
         self.postings.truncate(batch.terms_before);
+        let kept = batch.terms_before as u32;
+        self.word_terms.retain(|_, t| *t < kept || *t == STOP);
         self.batch_open = false;
     }
 
@@ -371,20 +385,37 @@ impl TextIndex {
     fn insert(&mut self, id: u64, text: &str) {
         let slot = self.ids.len() as u32;
         let mut seen: Vec<u32> = Vec::new();
-        let (terms, term_text, postings) =
-            (&mut self.terms, &mut self.term_text, &mut self.postings);
-        self.tokenizer.for_each_term(text, |term| {
-            let t = match terms.get(term) {
+        let (terms, term_text, postings, words) = (
+            &mut self.terms,
+            &mut self.term_text,
+            &mut self.postings,
+            &mut self.word_terms,
+        );
+        let tokenizer = &self.tokenizer;
+        tokenizer.for_each_word(text, |word| {
+            let t = match words.get(word) {
                 Some(&t) => t,
                 None => {
-                    let t = term_text.len() as u32;
-                    terms.insert(term.to_owned(), t);
-                    term_text.push(term.to_owned());
-                    postings.push(Postings::default());
+                    let t = match tokenizer.term_of(word) {
+                        None => STOP,
+                        Some(term) => match terms.get(term.as_ref()) {
+                            Some(&t) => t,
+                            None => {
+                                let t = term_text.len() as u32;
+                                terms.insert(term.to_string(), t);
+                                term_text.push(term.into_owned());
+                                postings.push(Postings::default());
+                                t
+                            }
+                        },
+                    };
+                    words.insert(word.to_owned(), t);
                     t
                 }
             };
-            seen.push(t);
+            if t != STOP {
+                seen.push(t);
+            }
         });
         // Frequencies: runs of equal term numbers once sorted.
         let len = u32::try_from(seen.len()).unwrap_or(u32::MAX);

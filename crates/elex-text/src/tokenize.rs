@@ -226,8 +226,9 @@ impl Tokenizer {
         self.options
     }
 
-    /// Calls `f` with every term of `text`, in order (repeats included).
-    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) {
+    /// Calls `f` with every word of `text` in lower case, before stop words and stemming
+    /// (what [`term_of`](Self::term_of) takes).
+    pub fn for_each_word(&self, text: &str, mut f: impl FnMut(&str)) {
         let mut lower = String::new();
         for word in text.unicode_words().flat_map(split_dotted) {
             if word.is_empty() {
@@ -237,17 +238,30 @@ impl Tokenizer {
             for c in word.chars() {
                 lower.extend(c.to_lowercase());
             }
-            if lower.len() > MAX_TERM_BYTES {
-                continue;
-            }
-            if self.options.stop_words && is_stop_word(&lower) {
-                continue;
-            }
-            match &self.stemmer {
-                Some(s) => f(&s.stem(&lower)),
-                None => f(&lower),
+            if lower.len() <= MAX_TERM_BYTES {
+                f(&lower);
             }
         }
+    }
+
+    /// The term a lower-case word becomes: `None` for a stop word, else its stem (or itself).
+    pub fn term_of<'a>(&self, lower: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        if self.options.stop_words && is_stop_word(lower) {
+            return None;
+        }
+        Some(match &self.stemmer {
+            Some(s) => s.stem(lower),
+            None => std::borrow::Cow::Borrowed(lower),
+        })
+    }
+
+    /// Calls `f` with every term of `text`, in order (repeats included).
+    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) {
+        self.for_each_word(text, |w| {
+            if let Some(t) = self.term_of(w) {
+                f(&t);
+            }
+        });
     }
 
     /// The terms of `text`, in order (repeats included).

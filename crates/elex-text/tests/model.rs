@@ -80,9 +80,10 @@ fn reference(docs: &[(u64, String)], query: &str) -> Vec<(u64, f64)> {
 }
 
 fn check(ix: &TextIndex, docs: &[(u64, String)], query: &str, k: usize) {
-    let wand = ix.search(query, k, None).unwrap();
+    let wand = ix.search_wand(query, k, None).unwrap().0;
     let full = ix.search_exhaustive(query, k, None).unwrap();
     assert_eq!(wand, full, "query {query:?} k {k}");
+    assert_eq!(ix.search(query, k, None).unwrap(), full);
     let mut want = reference(docs, query);
     want.sort_by(|a, b| b.1.total_cmp(&a.1));
     assert_eq!(wand.len(), want.len().min(k));
@@ -109,7 +110,8 @@ fn check(ix: &TextIndex, docs: &[(u64, String)], query: &str, k: usize) {
     assert_eq!(fresh.search(query, k, None).unwrap(), wand);
     // Filters: the same as searching everything and keeping the allowed ids.
     let allow: Vec<u64> = ids.iter().copied().filter(|id| id % 3 != 0).collect();
-    let filtered = ix.search(query, k, Some(&allow)).unwrap();
+    let filtered = ix.search_wand(query, k, Some(&allow)).unwrap().0;
+    assert_eq!(ix.search(query, k, Some(&allow)).unwrap(), filtered);
     let all = ix.search_exhaustive(query, usize::MAX >> 1, None).unwrap();
     let expect: Vec<TextHit> = all.into_iter().filter(|h| h.id % 3 != 0).take(k).collect();
     assert_eq!(filtered, expect);
@@ -197,7 +199,7 @@ fn pruning_skips_work_on_a_large_skewed_collection() {
         let query = query.join(" ");
         for k in [1, 10, 100] {
             assert_eq!(
-                ix.search(&query, k, None).unwrap(),
+                ix.search_wand(&query, k, None).unwrap().0,
                 ix.search_exhaustive(&query, k, None).unwrap(),
                 "{query} k {k}"
             );
