@@ -11,6 +11,9 @@ export type {
   AdaptiveCacheOptions,
   QLearner,
   TransitionBatch,
+  TextIndex,
+  TextIndexOptions,
+  HybridQuery,
 } from '../pkg/web/simd/elex.js';
 
 /** Which WebAssembly build is running. */
