@@ -848,6 +848,29 @@ impl Hnsw {
             .collect())
     }
 
+    /// Distances from `query` to the given ids (`None` for an id not live), computed like the
+    /// search's final ranking: over the f32 copies when kept, else the stored vectors. For
+    /// fusing with another ranking that names ids this index did not return.
+    pub fn distances(&self, query: &[f32], ids: &[u64]) -> Result<Vec<Option<f32>>, HnswError> {
+        self.space.check(query)?;
+        let mut s = self.scratch();
+        self.space.prepare(query, &mut s.prep)?;
+        self.space.encode(&s.prep, &mut s.q);
+        let d = self.p.dims;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let n = *self.map.get(id)?;
+                Some(if self.raw.is_empty() {
+                    self.space.dist(s.q.view(), self.view(n))
+                } else {
+                    let r = n as usize * d;
+                    self.space.dist_f32(&s.prep, &self.raw[r..r + d])
+                })
+            })
+            .collect())
+    }
+
     // ---- get, delete, compaction --------------------------------------------------------
 
     /// The stored vector of a live id, decoded to f32 (normalized under cosine; `s·q` under i8).

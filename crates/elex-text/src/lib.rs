@@ -40,7 +40,7 @@ pub mod tokenize;
 use std::collections::HashMap;
 
 pub use error::TextError;
-pub use fusion::{Fusion, fuse};
+pub use fusion::{Fusion, fuse, fuse_complete};
 pub use search::{SearchStats, WAND_MAX_TERMS};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 

@@ -53,6 +53,14 @@ struct HnswIndexOptions {
     keep_f32: Option<bool>,
 }
 
+/// A distance as a score (higher is better).
+fn score_of(d: f32, metric: Metric) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0 - d,
+        Metric::Dot | Metric::L2 => -d,
+    }
+}
+
 /// Search results: ids and scores as typed arrays, best first. The same shape for vector,
 /// text and hybrid results.
 #[wasm_bindgen]
@@ -66,13 +74,7 @@ pub struct SearchResult {
 impl SearchResult {
     /// Vector hits under `metric`: scores from distances.
     pub(crate) fn from_distances(ids: Vec<f64>, distances: Vec<f32>, metric: Metric) -> Self {
-        let scores = distances
-            .iter()
-            .map(|&d| match metric {
-                Metric::Cosine => 1.0 - d,
-                Metric::Dot | Metric::L2 => -d,
-            })
-            .collect();
+        let scores = distances.iter().map(|&d| score_of(d, metric)).collect();
         SearchResult {
             ids,
             scores,
@@ -230,6 +232,22 @@ impl HnswIndex {
             queue: Rc::default(),
             query: RefCell::default(),
         }
+    }
+
+    /// Scores (higher is better, as in `SearchResult`) of the given ids for `query`; `None` for
+    /// ids not live.
+    pub(crate) fn scores_of(
+        &self,
+        query: &[f32],
+        ids: &[u64],
+    ) -> Result<Vec<Option<f32>>, JsValue> {
+        let h = self.read()?;
+        let metric = h.params().metric;
+        Ok(h.distances(query, ids)
+            .map_err(hnsw_error)?
+            .into_iter()
+            .map(|d| d.map(|d| score_of(d, metric)))
+            .collect())
     }
 
     /// The index's default search breadth.

@@ -384,7 +384,8 @@ export interface HybridQuery {
   /** Results wanted. */
   k: number;
   /** `'rrf'` (default: reciprocal rank fusion, constant 60), `{ rrf: c }`, or `{ alpha }`:
-   * `alpha * vector + (1 - alpha) * text` over min-max scaled scores. */
+   * `alpha * vector + (1 - alpha) * text` over min-max scaled scores, each candidate scored on
+   * both sides (the side that did not return it computes its score). */
   fusion?: 'rrf' | { rrf: number } | { alpha: number };
   /** Candidates taken from each side before fusing (default max(k, 50)). */
   depth?: number;
@@ -485,7 +486,31 @@ pub fn hybrid_search(
             .search_with(&text, &depth_js, allow.as_deref())?
             .pairs()
     };
-    let fused = elex_text::fuse(&vector_hits, &text_hits, fusion, k).map_err(text_error)?;
+    // Alpha fusion judges every candidate on both sides: the scores a side did not return are
+    // computed for it (rank fusion needs none).
+    let query_vector = if vector.is_undefined() {
+        None
+    } else {
+        Some(args::f32s(&vector, "vector")?)
+    };
+    let query_text = text.as_string();
+    let fused = elex_text::fuse_complete(
+        &vector_hits,
+        &text_hits,
+        fusion,
+        k,
+        |ids| match &query_vector {
+            Some(q) => vector_index
+                .scores_of(q, ids)
+                .unwrap_or_else(|_| vec![None; ids.len()]),
+            None => vec![None; ids.len()],
+        },
+        |ids| match (&query_text, text_index.read()) {
+            (Some(t), Ok(ix)) => ix.scores(t, ids),
+            _ => vec![None; ids.len()],
+        },
+    )
+    .map_err(text_error)?;
     Ok(SearchResult::from_scores(
         fused.iter().map(|x| x.0 as f64).collect(),
         fused.iter().map(|x| x.1).collect(),
