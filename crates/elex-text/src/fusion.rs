@@ -39,6 +39,14 @@ impl Fusion {
     }
 }
 
+/// A fused candidate: its scores on each side (when known) and the fused score.
+struct Candidate {
+    id: u64,
+    vector: Option<f32>,
+    text: Option<f32>,
+    fused: f32,
+}
+
 /// `s` scaled to 0..=1 over `lo..=hi` (1 when they are equal).
 fn scaled(s: f32, (lo, hi): (f32, f32)) -> f32 {
     if hi > lo { (s - lo) / (hi - lo) } else { 1.0 }
@@ -79,48 +87,53 @@ pub fn fuse_complete(
     }
     // Candidates in order of first appearance, with both sides' scores where known.
     let mut at: HashMap<u64, u32> = HashMap::with_capacity(vector.len() + text.len());
-    let mut cands: Vec<(u64, Option<f32>, Option<f32>, f32)> = Vec::new();
+    let mut cands: Vec<Candidate> = Vec::new();
     for (side, list) in [vector, text].into_iter().enumerate() {
         for (rank, &(id, s)) in list.iter().enumerate() {
             let i = *at.entry(id).or_insert_with(|| {
-                cands.push((id, None, None, 0.0));
+                cands.push(Candidate {
+                    id,
+                    vector: None,
+                    text: None,
+                    fused: 0.0,
+                });
                 cands.len() as u32 - 1
             }) as usize;
             let c = &mut cands[i];
             if side == 0 {
-                c.1 = Some(s);
+                c.vector = Some(s);
             } else {
-                c.2 = Some(s);
+                c.text = Some(s);
             }
             if let Fusion::Rrf(k0) = fusion {
-                c.3 += 1.0 / (k0 + rank as f32 + 1.0);
+                c.fused += 1.0 / (k0 + rank as f32 + 1.0);
             }
         }
     }
     if let Fusion::Alpha(a) = fusion {
         let missing_v: Vec<u64> = cands
             .iter()
-            .filter(|c| c.1.is_none())
-            .map(|c| c.0)
+            .filter(|c| c.vector.is_none())
+            .map(|c| c.id)
             .collect();
         let missing_t: Vec<u64> = cands
             .iter()
-            .filter(|c| c.2.is_none())
-            .map(|c| c.0)
+            .filter(|c| c.text.is_none())
+            .map(|c| c.id)
             .collect();
         let (mut mv, mut mt) = (
             vector_of(&missing_v).into_iter(),
             text_of(&missing_t).into_iter(),
         );
         for c in &mut cands {
-            if c.1.is_none() {
-                c.1 = mv.next().flatten();
+            if c.vector.is_none() {
+                c.vector = mv.next().flatten();
             }
-            if c.2.is_none() {
-                c.2 = mt.next().flatten();
+            if c.text.is_none() {
+                c.text = mt.next().flatten();
             }
         }
-        let range = |f: fn(&(u64, Option<f32>, Option<f32>, f32)) -> Option<f32>| {
+        let range = |f: fn(&Candidate) -> Option<f32>| {
             cands
                 .iter()
                 .filter_map(f)
@@ -128,23 +141,23 @@ pub fn fuse_complete(
                     (lo.min(s), hi.max(s))
                 })
         };
-        let (vr, tr) = (range(|c| c.1), range(|c| c.2));
+        let (vr, tr) = (range(|c| c.vector), range(|c| c.text));
         for c in &mut cands {
-            c.3 = a * c.1.map_or(0.0, |s| scaled(s, vr))
-                + (1.0 - a) * c.2.map_or(0.0, |s| scaled(s, tr));
+            c.fused = a * c.vector.map_or(0.0, |s| scaled(s, vr))
+                + (1.0 - a) * c.text.map_or(0.0, |s| scaled(s, tr));
         }
     }
     let mut order: Vec<u32> = (0..cands.len() as u32).collect();
     order.sort_unstable_by(|&x, &y| {
         cands[y as usize]
-            .3
-            .total_cmp(&cands[x as usize].3)
+            .fused
+            .total_cmp(&cands[x as usize].fused)
             .then(x.cmp(&y))
     });
     Ok(order
         .into_iter()
         .take(k)
-        .map(|i| (cands[i as usize].0, cands[i as usize].3))
+        .map(|i| (cands[i as usize].id, cands[i as usize].fused))
         .collect())
 }
 
