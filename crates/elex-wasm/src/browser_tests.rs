@@ -6,7 +6,7 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use crate::error::code_of;
-use crate::{AdaptiveCache, HnswIndex, idb};
+use crate::{AdaptiveCache, HnswIndex, TextIndex, idb};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -465,4 +465,85 @@ async fn a_large_snapshot_is_saved_in_pieces() {
         .await
         .unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("CORRUPT"));
+}
+
+fn strings(v: &[String]) -> JsValue {
+    v.iter()
+        .map(|s| JsValue::from_str(s))
+        .collect::<js_sys::Array>()
+        .into()
+}
+
+fn passages(n: u32) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "passage {i} about topic{} and the word{} of note",
+                i % 13,
+                i % 7
+            )
+        })
+        .collect()
+}
+
+/// A text index saved to real IndexedDB (in pieces, one transaction) loads back identical; a
+/// damaged record is CHECKSUM_MISMATCH, nothing half-loaded.
+#[wasm_bindgen_test]
+async fn text_index_save_and_load_round_trip() {
+    let db = unique("text-rt");
+    let t = TextIndex::new(None).unwrap();
+    wait(t.add_batch(ids(0..500), strings(&passages(500)), None))
+        .await
+        .unwrap();
+    t.delete(num(3.0)).unwrap();
+    wait(t.save(db.clone().into(), "words".into()))
+        .await
+        .unwrap();
+    let back = crate::text::load_text_index(&db, "words").await.unwrap();
+    assert_eq!(back.size(), 499);
+    assert_eq!(back.to_bytes().unwrap(), t.to_bytes().unwrap());
+    let a = t.search("topic4 word2".into(), num(10.0)).unwrap();
+    let b = back.search("topic4 word2".into(), num(10.0)).unwrap();
+    assert_eq!(a.ids(), b.ids());
+    let mut bytes = t.to_bytes().unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    wait(put_raw(&db, "bad", &js_sys::Uint8Array::from(&bytes[..])))
+        .await
+        .unwrap();
+    let err = wait(TextIndex::load(db.into(), "bad".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("CHECKSUM_MISMATCH"));
+}
+
+/// Two text batches in flight land one after the other, each whole; a rejected one (a
+/// duplicate id) changes nothing; hybrid search over both indexes answers from both sides.
+#[wasm_bindgen_test]
+async fn text_batches_are_all_or_nothing_and_hybrid_fuses() {
+    let t = TextIndex::new(None).unwrap();
+    let texts = passages(300);
+    let first = t.add_batch(ids(0..150), strings(&texts[..150]), None);
+    let second = t.add_batch(ids(150..300), strings(&texts[150..]), None);
+    let dup = t.add_batch(ids(299..301), strings(&texts[..2]), None);
+    wait(first).await.unwrap();
+    wait(second).await.unwrap();
+    let err = wait(dup).await.unwrap_err();
+    assert_eq!(code_of(&err).as_deref(), Some("DUPLICATE_ID"));
+    assert_eq!(t.size(), 300);
+    let v = index(300);
+    let q = f32a(&vectors(1, 16, 5));
+    let query = js_sys::Object::new();
+    js_sys::Reflect::set(&query, &"vector".into(), &q).unwrap();
+    js_sys::Reflect::set(&query, &"text".into(), &"topic5".into()).unwrap();
+    js_sys::Reflect::set(&query, &"k".into(), &num(10.0)).unwrap();
+    let r = crate::hybrid_search(&v, &t, query.into()).unwrap();
+    assert_eq!(r.length(), 10);
+    let text_ids = t.search("topic5".into(), num(50.0)).unwrap().ids();
+    let vector_ids = v.search(q, num(50.0), None).unwrap().ids();
+    assert!(
+        r.ids()
+            .iter()
+            .all(|id| text_ids.contains(id) || vector_ids.contains(id))
+    );
 }

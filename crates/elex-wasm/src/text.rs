@@ -365,12 +365,17 @@ impl TextIndex {
         let names = args::db_key(&db_name, &key);
         wasm_bindgen_futures::future_to_promise(async move {
             let (db_name, key) = names?;
-            let bytes = idb::load_snapshot(&db_name, &key).await?;
-            elex_text::TextIndex::from_bytes(&bytes)
-                .map(|t| JsValue::from(TextIndex::wrap(t)))
-                .map_err(text_error)
+            load_text_index(&db_name, &key).await.map(JsValue::from)
         })
     }
+}
+
+/// The text index saved under `key` in `db_name`.
+pub(crate) async fn load_text_index(db_name: &str, key: &str) -> Result<TextIndex, JsValue> {
+    let bytes = idb::load_snapshot(db_name, key).await?;
+    elex_text::TextIndex::from_bytes(&bytes)
+        .map(TextIndex::wrap)
+        .map_err(text_error)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
