@@ -17,14 +17,17 @@ const GETTERS = {
   HnswIndex: ['size', 'dims', 'deletedCount'],
   AdaptiveCache: ['bytes', 'budget'],
   QLearner: [],
+  TextIndex: ['size', 'deletedCount', 'termCount'],
 };
 const STATICS = {
   HnswIndex: ['fromBytes', 'restore', 'load'],
   AdaptiveCache: ['open'],
   QLearner: ['fromBytes', 'load'],
+  TextIndex: ['fromBytes', 'load'],
 };
 
 const TRANSFER = Symbol('elex.transfer');
+const HANDLE = Symbol('elex.handle');
 
 /** Marks a typed array (or ArrayBuffer) to be moved to the worker instead of copied. */
 export function transfer(view) {
@@ -82,6 +85,7 @@ class Connection {
     let progress = null;
     const encoded = args.map((a) => {
       if (typeof a === 'function') { progress = a; return { __elexCallback: true }; }
+      if (a && typeof a === 'object' && a[HANDLE] !== undefined) return { __elexRef: a[HANDLE] };
       if (a && typeof a === 'object' && a[TRANSFER]) {
         const v = a[TRANSFER];
         transfers.push(ArrayBuffer.isView(v) ? v.buffer : v);
@@ -109,6 +113,7 @@ function proxy(conn, cls, handle) {
   const getters = new Set(GETTERS[cls] || []);
   return new Proxy(Object.create(null), {
     get(_, prop) {
+      if (prop === HANDLE) return handle;
       if (typeof prop !== 'string' || prop === 'then') return undefined;
       if (getters.has(prop)) return conn.call({ op: 'get', handle, method: prop });
       if (prop === 'free') return () => conn.call({ op: 'free', handle });
@@ -127,7 +132,8 @@ function classProxy(conn, cls) {
 
 /**
  * Starts a dedicated module worker running elex and resolves to its API: `HnswIndex`,
- * `AdaptiveCache` and `QLearner` (create with `await X.create(options)`, statics as in `elex`),
+ * `AdaptiveCache`, `QLearner` and `TextIndex` (create with `await X.create(options)`, statics as
+ * in `elex`), `hybridSearch(vectorIndex, textIndex, query)`,
  * `flavour`, `transfer` and `terminate()`. `options.worker` supplies your own Worker (for
  * bundlers that need the worker URL spelled out); `simd` and `wasm` go to `init` in the worker.
  */
@@ -143,6 +149,9 @@ export async function open(options = {}) {
     HnswIndex: classProxy(conn, 'HnswIndex'),
     AdaptiveCache: classProxy(conn, 'AdaptiveCache'),
     QLearner: classProxy(conn, 'QLearner'),
+    TextIndex: classProxy(conn, 'TextIndex'),
+    /** `hybridSearch(vectorIndex, textIndex, query)` over two objects of this worker. */
+    hybridSearch: (vectorIndex, textIndex, query) => conn.call({ op: 'fn', method: 'hybridSearch' }, [vectorIndex, textIndex, query]),
     transfer,
     terminate: () => worker.terminate(),
   });

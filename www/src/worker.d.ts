@@ -1,9 +1,9 @@
 // Types of `elex/worker`: the classes of `elex`, run in a module worker, every method returning a
 // promise. Option types are the generated ones of the main build.
-import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions } from '../pkg/web/simd/elex.js';
+import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery } from '../pkg/web/simd/elex.js';
 import type { InitOptions, Flavour } from './index.js';
 
-export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions };
+export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery };
 
 type Vector = Float32Array | Float64Array | number[];
 type Progress = ((done: number, total: number) => void) | SliceOptions;
@@ -59,6 +59,24 @@ export interface WorkerQLearner {
   free(): Promise<void>;
 }
 
+export interface WorkerTextIndex {
+  add(id: number, text: string): Promise<void>;
+  addBatch(ids: Float64Array | number[] | Transferred, texts: string[], options?: Progress): Promise<number>;
+  search(query: string, k: number): Promise<WorkerSearchResult>;
+  searchFiltered(query: string, k: number, allow: Float64Array | number[]): Promise<WorkerSearchResult>;
+  terms(text: string): Promise<string[]>;
+  delete(id: number): Promise<void>;
+  has(id: number): Promise<boolean>;
+  compact(): Promise<void>;
+  memoryBytes(): Promise<number>;
+  toBytes(): Promise<Uint8Array>;
+  save(dbName: string, key: string): Promise<number>;
+  readonly size: Promise<number>;
+  readonly deletedCount: Promise<number>;
+  readonly termCount: Promise<number>;
+  free(): Promise<void>;
+}
+
 export interface WorkerElex {
   readonly flavour: Flavour;
   readonly HnswIndex: {
@@ -76,6 +94,13 @@ export interface WorkerElex {
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerQLearner>;
     load(dbName: string, key: string): Promise<WorkerQLearner>;
   };
+  readonly TextIndex: {
+    create(options?: TextIndexOptions): Promise<WorkerTextIndex>;
+    fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerTextIndex>;
+    load(dbName: string, key: string): Promise<WorkerTextIndex>;
+  };
+  /** Vector and text search fused, over two objects of this worker (see `HybridQuery`). */
+  hybridSearch(vectorIndex: WorkerHnswIndex, textIndex: WorkerTextIndex, query: HybridQuery): Promise<WorkerSearchResult>;
   transfer(view: ArrayBufferView | ArrayBuffer): Transferred;
   terminate(): void;
 }

@@ -11,9 +11,10 @@ let nextHandle = 1;
 const cancelled = new Set(); // call ids whose onProgress threw on the page
 
 // Methods that only read: they run at once, beside a batch in flight.
-const READS = new Set(['search', 'searchFiltered', 'has', 'memoryBytes', 'stats', 'value', 'get']);
-const GETTERS = new Set(['size', 'dims', 'deletedCount', 'bytes', 'budget']);
-const CLASSES = new Set(['HnswIndex', 'AdaptiveCache', 'QLearner']);
+const READS = new Set(['search', 'searchFiltered', 'has', 'memoryBytes', 'stats', 'value', 'get', 'terms']);
+const CLASSES = new Set(['HnswIndex', 'AdaptiveCache', 'QLearner', 'TextIndex']);
+// Free functions the page may call; their object arguments arrive as handles.
+const FUNCTIONS = new Set(['hybridSearch']);
 
 function errorOf(e) {
   if (e && typeof e === 'object') {
@@ -51,6 +52,11 @@ function decode(args, id) {
   };
   return args.map((a) => {
     if (a && a.__elexCallback) return fn();
+    if (a && a.__elexRef !== undefined) {
+      const entry = objects.get(a.__elexRef);
+      if (!entry) throw Object.assign(new Error('an argument was freed'), { code: 'FREED' });
+      return entry.obj;
+    }
     if (a && typeof a === 'object' && a.onProgress && a.onProgress.__elexCallback) return { ...a, onProgress: fn() };
     return a;
   });
@@ -63,6 +69,10 @@ async function run(msg) {
     return elex.flavour;
   }
   if (!elex) throw Object.assign(new Error('elex/worker: not initialized'), { code: 'NOT_INITIALIZED' });
+  if (op === 'fn') {
+    if (!FUNCTIONS.has(method)) throw Object.assign(new TypeError(`unknown function ${method}`), { code: 'INVALID_ARGUMENT' });
+    return elex[method](...decode(args, msg.id));
+  }
   if (op === 'new' || op === 'static') {
     if (!CLASSES.has(cls)) throw Object.assign(new TypeError(`unknown class ${cls}`), { code: 'INVALID_ARGUMENT' });
     const C = elex[cls];

@@ -153,5 +153,9 @@ function checkWorkerApi(api, main, where) {
   assert.equal(api.cacheValue, 3);
   assert.ok(api.cacheBytes <= 2000);
   assert.ok(api.q01 > 0);
+  assert.equal(api.textHits.length, 8);
+  assert.deepEqual(api.textHits, api.pageTextHits, 'TextIndex in the worker answers as on the page');
+  assert.equal(api.hybridLength, 5);
+  assert.equal(api.freedCode, 'FREED', 'a freed object passed to hybridSearch');
 }
 console.log(`${passed} passed, 0 failed`);

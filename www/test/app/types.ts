@@ -1,7 +1,7 @@
 // Compiled with tsc --noEmit --strict against the installed package: the generated types must
 // describe the API as used here.
-import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache } from 'elex';
-import { open, type WorkerElex, type WorkerHnswIndex, type WorkerSearchResult } from 'elex/worker';
+import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex } from 'elex';
+import { open, type WorkerElex, type WorkerHnswIndex, type WorkerSearchResult, type WorkerTextIndex } from 'elex/worker';
 
 export async function typed(): Promise<number> {
   const elex: ElexModule = await init({ simd: true });
@@ -15,8 +15,13 @@ export async function typed(): Promise<number> {
   await cache.put('k', new Uint8Array(4));
   const bytes: number = cache.bytes;
   const back: HnswIndex = await elex.HnswIndex.load('db', 'key');
+  const text: TextIndex = new elex.TextIndex({ stem: false, stopWords: true, k1: 1.2, b: 0.75 });
+  const nText: number = await text.addBatch([1, 2], ['red fox', 'blue bird']);
+  const t: SearchResult = text.search('fox', 5);
+  const h: SearchResult = elex.hybridSearch(idx, text, { vector: [1, 0, 0, 0], text: 'fox', k: 2, fusion: { alpha: 0.3 }, allow: [1, 2] });
+  const words: string[] = text.terms('Red Foxes');
   void added;
-  return ids.length + scores.length + bytes + back.size + (elex.flavour === 'simd' ? 1 : 0);
+  return ids.length + scores.length + bytes + back.size + (elex.flavour === 'simd' ? 1 : 0) + nText + t.length + h.length + words.length;
 }
 
 export async function inWorker(): Promise<number> {
@@ -25,6 +30,10 @@ export async function inWorker(): Promise<number> {
   await idx.addBatch([1, 2], new Float32Array(8).fill(1), { onProgress: (d: number, t: number) => d / t, sliceMs: 4 });
   const r: WorkerSearchResult = await idx.search(elex.transfer(new Float32Array(4).fill(1)), 1);
   const n: number = await idx.size;
+  const text: WorkerTextIndex = await elex.TextIndex.create({ stem: true });
+  await text.addBatch([1, 2], ['red fox', 'blue bird']);
+  const h: WorkerSearchResult = await elex.hybridSearch(idx, text, { vector: [1, 1, 1, 1], text: 'fox', k: 2 });
+  const terms: number = await text.termCount;
   elex.terminate();
-  return r.ids[0] + n;
+  return r.ids[0] + n + h.length + terms;
 }

@@ -56,7 +56,26 @@ export async function workerApiJob(base, queries, dims) {
   const learner = await elex.QLearner.create(4, 2, 0.5, 0.9, 1);
   await learner.updateBatch([0], [1], [1], [1], [0]);
   const q01 = await learner.value(0, 1);
+  // Text and hybrid search in the worker; the same ids on the page's own module.
+  const texts = Array.from({ length: n }, (_, i) => `item ${i} colour${i % 5} shape${i % 3}`);
+  const text = await elex.TextIndex.create();
+  await text.addBatch(Float64Array.from({ length: n }, (_, i) => i), texts, { sliceMs: 1 });
+  const textHits = [...(await text.search('colour2 shape1', 8)).ids];
+  const hybrid = await elex.hybridSearch(idx, text, { vector: queries.subarray(0, dims), text: 'colour2', k: 5, fusion: { alpha: 0.5 } });
+  let freedCode = null;
+  const gone = await elex.TextIndex.create();
+  await gone.free();
+  try {
+    await elex.hybridSearch(idx, gone, { text: 'x', k: 1 });
+  } catch (e) {
+    freedCode = e.code;
+  }
+  const page = await import('elex').then((m) => m.init());
+  const pageText = new page.TextIndex();
+  await pageText.addBatch(Float64Array.from({ length: n }, (_, i) => i), texts);
   const result = {
+    textHits, pageTextHits: [...pageText.search('colour2 shape1', 8).ids], hybridLength: hybrid.length,
+    freedCode,
     flavour: elex.flavour, added, progressCalls: progress.length, lastProgress: progress.at(-1), ids, codes,
     rolledBack: rejected, sizeAfter, restoredSize: await back.size, snapshotBytes: snap.length,
     cacheValue: v && v[0], cacheBytes: await cache.bytes, q01,
