@@ -147,18 +147,44 @@ pub fn fuse_complete(
                 + (1.0 - a) * c.text.map_or(0.0, |s| scaled(s, tr));
         }
     }
-    let mut order: Vec<u32> = (0..cands.len() as u32).collect();
-    order.sort_unstable_by(|&x, &y| {
-        cands[y as usize]
-            .fused
-            .total_cmp(&cands[x as usize].fused)
-            .then(x.cmp(&y))
-    });
-    Ok(order
+    // Best first: fused score descending, then first appearance (a heap sort: small in wasm).
+    let ranked: Vec<Ranked> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Ranked {
+            fused: c.fused,
+            order: i as u32,
+        })
+        .collect();
+    Ok(std::collections::BinaryHeap::from(ranked)
+        .into_sorted_vec()
         .into_iter()
         .take(k)
-        .map(|i| (cands[i as usize].id, cands[i as usize].fused))
+        .map(|r| (cands[r.order as usize].id, r.fused))
         .collect())
+}
+
+/// A candidate's place: `Ord` puts the best first (higher fused score, then earlier).
+#[derive(Clone, Copy, PartialEq)]
+struct Ranked {
+    fused: f32,
+    order: u32,
+}
+
+impl Eq for Ranked {}
+
+impl Ord for Ranked {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.fused
+            .total_cmp(&self.fused)
+            .then(self.order.cmp(&o.order))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 #[cfg(test)]

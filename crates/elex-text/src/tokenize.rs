@@ -230,16 +230,18 @@ impl Tokenizer {
     /// (what [`term_of`](Self::term_of) takes).
     pub fn for_each_word(&self, text: &str, mut f: impl FnMut(&str)) {
         let mut lower = String::new();
-        for word in text.unicode_words().flat_map(split_dotted) {
-            if word.is_empty() {
-                continue;
-            }
-            lower.clear();
-            for c in word.chars() {
-                lower.extend(c.to_lowercase());
-            }
-            if lower.len() <= MAX_TERM_BYTES {
-                f(&lower);
+        for whole in text.unicode_words() {
+            for word in split_dotted(whole) {
+                if word.is_empty() {
+                    continue;
+                }
+                lower.clear();
+                for c in word.chars() {
+                    lower.extend(c.to_lowercase());
+                }
+                if lower.len() <= MAX_TERM_BYTES {
+                    f(&lower);
+                }
             }
         }
     }
