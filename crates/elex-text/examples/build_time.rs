@@ -34,6 +34,18 @@ fn main() {
         ix.term_count(),
         ix.memory_bytes() as f64 / 1048576.0
     );
+    let t = Instant::now();
+    let bytes = ix.to_bytes();
+    let write = t.elapsed();
+    let t = Instant::now();
+    let back = TextIndex::from_bytes(&bytes).expect("snapshot");
+    println!(
+        "snapshot {:.1} MB: to_bytes {:.0} ms, from_bytes {:.0} ms",
+        bytes.len() as f64 / 1048576.0,
+        write.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    drop(back);
     let long: Vec<String> = queries.lines().map(str::to_owned).collect();
     let words = |n: usize| -> Vec<String> {
         long.iter()

@@ -28,6 +28,15 @@ pub(crate) struct Postings {
 }
 
 impl Postings {
+    /// Empty, with room for `n` documents.
+    pub fn with_capacity(n: usize) -> Postings {
+        Postings {
+            slots: Vec::with_capacity(n),
+            tfs: Vec::with_capacity(n),
+            blocks: Vec::with_capacity(n.div_ceil(BLOCK)),
+        }
+    }
+
     /// Number of documents holding the term.
     pub fn len(&self) -> usize {
         self.slots.len()

@@ -83,7 +83,14 @@ impl TextIndex {
         // Live slots renumbered in order.
         let mut number = vec![u32::MAX; self.ids.len()];
         let mut docs = 0u32;
-        let mut body = Vec::new();
+        let size = self.len() * 12
+            + self
+                .term_text
+                .iter()
+                .zip(&self.postings)
+                .map(|(t, p)| 5 + t.len() + 8 * p.len())
+                .sum::<usize>();
+        let mut body = Vec::with_capacity(size);
         for (s, &id) in self.ids.iter().enumerate() {
             if id != DELETED {
                 number[s] = docs;
@@ -191,6 +198,9 @@ impl TextIndex {
             return Err(TextError::Corrupt("counts larger than the body".into()));
         }
         let mut ix = TextIndex::new(options)?;
+        ix.slot_of.reserve(docs);
+        ix.ids.reserve(docs);
+        ix.lens.reserve(docs);
         let mut r = Reader { b: body, at: 0 };
         for s in 0..docs {
             let id = r.u64()?;
@@ -207,8 +217,12 @@ impl TextIndex {
             ix.lens.push(len);
             ix.total_len += u64::from(len);
         }
-        let mut per_doc: Vec<Vec<u32>> = vec![Vec::new(); docs];
+        // Per document: how many terms it has (for the forward index) and their frequencies' sum.
+        let mut distinct = vec![0u32; docs];
         let mut tf_sum = vec![0u64; docs];
+        ix.terms.reserve(terms);
+        ix.term_text.reserve(terms);
+        ix.postings.reserve(terms);
         for t in 0..terms {
             let n = r.u8()? as usize;
             if n == 0 || n > MAX_TERM_BYTES {
@@ -218,13 +232,13 @@ impl TextIndex {
                 .map_err(|_| TextError::Corrupt(format!("term {t} is not UTF-8")))?
                 .to_owned();
             let df = r.u32()? as usize;
-            if df == 0 || df > docs {
+            if df == 0 || df > docs || df * 8 > body.len() - r.at {
                 return Err(TextError::Corrupt(format!("term {t} has {df} documents")));
             }
             if ix.terms.insert(text.clone(), t as u32).is_some() {
                 return Err(TextError::Corrupt(format!("term {text:?} appears twice")));
             }
-            let mut p = Postings::default();
+            let mut p = Postings::with_capacity(df);
             for _ in 0..df {
                 let s = r.u32()?;
                 let tf = r.u32()?;
@@ -234,7 +248,7 @@ impl TextIndex {
                     )));
                 }
                 p.push(s, tf, ix.lens[s as usize]);
-                per_doc[s as usize].push(t as u32);
+                distinct[s as usize] += 1;
                 tf_sum[s as usize] += u64::from(tf);
             }
             ix.term_text.push(text);
@@ -243,15 +257,26 @@ impl TextIndex {
         if r.at != body.len() {
             return Err(TextError::Corrupt("bytes left after the last term".into()));
         }
-        for (s, list) in per_doc.into_iter().enumerate() {
+        // The forward index, laid out by the counts, then filled term by term.
+        let mut at = 0usize;
+        ix.fwd_at.reserve(docs);
+        for s in 0..docs {
             if tf_sum[s] != u64::from(ix.lens[s]) {
                 return Err(TextError::Corrupt(format!(
                     "document {s}: frequencies add up to {}, its length is {}",
                     tf_sum[s], ix.lens[s]
                 )));
             }
-            ix.fwd.extend_from_slice(&list);
-            ix.fwd_at.push(ix.fwd.len());
+            at += distinct[s] as usize;
+            ix.fwd_at.push(at);
+        }
+        ix.fwd = vec![0; at];
+        let mut fill: Vec<usize> = ix.fwd_at[..docs].to_vec();
+        for (t, p) in ix.postings.iter().enumerate() {
+            for &s in &p.slots {
+                ix.fwd[fill[s as usize]] = t as u32;
+                fill[s as usize] += 1;
+            }
         }
         Ok(ix)
     }

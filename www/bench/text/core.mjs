@@ -154,9 +154,14 @@ export async function runTextBench(env) {
   };
 
   // Builds, interleaved: elex, MiniSearch, Orama (text only), per round; memory from the first.
+  // Where the page reports long tasks (Chromium), the longest seen during elex's build.
+  const longTasks = env.longTasks ?? { reset() {}, read: () => null };
+  const elexLongest = [];
   for (let r = 0; r < rounds; r++) {
     let h0 = heap();
+    longTasks.reset();
     const e = await buildElex();
+    elexLongest.push(await longTasks.read());
     builds.elex.push(e.textMs);
     if (r === 0) memory.elex = { textIndexBytes: e.text.memoryBytes(), jsHeapDelta: heap() - h0 };
     if (built.elex) built.elex.text.free();
@@ -180,6 +185,14 @@ export async function runTextBench(env) {
   log(`Orama with ${dims}-d vectors: built in ${ov.ms_.toFixed(0)} ms`);
   const oramaText = await buildOrama(false);
   const { text } = built.elex;
+  // Snapshot: one task each way (toBytes / fromBytes).
+  let t0 = performance.now();
+  const snap = text.toBytes();
+  const toBytesMs = performance.now() - t0;
+  t0 = performance.now();
+  elex.TextIndex.fromBytes(snap).free();
+  const snapshot = { bytes: snap.length, toBytesMs, fromBytesMs: performance.now() - t0 };
+  log(`elex text snapshot: ${(snap.length / 1048576).toFixed(1)} MB, toBytes ${toBytesMs.toFixed(0)} ms, fromBytes ${snapshot.fromBytesMs.toFixed(0)} ms`);
   const v0 = performance.now();
   const vec = new elex.HnswIndex({ dims, metric: 'cosine', storage: 'i8', keepF32: true, efSearch: 64 });
   await vec.addBatch(ids, vectors, { sliceMs: 8 });
@@ -282,6 +295,8 @@ export async function runTextBench(env) {
       oramaOverElex: median(builds.orama.map((x, i) => x / builds.elex[i])),
     },
     oramaWithVectorsBuildMs: ov.ms_,
+    elexBuildLongestTaskMs: elexLongest,
+    snapshot,
     memory,
     quality: q,
     bestAlpha,

@@ -5,6 +5,18 @@ import MiniSearch from 'minisearch';
 import * as orama from '@orama/orama';
 import { runTextBench } from './core.mjs';
 
+let tasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) tasks.push(e.duration);
+}).observe({ type: 'longtask', buffered: true });
+const longTasks = {
+  reset() { tasks = []; },
+  async read() {
+    await new Promise((r) => setTimeout(r, 100)); // let the observer deliver
+    return { longestMs: tasks.length ? Math.max(...tasks) : 0, over50: tasks.length };
+  },
+};
+
 const logEl = document.getElementById('log');
 const log = (m) => { logEl.textContent += `\n${m}`; console.log(m); };
 const p = new URLSearchParams(location.search);
@@ -22,7 +34,7 @@ try {
   log(`Chromium, elex ${elex.flavour}`);
   window.__bench = await runTextBench({
     elex, MiniSearch, orama, passages, vectors, dims: Number(p.get('dims')), items, qvecs, exact,
-    rounds: Number(p.get('rounds')), heapUsed, log,
+    rounds: Number(p.get('rounds')), heapUsed, log, longTasks,
   });
 } catch (e) {
   log(String(e.stack ?? e));

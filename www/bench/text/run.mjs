@@ -112,6 +112,8 @@ for (const [where, r] of Object.entries(results)) {
   lines.push('', `Median per-round ratios: full-text QPS elex/MiniSearch ${f(r.speedRatio.fullTextVsMiniSearch, 2)}x, elex/Orama ${f(r.speedRatio.fullTextVsOrama, 2)}x; hybrid QPS elex/Orama ${f(r.speedRatio.hybridVsOrama, 2)}x.`);
   const mb = (x) => f(x / 1048576, 1);
   lines.push('', `Build (median ms): elex text ${f(med(r.buildMs.elex.map((x) => ({ x })), 'x'))}, MiniSearch ${f(med(r.buildMs.minisearch.map((x) => ({ x })), 'x'))}, Orama ${f(med(r.buildMs.orama.map((x) => ({ x })), 'x'))} (Orama with vectors ${f(r.oramaWithVectorsBuildMs)}); ratios MiniSearch/elex ${f(r.buildRatio.minisearchOverElex, 2)}x, Orama/elex ${f(r.buildRatio.oramaOverElex, 2)}x.`);
+  lines.push(`elex text snapshot: ${mb(r.snapshot.bytes)} MB, toBytes ${f(r.snapshot.toBytesMs)} ms, fromBytes ${f(r.snapshot.fromBytesMs)} ms (one task each)` +
+    (r.elexBuildLongestTaskMs.some((x) => x) ? `; longest task while elex built (addBatch, 8 ms slices): ${r.elexBuildLongestTaskMs.map((x) => `${f(x.longestMs)} ms (${x.over50} over 50 ms)`).join(', ')} per round.` : '.'));
   lines.push(`Memory: elex text index ${mb(r.memory.elex.textIndexBytes)} MB in wasm (JS heap ${mb(r.memory.elex.jsHeapDelta)} MB), MiniSearch JS heap ${mb(r.memory.minisearch.jsHeapDelta)} MB, Orama JS heap ${mb(r.memory.orama.jsHeapDelta)} MB (with vectors ${mb(r.memory.oramaWithVectors.jsHeapDelta)} MB; elex vectors ${mb(r.memory.elex.vectorIndexBytes)} MB).`, '');
 }
 writeFileSync(join(opt.out, 'text.md'), lines.join('\n'));
