@@ -4,7 +4,7 @@
 # npm package (build-optimized.sh builds it when www/pkg is missing).
 # cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP=1 enables them on the stable toolchain.
 # Usage: scripts/fuzz.sh [RUNS] [TARGET...]   (default 1,000,000 runs of every target; the
-# targets are hnsw_from_bytes, cache_ops and js)
+# targets are hnsw_from_bytes, cache_ops, text_ops and js)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,7 +17,7 @@ if [[ ! -x "$fuzz_root/bin/cargo-fuzz" ]]; then
 fi
 export PATH="$fuzz_root/bin:$PATH" RUSTC_BOOTSTRAP=1
 targets=("$@")
-((${#targets[@]})) || targets=(hnsw_from_bytes cache_ops js)
+((${#targets[@]})) || targets=(hnsw_from_bytes cache_ops text_ops js)
 for t in "${targets[@]}"; do
   if [[ $t == js ]]; then
     [[ -f www/pkg/web/simd/elex_bg.wasm ]] || bash build-optimized.sh >/dev/null
@@ -34,5 +34,6 @@ for t in "${targets[@]}"; do
   # Snapshots want room; op sequences are 3 bytes per op, so 3 KB is a 1,000-op sequence.
   max_len=65536
   [[ $t == cache_ops ]] && max_len=3072
+  [[ $t == text_ops ]] && max_len=8192
   (cd fuzz && cargo fuzz run --sanitizer none "$t" -- -runs="$runs" -max_len="$max_len" 2>&1 | tail -n 5)
 done

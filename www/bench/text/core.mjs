@@ -221,8 +221,14 @@ export async function runTextBench(env) {
     bm25: queries.map((q) => Array.from(text.search(q, 10).ids)),
     vector: queries.map((_, i) => Array.from(vec.search(qv(i), 10, ef).ids)),
     hybridRrf: queries.map((q, i) => Array.from(elex.hybridSearch(vec, text, { vector: qv(i), text: q, k: 10, depth, ef }).ids)),
-    minisearch: queries.map((q) => built.minisearch.search(q).slice(0, 10).map((x) => x.id)),
-    orama: await Promise.all(queries.map(async (q) => (await orama.search(oramaText.db, { term: q, limit: 10 })).hits.map((h) => Number(h.id)))),
+  };
+  // The peers' quality on the first `peerItems` queries (Orama takes up to a second per query at
+  // 50,000 passages); the table compares elex on the same subset.
+  const peerItems = Math.min(queries.length, env.peerItems ?? 400);
+  const peerLists = {
+    bm25: lists.bm25.slice(0, peerItems),
+    minisearch: queries.slice(0, peerItems).map((q) => built.minisearch.search(q).slice(0, 10).map((x) => x.id)),
+    orama: await Promise.all(queries.slice(0, peerItems).map(async (q) => (await orama.search(oramaText.db, { term: q, limit: 10 })).hits.map((h) => Number(h.id)))),
   };
   const alphas = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
   const byAlpha = {};
@@ -238,6 +244,8 @@ export async function runTextBench(env) {
     q[kind] = {};
     for (const [name, l] of Object.entries(lists)) q[kind][name] = quality(sel.map((i) => l[i]), t);
     for (const a of alphas) q[kind][`alpha${a}`] = quality(sel.map((i) => byAlpha[a][i]), t);
+    const ps = sel.filter((i) => i < peerItems);
+    q[kind].peers = Object.fromEntries(Object.entries(peerLists).map(([name, l]) => [name, quality(ps.map((i) => l[i]), ps.map((i) => targets[i]))]));
   }
   let bestAlpha = alphas[0];
   for (const a of alphas) if (q.all[`alpha${a}`].mrr10 > q.all[`alpha${bestAlpha}`].mrr10) bestAlpha = a;
@@ -245,7 +253,8 @@ export async function runTextBench(env) {
 
   // Speed, interleaved rounds: each engine answers the same queries (every other known-item
   // query, up to `speedQueries`: rare words and snippets alike) once per round.
-  const speedIdx = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / (env.speedQueries ?? 400))) === 0).slice(0, env.speedQueries ?? 400);
+  const speedN = env.speedQueries ?? 200;
+  const speedIdx = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / speedN)) === 0).slice(0, speedN);
   const sq = speedIdx.map((i) => queries[i]);
   const sv = (j) => qv(speedIdx[j]);
   for (let r = 0; r < rounds; r++) {
@@ -299,6 +308,7 @@ export async function runTextBench(env) {
     snapshot,
     memory,
     quality: q,
+    peerItems,
     bestAlpha,
     speed: Object.fromEntries(Object.entries(speed).map(([k, v]) => [k, strip(v)])),
     speedRatio: {

@@ -100,10 +100,15 @@ for (const [where, r] of Object.entries(results)) {
   lines.push(`## ${where}`, '');
   lines.push(`Vector side of hybrid: i8 + rerank HNSW, ef ${r.vectorSide.ef} (recall@10 ${f(r.vectorSide.recall10, 3)} against exact search), depth ${r.vectorSide.depth} per side.`, '');
   lines.push('| quality (MRR@10 / recall@10) | all | rare words | snippet |', '|---|---|---|---|');
-  for (const name of ['bm25', 'vector', 'hybridRrf', `alpha${r.bestAlpha}`, 'minisearch', 'orama']) {
-    const label = { bm25: 'elex BM25', vector: 'elex vectors', hybridRrf: 'elex hybrid RRF', minisearch: 'MiniSearch', orama: 'Orama full-text' }[name] ?? `elex hybrid alpha ${r.bestAlpha} (best)`;
+  for (const name of ['bm25', 'vector', 'hybridRrf', `alpha${r.bestAlpha}`]) {
+    const label = { bm25: 'elex BM25', vector: 'elex vectors', hybridRrf: 'elex hybrid RRF' }[name] ?? `elex hybrid alpha ${r.bestAlpha} (best)`;
     lines.push(`| ${label} | ${['all', 'rare', 'snippet'].map((k) => `${f(r.quality[k][name].mrr10, 3)} / ${f(r.quality[k][name].recall10, 3)}`).join(' | ')} |`);
   }
+  lines.push('', `Full-text engines on the first ${r.peerItems} queries (their own defaults):`, '', '| MRR@10 / recall@10 | all | rare words | snippet |', '|---|---|---|---|');
+  for (const [name, label] of [['bm25', 'elex BM25'], ['minisearch', 'MiniSearch'], ['orama', 'Orama']]) {
+    lines.push(`| ${label} | ${['all', 'rare', 'snippet'].map((k) => `${f(r.quality[k].peers[name].mrr10, 3)} / ${f(r.quality[k].peers[name].recall10, 3)}`).join(' | ')} |`);
+  }
+  lines.push('', `All alphas (MRR@10, all queries): ${Object.keys(r.quality.all).filter((k) => k.startsWith('alpha')).map((k) => `${k.slice(5)} ${f(r.quality.all[k].mrr10, 3)}`).join(', ')}.`);
   lines.push('', '| speed (median of rounds) | QPS | P50 ms | P95 ms |', '|---|---:|---:|---:|');
   const med = (xs, k) => xs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const [k, label] of [['elex', 'elex full-text'], ['minisearch', 'MiniSearch full-text'], ['orama', 'Orama full-text'], ['elexVector', 'elex vectors'], ['elexHybrid', 'elex hybrid (RRF)'], ['oramaHybrid', 'Orama hybrid']]) {
