@@ -493,10 +493,9 @@ pub fn hybrid_search(
     };
     // Alpha fusion judges every candidate on both sides: the scores a side did not return are
     // computed for it (rank fusion needs none).
-    let query_vector = if vector.is_undefined() {
-        None
-    } else {
-        Some(args::f32s(&vector, "vector")?)
+    let query_vector = match fusion {
+        Fusion::Alpha(_) if !vector.is_undefined() => Some(args::f32s(&vector, "vector")?),
+        _ => None,
     };
     let query_text = text.as_string();
     let fused = elex_text::fuse_complete(
