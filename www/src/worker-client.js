@@ -23,7 +23,7 @@ const STATICS = {
   HnswIndex: ['fromBytes', 'restore', 'load'],
   AdaptiveCache: ['open'],
   QLearner: ['fromBytes', 'load'],
-  TextIndex: ['fromBytes', 'load'],
+  TextIndex: ['fromBytes', 'restore', 'load'],
 };
 
 const TRANSFER = Symbol('elex.transfer');

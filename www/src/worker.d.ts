@@ -67,9 +67,10 @@ export interface WorkerTextIndex {
   terms(text: string): Promise<string[]>;
   delete(id: number): Promise<void>;
   has(id: number): Promise<boolean>;
-  compact(): Promise<void>;
+  compact(options?: SliceOptions): Promise<void>;
   memoryBytes(): Promise<number>;
   toBytes(): Promise<Uint8Array>;
+  snapshot(options?: SliceOptions): Promise<Uint8Array>;
   save(dbName: string, key: string): Promise<number>;
   readonly size: Promise<number>;
   readonly deletedCount: Promise<number>;
@@ -97,6 +98,7 @@ export interface WorkerElex {
   readonly TextIndex: {
     create(options?: TextIndexOptions): Promise<WorkerTextIndex>;
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerTextIndex>;
+    restore(bytes: Uint8Array | Transferred, options?: SliceOptions): Promise<WorkerTextIndex>;
     load(dbName: string, key: string): Promise<WorkerTextIndex>;
   };
   /** Vector and text search fused, over two objects of this worker (see `HybridQuery`). */

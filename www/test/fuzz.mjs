@@ -543,7 +543,13 @@ async function fuzzText(elex, r, budget) {
         res.value.free();
       }
     } else if (op < 0.95) {
-      expectSync('text.compact', busy ? ['BUSY'] : [], () => t.compact());
+      await expectAsync('text.compact', [], () => t.compact({ sliceMs: r.pick([0.01, 8]) }));
+      if (r.chance(0.5)) {
+        const snap = await expectAsync('text.snapshot', [], () => t.snapshot());
+        const back = await expectAsync('TextIndex.restore', [], () => elex.TextIndex.restore(snap.value));
+        if (back.value.size !== t.size) throw new Failure('restore: size differs');
+        back.value.free();
+      }
     } else {
       calls++;
       if (!busy && t.size !== model.size) throw new Failure(`text.size ${t.size}, model ${model.size}`);

@@ -169,9 +169,21 @@ for (const simd of [true, false]) {
     const back = elex.TextIndex.fromBytes(bytes);
     assert.deepEqual(back.toBytes(), bytes);
     assert.deepEqual(Array.from(back.search('lazy', 5).ids), Array.from(t.search('lazy', 5).ids));
-    t.compact();
+    let compactProgress = 0;
+    const pending = t.compact({ sliceMs: 0.01, onProgress: () => compactProgress++ });
+    assert.equal(t.search('lazy', 5).length > 0, true, 'searches answer during a compaction');
+    assert.throws(() => t.delete(0), (e) => e.code === 'BUSY');
+    await pending;
+    assert.ok(compactProgress >= 1);
     assert.equal(t.deletedCount, 0);
     assert.deepEqual(t.toBytes(), bytes);
+    // The sliced snapshot and restore give the same bytes as the one-task ones.
+    const sliced = await t.snapshot({ sliceMs: 0.01 });
+    assert.deepEqual(sliced, bytes);
+    const restored = await elex.TextIndex.restore(sliced, { sliceMs: 0.01 });
+    assert.deepEqual(restored.toBytes(), bytes);
+    await expectCode(() => elex.TextIndex.restore(bytes.subarray(0, 50)), 'TRUNCATED');
+    await expectCode(() => elex.TextIndex.restore('x'), 'INVALID_ARGUMENT');
     for (const at of [20, bytes.length >> 1, bytes.length - 1]) {
       const bad = bytes.slice();
       bad[at] ^= 1;

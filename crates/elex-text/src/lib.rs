@@ -42,6 +42,7 @@ use std::collections::HashMap;
 pub use error::TextError;
 pub use fusion::{Fusion, fuse, fuse_complete};
 pub use search::{SearchStats, WAND_MAX_TERMS};
+pub use snapshot::{SnapshotLoader, SnapshotWriter};
 pub use tokenize::{Tokenizer, TokenizerOptions};
 
 use postings::Postings;
@@ -130,6 +131,8 @@ pub struct TextIndex {
     total_len: u64,
     /// Whether a stepped batch is open.
     batch_open: bool,
+    /// Bumped by every change (snapshot writers check it between steps).
+    generation: u64,
     /// Lower-case word -> its term number ([`STOP`] for a stop word): a memo of the tokenizer's
     /// stop-word check and stemming, which cost more than the rest of indexing together.
     word_terms: HashMap<String, u32>,
@@ -187,6 +190,7 @@ impl TextIndex {
             slot_of: HashMap::new(),
             total_len: 0,
             batch_open: false,
+            generation: 0,
             word_terms: HashMap::new(),
         })
     }
@@ -383,6 +387,7 @@ impl TextIndex {
 
     /// Adds a validated document at the next slot.
     fn insert(&mut self, id: u64, text: &str) {
+        self.generation += 1;
         let slot = self.ids.len() as u32;
         let mut seen: Vec<u32> = Vec::new();
         let (terms, term_text, postings, words) = (
@@ -438,6 +443,7 @@ impl TextIndex {
 
     /// Takes a slot out of the postings and the live statistics.
     fn remove_slot(&mut self, slot: u32) {
+        self.generation += 1;
         let s = slot as usize;
         let id = self.ids[s];
         if id == DELETED {
@@ -459,11 +465,22 @@ impl TextIndex {
         Ok(())
     }
 
+    /// Takes the place of this index with `fresh`, the compacted copy a caller made in steps
+    /// (a snapshot written with [`snapshot_writer`](Self::snapshot_writer) and read back with
+    /// [`SnapshotLoader`]); snapshot writers of the old index then refuse to go on.
+    pub fn replace_with_compacted(&mut self, mut fresh: TextIndex) -> Result<(), TextError> {
+        self.check_idle("compact")?;
+        fresh.generation = self.generation + 1;
+        *self = fresh;
+        Ok(())
+    }
+
     /// Frees deleted slots and unused terms (renumbers the live documents in order: results
     /// and ties are unchanged).
     pub fn compact(&mut self) -> Result<(), TextError> {
         self.check_idle("compact")?;
-        let fresh = TextIndex::from_bytes(&self.to_bytes())?;
+        let mut fresh = TextIndex::from_bytes(&self.to_bytes())?;
+        fresh.generation = self.generation + 1;
         *self = fresh;
         Ok(())
     }

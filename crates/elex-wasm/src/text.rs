@@ -16,7 +16,7 @@ use crate::args;
 use crate::error::{js_error, text_error, type_error};
 use crate::hnsw::{HnswIndex, SearchResult, slice_options};
 use crate::idb;
-use crate::task::{Queue, Slicer};
+use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 /// Options of `new TextIndex(options)`.
 #[derive(Deserialize, Tsify, Default)]
@@ -285,9 +285,29 @@ impl TextIndex {
         Ok(self.read()?.contains(id))
     }
 
-    /// Frees the slots and terms deletes leave (results are unchanged).
-    pub fn compact(&self) -> Result<(), JsValue> {
-        self.write("compact")?.compact().map_err(text_error)
+    /// Frees the slots and terms deletes leave (results are unchanged), in time slices (see
+    /// `SliceOptions`; `onProgress` gets the share read back, 0 to 1): a compacted copy is
+    /// written and read back while searches keep answering from the index, then swapped in.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn compact(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let _turn = turn.await;
+            let (progress, slice_ms) = parsed?;
+            let bytes = write_snapshot(&inner, None, slice_ms).await?;
+            let fresh = read_snapshot(bytes, progress, slice_ms).await?;
+            inner
+                .try_borrow_mut()
+                .map_err(|_| busy("compact"))?
+                .replace_with_compacted(fresh)
+                .map_err(text_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Live texts.
@@ -333,9 +353,46 @@ impl TextIndex {
             .map_err(text_error)
     }
 
-    /// Saves the snapshot under `key` in the IndexedDB database `dbName` (in pieces, one
-    /// transaction: whole or not at all); resolves to its size. Taken after the operations
+    /// The snapshot (the bytes of `toBytes`), written in time slices (see `SliceOptions`;
+    /// `onProgress` gets bytes written and an estimate of the total). Taken after the operations
     /// already queued on the index.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn snapshot(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let _turn = turn.await;
+            let (progress, slice_ms) = parsed?;
+            let bytes = write_snapshot(&inner, progress, slice_ms).await?;
+            Ok(js_sys::Uint8Array::from(&bytes[..]).into())
+        })
+    }
+
+    /// An index from a snapshot (a `Uint8Array`), read in time slices: the asynchronous
+    /// `fromBytes`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TextIndex>")]
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED))
+            .and_then(|o| Ok((args::bytes(&bytes, "bytes")?, o)));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (bytes, (progress, slice_ms)) = parsed?;
+            read_snapshot(bytes, progress, slice_ms)
+                .await
+                .map(|t| JsValue::from(TextIndex::wrap(t)))
+        })
+    }
+
+    /// Saves the snapshot under `key` in the IndexedDB database `dbName` (in pieces, one
+    /// transaction: whole or not at all); resolves to its size. The snapshot is taken after the
+    /// operations already queued on the index, in time slices.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn save(
         &self,
@@ -348,14 +405,14 @@ impl TextIndex {
         wasm_bindgen_futures::future_to_promise(async move {
             let turn = turn.await;
             let (db_name, key) = names?;
-            let bytes = inner.try_borrow().map_err(|_| busy("save"))?.to_bytes();
+            let bytes = write_snapshot(&inner, None, DEFAULT_SLICE_MS).await?;
             drop(turn);
             idb::save_snapshot(&db_name, &key, &bytes).await?;
             Ok(JsValue::from(bytes.len() as f64))
         })
     }
 
-    /// Loads the snapshot saved under `key` (`NOT_FOUND` if none).
+    /// Loads the snapshot saved under `key` (`NOT_FOUND` if none), read in time slices.
     #[wasm_bindgen(unchecked_return_type = "Promise<TextIndex>")]
     pub fn load(
         #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
@@ -370,12 +427,63 @@ impl TextIndex {
     }
 }
 
-/// The text index saved under `key` in `db_name`.
+/// `inner`'s snapshot, written in time slices.
+async fn write_snapshot(
+    inner: &Rc<RefCell<elex_text::TextIndex>>,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<Vec<u8>, JsValue> {
+    let mut slicer = Slicer::new(slice_ms);
+    let mut w = inner
+        .try_borrow()
+        .map_err(|_| busy("snapshot"))?
+        .snapshot_writer();
+    loop {
+        let done = {
+            let t = inner.try_borrow().map_err(|_| busy("snapshot"))?;
+            w.step(&t, || slicer.expired()).map_err(text_error)?
+        };
+        if let Some(f) = &progress {
+            let (at, total) = w.progress();
+            f.call2(&JsValue::NULL, &(at as f64).into(), &(total as f64).into())?;
+        }
+        if done {
+            break;
+        }
+        slicer.pause().await;
+    }
+    let t = inner.try_borrow().map_err(|_| busy("snapshot"))?;
+    Ok(w.finish(&t))
+}
+
+/// An index from snapshot bytes, read in time slices.
+async fn read_snapshot(
+    bytes: Vec<u8>,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<elex_text::TextIndex, JsValue> {
+    let mut slicer = Slicer::new(slice_ms);
+    let mut l = elex_text::SnapshotLoader::new(bytes).map_err(text_error)?;
+    slicer.pause().await;
+    loop {
+        let done = l.step(|| slicer.expired()).map_err(text_error)?;
+        if let Some(f) = &progress {
+            f.call2(&JsValue::NULL, &l.progress().into(), &1.0.into())?;
+        }
+        if done {
+            break;
+        }
+        slicer.pause().await;
+    }
+    l.finish().map_err(text_error)
+}
+
+/// The text index saved under `key` in `db_name`, read in time slices.
 pub(crate) async fn load_text_index(db_name: &str, key: &str) -> Result<TextIndex, JsValue> {
     let bytes = idb::load_snapshot(db_name, key).await?;
-    elex_text::TextIndex::from_bytes(&bytes)
+    read_snapshot(bytes, None, DEFAULT_SLICE_MS)
+        .await
         .map(TextIndex::wrap)
-        .map_err(text_error)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
