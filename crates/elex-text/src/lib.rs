@@ -2,7 +2,7 @@
 //!
 //! A [`TextIndex`] maps caller ids (`u64`, the same id space as the vector index) to texts. It
 //! tokenizes them ([`Tokenizer`]: Unicode word boundaries, lower case, optional English stop words
-//! and stemming), keeps an inverted index, and ranks with BM25 in the Lucene form:
+//! and stemming, both off by default), keeps an inverted index, and ranks with BM25 in the Lucene form:
 //!
 //! ```text
 //! score(d, q) = sum over query terms t of  idf(t) * tf / (tf + k1 * (1 - b + b * |d| / avgdl))
@@ -20,11 +20,18 @@
 //! Snapshots ([`TextIndex::to_bytes`]) are versioned and checksummed.
 //!
 //! ```
-//! use elex_text::{TextIndex, TextOptions};
+//! use elex_text::{TextIndex, TextOptions, TokenizerOptions};
 //! let mut index = TextIndex::new(TextOptions::default())?;
 //! index.add_batch(&[1, 2], &["The quick brown fox", "A lazy dog sleeps"])?;
-//! let hits = index.search("foxes", 10, None)?;
-//! assert_eq!(hits[0].id, 1);
+//! assert_eq!(index.search("fox", 10, None)?[0].id, 1);
+//! // English stemming and stop words, for queries worded unlike the text:
+//! let stemmed = TextOptions {
+//!     tokenizer: TokenizerOptions { stem: true, stop_words: true },
+//!     ..TextOptions::default()
+//! };
+//! let mut index = TextIndex::new(stemmed)?;
+//! index.add_batch(&[1, 2], &["The quick brown fox", "A lazy dog sleeps"])?;
+//! assert_eq!(index.search("sleeping dogs", 10, None)?[0].id, 2);
 //! # Ok::<(), elex_text::TextError>(())
 //! ```
 

@@ -19,17 +19,21 @@ pub const MAX_TERM_BYTES: usize = 64;
 /// How text becomes terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenizerOptions {
-    /// Reduce English words to their stem (`running` -> `run`); default true.
+    /// Reduce English words to their stem (`running` -> `run`); default false.
     pub stem: bool,
-    /// Skip common English words (`the`, `of`, ...); default true.
+    /// Skip common English words (`the`, `of`, ...); default false.
     pub stop_words: bool,
 }
 
+/// Words as written (lower case), no stemming, no stop words: on docs-50k's known-item queries
+/// (rare words and snippets copied from a passage, 50,000 passages) this ranked best, MRR@10
+/// 0.946 against 0.909 with both on (stemming merges rare words, dropping stop words weakens
+/// snippets); turn them on for queries phrased unlike the text.
 impl Default for TokenizerOptions {
     fn default() -> Self {
         TokenizerOptions {
-            stem: true,
-            stop_words: true,
+            stem: false,
+            stop_words: false,
         }
     }
 }
@@ -285,7 +289,10 @@ mod tests {
 
     #[test]
     fn words_lower_stems_and_stops() {
-        let t = Tokenizer::new(TokenizerOptions::default());
+        let t = Tokenizer::new(TokenizerOptions {
+            stem: true,
+            stop_words: true,
+        });
         assert_eq!(
             t.terms("The Running foxes, of Zürich's ERROR_CODE 3.14!"),
             ["run", "fox", "zürich", "error_cod", "3.14"]
@@ -303,10 +310,7 @@ mod tests {
                 "30"
             ]
         );
-        let plain = Tokenizer::new(TokenizerOptions {
-            stem: false,
-            stop_words: false,
-        });
+        let plain = Tokenizer::new(TokenizerOptions::default());
         assert_eq!(
             plain.terms("The Running foxes"),
             ["the", "running", "foxes"]

@@ -22,10 +22,10 @@ use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 #[derive(Deserialize, Tsify, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TextIndexOptions {
-    /// Reduce English words to their stems (Snowball English: `running` -> `run`); default true.
+    /// Reduce English words to their stems (Snowball English: `running` -> `run`); default false.
     #[tsify(optional)]
     stem: Option<bool>,
-    /// Skip common English words (`the`, `of`, ...); default true.
+    /// Skip common English words (`the`, `of`, ...); default false.
     #[tsify(optional)]
     stop_words: Option<bool>,
     /// BM25 term-frequency saturation, 0..=10 (default 1.2).
@@ -257,7 +257,7 @@ impl TextIndex {
         self.search_with(&query, &k, Some(&allow))
     }
 
-    /// The terms the index makes of `text` (lower case, stop words dropped, stemmed as
+    /// The terms the index makes of `text` (lower case; stop words dropped and stems taken when
     /// configured): what a query matches on, for highlighting.
     pub fn terms(
         &self,
