@@ -141,6 +141,38 @@ impl Hnsw {
         })
     }
 
+    /// An independent copy of the index (a checkpoint serializes the copy while the original
+    /// keeps taking writes). `Busy` while a batch is open: a half-inserted batch is no state
+    /// to copy.
+    pub fn try_clone(&self) -> Result<Hnsw, HnswError> {
+        self.check_idle("copy the index")?;
+        Ok(Hnsw {
+            p: self.p.clone(),
+            space: Space {
+                k: self.space.k,
+                metric: self.space.metric,
+                dims: self.space.dims,
+            },
+            level_threshold: self.level_threshold,
+            rng: SplitMix64(self.rng.0),
+            vectors: self.vectors.clone(),
+            raw: self.raw.clone(),
+            level0: self.level0.clone(),
+            upper: self.upper.clone(),
+            upper_off: self.upper_off.clone(),
+            levels: self.levels.clone(),
+            ext: self.ext.clone(),
+            map: self.map.clone(),
+            deleted: self.deleted.clone(),
+            n_deleted: self.n_deleted,
+            entry: self.entry,
+            max_level: self.max_level,
+            pool: Mutex::new(Vec::new()),
+            undo: None,
+            batch_serial: self.batch_serial,
+        })
+    }
+
     /// The same index computing distances with other kernels (for benches comparing ISAs;
     /// every ISA gives bit-identical distances, so results do not change).
     pub fn with_kernels_of(mut self, kernels: Kernels) -> Hnsw {

@@ -47,6 +47,7 @@
 mod batch;
 mod error;
 mod index;
+mod oplog;
 mod search;
 mod snapshot;
 mod store;
@@ -55,6 +56,7 @@ mod stream;
 pub use batch::{BatchCheck, Compaction, PendingBatch};
 pub use error::HnswError;
 pub use index::Hnsw;
+pub use oplog::{Op, OpLog, decode_ops};
 pub use search::Scratch;
 pub use stream::{SnapshotReader, SnapshotWriter};
 
