@@ -123,7 +123,10 @@ impl OpLog {
 
     /// The operation count and encoded bytes; the log starts empty again.
     pub fn take(&mut self) -> (u32, Vec<u8>) {
-        (std::mem::take(&mut self.ops), std::mem::take(&mut self.bytes))
+        (
+            std::mem::take(&mut self.ops),
+            std::mem::take(&mut self.bytes),
+        )
     }
 }
 
@@ -224,7 +227,10 @@ impl Hnsw {
         let mut changed: HashMap<u64, bool> = HashMap::new();
         let mut slots = self.len_slots();
         let live = |changed: &HashMap<u64, bool>, id: u64| {
-            changed.get(&id).copied().unwrap_or_else(|| self.contains(id))
+            changed
+                .get(&id)
+                .copied()
+                .unwrap_or_else(|| self.contains(id))
         };
         for op in ops {
             match op {

@@ -28,7 +28,11 @@ fn params(storage: Storage) -> HnswParams {
 
 /// Random operations, applied to `live` as they are made and logged in records of a few ops.
 fn play(live: &mut Hnsw, seed: u64, n_records: usize) -> Vec<(u32, Vec<u8>)> {
-    let first_id = live.ids().max().map_or(1000, |m| m + 1).max(live.len_slots() as u64 + 1000);
+    let first_id = live
+        .ids()
+        .max()
+        .map_or(1000, |m| m + 1)
+        .max(live.len_slots() as u64 + 1000);
     let mut s = seed;
     let dims = live.dims();
     let mut next_id = first_id;
@@ -110,8 +114,14 @@ fn a_record_that_would_not_apply_whole_changes_nothing() {
     let bad: Vec<Vec<Op>> = vec![
         // The second add repeats the first's id.
         vec![
-            Op::Add { id: 100, vector: v.clone() },
-            Op::Add { id: 100, vector: v.clone() },
+            Op::Add {
+                id: 100,
+                vector: v.clone(),
+            },
+            Op::Add {
+                id: 100,
+                vector: v.clone(),
+            },
         ],
         // Deleting what an earlier op deleted.
         vec![Op::Delete { id: 3 }, Op::Delete { id: 3 }],
@@ -123,9 +133,18 @@ fn a_record_that_would_not_apply_whole_changes_nothing() {
                 vectors: [v.clone(), vec![f32::NAN; 12]].concat(),
             },
         ],
-        vec![Op::Update { id: 999, vector: v.clone() }],
-        vec![Op::Add { id: 300, vector: vec![1.0; 5] }],
-        vec![Op::Batch { ids: vec![1], vectors: vec![] }],
+        vec![Op::Update {
+            id: 999,
+            vector: v.clone(),
+        }],
+        vec![Op::Add {
+            id: 300,
+            vector: vec![1.0; 5],
+        }],
+        vec![Op::Batch {
+            ids: vec![1],
+            vectors: vec![],
+        }],
     ];
     for ops in &bad {
         assert!(h.apply_ops(ops).is_err(), "{ops:?}");
@@ -175,9 +194,7 @@ fn a_copy_is_independent_and_refused_mid_batch() {
     h.insert(1, &vector(&mut s, 12)).unwrap();
     assert_ne!(copy.to_bytes(), h.to_bytes());
     assert!(!copy.contains(1));
-    let b = h
-        .begin_batch(vec![2], vector(&mut s, 12))
-        .unwrap();
+    let b = h.begin_batch(vec![2], vector(&mut s, 12)).unwrap();
     assert!(matches!(h.try_clone(), Err(HnswError::Busy(_))));
     h.rollback_batch(b).unwrap();
 }

@@ -2,16 +2,20 @@
 // call, errors mapped to stable codes. Works wherever `globalThis.indexedDB` exists (windows,
 // workers, Node with fake-indexeddb).
 
-const STORES = ['snapshots', 'spill'];
+// Schema 2 added the stores of persistent objects (durable.js): `meta` (manifests), `pages`
+// (checkpoint pages) and `log` (op log records). Every connection opens at least this version,
+// so old databases are upgraded in place and no two parts of elex ask for different versions.
+const STORES = ['snapshots', 'spill', 'meta', 'pages', 'log'];
+const SCHEMA = 2;
 
-function coded(code, message, cause) {
+export function coded(code, message, cause) {
   const e = new Error(message);
   e.code = code;
   if (cause) e.cause = cause;
   return e;
 }
 
-function mapError(err, what) {
+export function mapError(err, what) {
   const name = err && err.name;
   const msg = `${what}: ${err && err.message ? err.message : String(err)}`;
   switch (name) {
@@ -25,6 +29,7 @@ function mapError(err, what) {
 }
 
 export function idbOpen(name, version) {
+  version = Math.max(version || 1, SCHEMA);
   return new Promise((resolve, reject) => {
     const factory = globalThis.indexedDB;
     if (!factory) {
@@ -33,7 +38,7 @@ export function idbOpen(name, version) {
     }
     let req;
     try {
-      req = factory.open(name, version || 1);
+      req = factory.open(name, version);
     } catch (e) {
       reject(mapError(e, `opening ${name}`));
       return;
@@ -54,15 +59,15 @@ export function idbOpen(name, version) {
   });
 }
 
-function transaction(db, store, mode) {
+export function transaction(db, store, mode, options) {
   try {
-    return db.transaction(store, mode);
+    return db.transaction(store, mode, options);
   } catch (e) {
     throw mapError(e, `transaction on ${store}`);
   }
 }
 
-function done(tx, what) {
+export function done(tx, what) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error ? mapError(tx.error, what) : coded('ABORTED', `${what}: aborted`));
@@ -93,7 +98,7 @@ const clock = () => (globalThis.performance ? performance.now() : Date.now());
 /// task, inside the same transaction). `last` runs after the final request is issued. The first
 /// failure aborts the transaction; the result is the transaction's commit, rejected with that
 /// failure (coded) if there was one.
-function issueInSlices(tx, finished, n, request, what, last) {
+export function issueInSlices(tx, finished, n, request, what, last) {
   let failure = null;
   let i = 0;
   const issue = () => {

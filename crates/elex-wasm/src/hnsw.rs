@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 use crate::args;
 use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
+use crate::persist::{self, Durable, OpenOptions};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 /// Options of `new HnswIndex(options)`. The TypeScript interface is generated from this struct
@@ -223,6 +224,8 @@ pub struct HnswIndex {
     inner: Rc<RefCell<Hnsw>>,
     queue: Rc<Queue>,
     query: RefCell<Vec<f32>>,
+    /// Set for an index from `HnswIndex.open`: its op log, checkpoints and writer role.
+    durable: Option<Rc<Durable>>,
 }
 
 impl HnswIndex {
@@ -231,6 +234,15 @@ impl HnswIndex {
             inner: Rc::new(RefCell::new(h)),
             queue: Rc::default(),
             query: RefCell::default(),
+            durable: None,
+        }
+    }
+
+    /// `READ_ONLY` on a follower, `CLOSED` after `close()`; nothing for an in-memory index.
+    fn check_persist(&self, what: &str) -> Result<(), JsValue> {
+        match &self.durable {
+            Some(d) => d.check_writable(what),
+            None => Ok(()),
         }
     }
 
@@ -292,7 +304,209 @@ impl HnswIndex {
     }
 }
 
-fn busy(what: &str) -> JsValue {
+/// The core parameters from `HnswIndexOptions` (every key checked).
+fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
+    crate::error::check_keys(
+        &options,
+        "index options",
+        &[
+            "dims",
+            "metric",
+            "storage",
+            "m",
+            "efConstruction",
+            "efSearch",
+            "seed",
+            "keepF32",
+        ],
+    )?;
+    let o: HnswIndexOptions = serde_wasm_bindgen::from_value(options)
+        .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
+    let metric = match o.metric.as_deref().unwrap_or("cosine") {
+        "cosine" => Metric::Cosine,
+        "dot" => Metric::Dot,
+        "l2" => Metric::L2,
+        m => {
+            return Err(js_error(
+                "INVALID_OPTIONS",
+                format!("metric \"{m}\": use cosine, dot or l2"),
+                true,
+            ));
+        }
+    };
+    let mut p = HnswParams::new(o.dims, metric);
+    p.storage = match o.storage.as_deref().unwrap_or("f32") {
+        "f32" => Storage::F32,
+        "f16" => Storage::F16,
+        "i8" => Storage::I8,
+        s => {
+            return Err(js_error(
+                "INVALID_OPTIONS",
+                format!("storage \"{s}\": use f32, f16 or i8"),
+                true,
+            ));
+        }
+    };
+    if let Some(m) = o.m {
+        p = p.with_m(m);
+    }
+    if let Some(e) = o.ef_construction {
+        p.ef_construction = e;
+    }
+    if let Some(e) = o.ef_search {
+        p.ef_search = e;
+    }
+    if let Some(s) = o.seed {
+        if !(s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= args::MAX_SAFE) {
+            return Err(js_error(
+                "INVALID_OPTIONS",
+                format!("seed {s} is not a non-negative safe integer"),
+                true,
+            ));
+        }
+        p.seed = s as u64;
+    }
+    p.keep_f32 = o.keep_f32.unwrap_or(false);
+    Ok(p)
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const HNSW_OPEN_OPTIONS: &str = r#"
+/** Options of `HnswIndex.open`: where the index lives, plus `HnswIndexOptions` used when it is
+ * created (when it exists, `dims`, `metric` and `storage`, if given, must match it). */
+export interface HnswOpenOptions extends Partial<HnswIndexOptions> {
+    /** The IndexedDB database. */
+    dbName: string;
+    /** The index's name in that database (several indexes can share one). */
+    name: string;
+    /** Open a damaged log up to its last intact record instead of failing with DATA_LOST
+     * (`recovered` then says what was dropped). Default false. */
+    recover?: boolean;
+    /** A checkpoint starts by itself when the log passes this share of the snapshot's size
+     * (default 0.5; `Infinity`: only explicit `checkpoint()`). */
+    checkpointShare?: number;
+    /** IndexedDB transaction durability: "strict" (default: a commit is on disk when
+     * `flush()` resolves) or "relaxed" (faster; survives a tab or browser crash, not
+     * necessarily a power loss). */
+    durability?: "strict" | "relaxed";
+}
+/** The persistent side's figures (`storageStats()`). */
+export interface StorageStats {
+    /** The current checkpoint's generation. */
+    generation: number;
+    /** The number the next log record gets. */
+    nextSeq: number;
+    /** Bytes of log records since the checkpoint. */
+    logBytes: number;
+    /** Bytes of the checkpoint's snapshot. */
+    snapshotBytes: number;
+    /** Bytes handed to IndexedDB since open (records, pages, manifests). */
+    bytesWritten: number;
+    /** Checkpoints written since open. */
+    checkpoints: number;
+}
+"#;
+
+const OPEN_KEYS: [&str; 5] = ["dbName", "name", "recover", "checkpointShare", "durability"];
+
+/// Splits `HnswOpenOptions` into where the index lives and the index options.
+fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
+    if !options.is_object() {
+        return Err(type_error(
+            "INVALID_OPTIONS",
+            "open options must be an object",
+        ));
+    }
+    let create = js_sys::Object::new();
+    let mut get = std::collections::HashMap::new();
+    for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        if OPEN_KEYS.contains(&key.as_str()) {
+            get.insert(key, pair.get(1));
+        } else {
+            js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
+        }
+    }
+    let string = |k: &str| -> Result<String, JsValue> {
+        match get.get(k).and_then(|v| v.as_string()) {
+            Some(s) if !s.is_empty() && s.len() <= 1024 => Ok(s),
+            _ => Err(type_error(
+                "INVALID_OPTIONS",
+                format!("open options: `{k}` must be a non-empty string (at most 1024 bytes)"),
+            )),
+        }
+    };
+    let db_name = string("dbName")?;
+    let name = string("name")?;
+    let recover = match get.get("recover") {
+        None => false,
+        Some(v) if v.is_undefined() => false,
+        Some(v) => v.as_bool().ok_or_else(|| {
+            type_error(
+                "INVALID_OPTIONS",
+                "open options: `recover` must be a boolean",
+            )
+        })?,
+    };
+    let checkpoint_share = match get.get("checkpointShare").filter(|v| !v.is_undefined()) {
+        None => 0.5,
+        Some(v) => match v.as_f64() {
+            Some(x) if x > 0.0 && !x.is_nan() => x,
+            _ => {
+                return Err(js_error(
+                    "INVALID_OPTIONS",
+                    "open options: `checkpointShare` must be a number above 0 (Infinity: never)"
+                        .into(),
+                    true,
+                ));
+            }
+        },
+    };
+    let durability = match get.get("durability").filter(|v| !v.is_undefined()) {
+        None => "strict".to_string(),
+        Some(v) => match v.as_string().as_deref() {
+            Some(d @ ("strict" | "relaxed")) => d.to_string(),
+            _ => {
+                return Err(type_error(
+                    "INVALID_OPTIONS",
+                    "open options: `durability` must be \"strict\" or \"relaxed\"",
+                ));
+            }
+        },
+    };
+    // The index options are checked now, even when the index exists (a typo is an error).
+    let has_dims = js_sys::Reflect::has(&create, &"dims".into()).unwrap_or(false);
+    let probe = js_sys::Object::assign(&js_sys::Object::new(), &create);
+    if !has_dims {
+        js_sys::Reflect::set(&probe, &"dims".into(), &1.0.into())?;
+    }
+    let params = index_params(probe.into())?;
+    Ok((
+        OpenOptions {
+            db_name,
+            name,
+            recover,
+            checkpoint_share,
+            durability,
+            page_bytes: elex_store::DEFAULT_PAGE_BYTES,
+        },
+        params,
+        create.into(),
+    ))
+}
+
+fn not_persistent(what: &str) -> JsValue {
+    js_error(
+        "NOT_PERSISTENT",
+        format!(
+            "{what}: this index lives in memory only (use HnswIndex.open for a persistent one)"
+        ),
+        false,
+    )
+}
+
+pub(crate) fn busy(what: &str) -> JsValue {
     js_error(
         "BUSY",
         format!("{what}: the index is in use by an operation in progress"),
@@ -315,68 +529,9 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "HnswIndexOptions")] options: JsValue,
     ) -> Result<HnswIndex, JsValue> {
         crate::set_panic_hook();
-        crate::error::check_keys(
-            &options,
-            "index options",
-            &[
-                "dims",
-                "metric",
-                "storage",
-                "m",
-                "efConstruction",
-                "efSearch",
-                "seed",
-                "keepF32",
-            ],
-        )?;
-        let o: HnswIndexOptions = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
-        let metric = match o.metric.as_deref().unwrap_or("cosine") {
-            "cosine" => Metric::Cosine,
-            "dot" => Metric::Dot,
-            "l2" => Metric::L2,
-            m => {
-                return Err(js_error(
-                    "INVALID_OPTIONS",
-                    format!("metric \"{m}\": use cosine, dot or l2"),
-                    true,
-                ));
-            }
-        };
-        let mut p = HnswParams::new(o.dims, metric);
-        p.storage = match o.storage.as_deref().unwrap_or("f32") {
-            "f32" => Storage::F32,
-            "f16" => Storage::F16,
-            "i8" => Storage::I8,
-            s => {
-                return Err(js_error(
-                    "INVALID_OPTIONS",
-                    format!("storage \"{s}\": use f32, f16 or i8"),
-                    true,
-                ));
-            }
-        };
-        if let Some(m) = o.m {
-            p = p.with_m(m);
-        }
-        if let Some(e) = o.ef_construction {
-            p.ef_construction = e;
-        }
-        if let Some(e) = o.ef_search {
-            p.ef_search = e;
-        }
-        if let Some(s) = o.seed {
-            if !(s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= args::MAX_SAFE) {
-                return Err(js_error(
-                    "INVALID_OPTIONS",
-                    format!("seed {s} is not a non-negative safe integer"),
-                    true,
-                ));
-            }
-            p.seed = s as u64;
-        }
-        p.keep_f32 = o.keep_f32.unwrap_or(false);
-        Hnsw::new(p).map(HnswIndex::wrap).map_err(hnsw_error)
+        Hnsw::new(index_params(options)?)
+            .map(HnswIndex::wrap)
+            .map_err(hnsw_error)
     }
 
     /// Adds one vector (`Float32Array`, `Float64Array` or an `Array` of numbers). `BUSY` while
@@ -389,10 +544,12 @@ impl HnswIndex {
     ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
         let v = args::f32s(&vector, "vector")?;
-        self.write("add")?
-            .insert(id, &v)
-            .map(|_| ())
-            .map_err(hnsw_error)
+        self.check_persist("add")?;
+        self.write("add")?.insert(id, &v).map_err(hnsw_error)?;
+        if let Some(d) = &self.durable {
+            d.record(|log| log.add(id, &v));
+        }
+        Ok(())
     }
 
     /// Adds `ids.length` vectors laid out one after another in `vectors`; resolves to the
@@ -425,10 +582,13 @@ impl HnswIndex {
             let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok::<_, JsValue>((ids, data, progress, slice_ms))
         })();
+        let writable = self.check_persist("addBatch");
+        let durable = self.durable.clone();
         let turn = self.queue.join();
         let inner = self.inner.clone();
         promise(async move {
             let _turn = turn.await;
+            writable?;
             let (ids, data, progress, slice_ms) = parsed?;
             let total = ids.len();
             let mut slicer = Slicer::new(slice_ms);
@@ -446,6 +606,8 @@ impl HnswIndex {
                 }
                 slicer.pause().await;
             }
+            // A persistent index logs the batch as given once it is committed.
+            let logged = durable.as_ref().map(|_| (ids.clone(), data.clone()));
             let mut batch = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -485,6 +647,10 @@ impl HnswIndex {
                 .map_err(|_| busy("addBatch"))?
                 .commit_batch(batch)
                 .map_err(hnsw_error)?;
+            if let (Some(d), Some((ids, data))) = (&durable, logged) {
+                // Resolves once the batch is durable.
+                d.log_batch(&ids, &data).await?;
+            }
             Ok(JsValue::from(total as f64))
         })
     }
@@ -521,7 +687,12 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
     ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
-        self.write("delete")?.delete(id).map_err(hnsw_error)
+        self.check_persist("delete")?;
+        self.write("delete")?.delete(id).map_err(hnsw_error)?;
+        if let Some(d) = &self.durable {
+            d.record(|log| log.delete(id));
+        }
+        Ok(())
     }
 
     /// Whether `id` is a live vector.
@@ -541,10 +712,13 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
     ) -> js_sys::Promise {
         let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
+        let writable = self.check_persist("compact");
+        let durable = self.durable.clone();
         let turn = self.queue.join();
         let inner = self.inner.clone();
         promise(async move {
             let _turn = turn.await;
+            writable?;
             let (progress, slice_ms) = parsed?;
             let mut slicer = Slicer::new(slice_ms);
             let mut c = inner
@@ -570,8 +744,151 @@ impl HnswIndex {
                 .map_err(|_| busy("compact"))?
                 .finish_compaction(c)
                 .map_err(hnsw_error)?;
+            if let Some(d) = &durable {
+                d.record(|log| log.compact());
+                d.flush().await?;
+            }
             Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// Opens the persistent index `name` in the IndexedDB database `dbName`, or creates it
+    /// from the other options (those of `new HnswIndex`). See `HnswOpenOptions` and the
+    /// README's "Persistence" section: mutations are applied in memory and logged (the calls
+    /// of one task in one transaction); `flush()` resolves when they are durable; checkpoints
+    /// write the index as pages and start by themselves as the log grows. One tab or worker
+    /// is the writer; in the others the index is read-only (`readOnly`), follows the writer's
+    /// commits and becomes writable when the writer closes.
+    #[wasm_bindgen(unchecked_return_type = "Promise<HnswIndex>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "HnswOpenOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        promise(async move {
+            let (opts, params, create) = open_options(&options)?;
+            let has = |k: &str| js_sys::Reflect::has(&create, &k.into()).unwrap_or(false);
+            let given = (has("dims"), has("metric"), has("storage"));
+            let queue: Rc<Queue> = Rc::default();
+            let (inner, durable) = persist::open(
+                opts,
+                || {
+                    if !given.0 {
+                        return Err(type_error(
+                            "INVALID_OPTIONS",
+                            "open options: `dims` is needed to create a new index",
+                        ));
+                    }
+                    Hnsw::new(params.clone()).map_err(hnsw_error)
+                },
+                queue.clone(),
+            )
+            .await?;
+            // An existing index keeps its own settings; those given must agree with them.
+            let stored = inner.borrow().params().clone();
+            let clash = (given.0 && stored.dims != params.dims)
+                || (given.1 && stored.metric != params.metric)
+                || (given.2 && stored.storage != params.storage);
+            if clash {
+                let _ = durable.close().await;
+                return Err(js_error(
+                    "INVALID_OPTIONS",
+                    format!(
+                        "open options: the stored index has dims {}, metric {:?}, storage {:?}",
+                        stored.dims, stored.metric, stored.storage
+                    ),
+                    false,
+                ));
+            }
+            Ok(HnswIndex {
+                inner,
+                queue,
+                query: RefCell::default(),
+                durable: Some(durable),
+            }
+            .into())
+        })
+    }
+
+    /// Resolves when every mutation made so far is durable (its log record committed; for a
+    /// batch larger than the log's share, its checkpoint). Immediate for an in-memory index.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        promise(async move {
+            if let Some(d) = durable {
+                d.flush().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Writes the index as a new generation of checkpoint pages, then switches to it and
+    /// drops the log it covers. `NOT_PERSISTENT` for an in-memory index.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn checkpoint(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        promise(async move {
+            match durable {
+                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
+                None => Err(not_persistent("checkpoint")),
+            }
+        })
+    }
+
+    /// Flushes, gives up the writer's role (another tab may take it) and closes the
+    /// database connection; later mutations fail with `CLOSED`, searches keep working.
+    /// Nothing to do for an in-memory index.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        promise(async move {
+            if let Some(d) = durable {
+                d.close().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Whether the index is kept in IndexedDB (`HnswIndex.open`).
+    #[wasm_bindgen(getter)]
+    pub fn persistent(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    /// Whether writes are refused here: another tab or worker is the writer (or the index was
+    /// closed). False for an in-memory index.
+    #[wasm_bindgen(getter, js_name = readOnly)]
+    pub fn read_only(&self) -> bool {
+        self.durable.as_ref().is_some_and(|d| !d.writable())
+    }
+
+    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }` (log records
+    /// dropped, and the first of them); `null` when nothing was lost.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ lost: number, firstLost: number } | null"
+    )]
+    pub fn recovered(&self) -> Result<JsValue, JsValue> {
+        let Some(r) = self.durable.as_ref().map(|d| d.recovered) else {
+            return Ok(JsValue::NULL);
+        };
+        let Some(first) = r.first_lost else {
+            return Ok(JsValue::NULL);
+        };
+        let o = js_sys::Object::new();
+        js_sys::Reflect::set(&o, &"lost".into(), &(r.lost as f64).into())?;
+        js_sys::Reflect::set(&o, &"firstLost".into(), &(first as f64).into())?;
+        Ok(o.into())
+    }
+
+    /// The persistent side's figures: `{ generation, nextSeq, logBytes, snapshotBytes,
+    /// bytesWritten, checkpoints }`; `null` for an in-memory index.
+    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
+    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
+        match &self.durable {
+            Some(d) => d.stats(),
+            None => Ok(JsValue::NULL),
+        }
     }
 
     /// Live vectors.

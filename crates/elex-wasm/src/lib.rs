@@ -11,6 +11,7 @@ mod cache;
 mod error;
 mod hnsw;
 mod idb;
+mod persist;
 mod qlearning;
 mod task;
 mod text;

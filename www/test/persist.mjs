@@ -1,0 +1,254 @@
+// Persistent indexes (HnswIndex.open) from the built package in Node, both flavours, over
+// fake-indexeddb (the browser tests in www/test/persist-browser.mjs use Chromium's real one, with
+// two tabs and crashes). Reopened indexes are compared with the writer byte for byte.
+// Run: node --test-reporter=tap www/test/persist.mjs
+import 'fake-indexeddb/auto';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { init } from 'elex';
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function vectors(n, dims, seed) {
+  const r = rng(seed);
+  const v = new Float32Array(n * dims);
+  for (let i = 0; i < v.length; i++) v[i] = r() * 2 - 1;
+  return v;
+}
+
+let dbCount = 0;
+const fresh = () => `persist-${process.pid}-${dbCount++}`;
+
+/** Raw records of a database (to damage them). */
+function raw(dbName, store, mutate) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(dbName);
+    req.onsuccess = () => {
+      const db = req.result;
+      const tx = db.transaction(store, 'readwrite');
+      const os = tx.objectStore(store);
+      const c = os.openCursor();
+      const keys = [];
+      c.onsuccess = () => {
+        const cur = c.result;
+        if (!cur) return;
+        keys.push(cur.key);
+        const next = mutate(cur.key, cur.value);
+        if (next === null) cur.delete();
+        else if (next !== undefined) cur.update(next);
+        cur.continue();
+      };
+      tx.oncomplete = () => { db.close(); resolve(keys); };
+      tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
+const same = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+
+for (const simd of [true, false]) {
+  const flavour = simd ? 'simd' : 'scalar';
+  const elexP = init({ simd });
+
+  test(`${flavour}: adds, deletes, batches and a compaction survive a reopen, byte for byte`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const opts = { dbName, name: 'docs', dims: 16, storage: 'i8', keepF32: true, seed: 5 };
+    const a = await elex.HnswIndex.open(opts);
+    assert.equal(a.persistent, true);
+    assert.equal(a.readOnly, false);
+    const v = vectors(300, 16, 1);
+    for (let i = 0; i < 40; i++) a.add(i, v.subarray(i * 16, (i + 1) * 16));
+    await a.addBatch(Float64Array.from({ length: 200 }, (_, i) => 100 + i), v.subarray(40 * 16, 240 * 16));
+    a.delete(3);
+    a.delete(150);
+    await a.flush();
+    await a.compact();
+    for (let i = 240; i < 260; i++) a.add(1000 + i, v.subarray(i * 16, (i + 1) * 16));
+    await a.flush();
+    const before = a.toBytes();
+    const stats = a.storageStats();
+    assert.ok(stats.nextSeq >= 4, JSON.stringify(stats));
+    await a.close();
+    assert.throws(() => a.add(5000, v.subarray(0, 16)), (e) => e.code === 'CLOSED');
+    const b = await elex.HnswIndex.open({ dbName, name: 'docs' });
+    assert.equal(b.size, a.size);
+    assert.ok(same(b.toBytes(), before), 'the reopened index equals the writer');
+    assert.equal(b.recovered, null);
+    // Another name in the same database is another index.
+    const c = await elex.HnswIndex.open({ dbName, name: 'other', dims: 4 });
+    assert.equal(c.size, 0);
+    await b.close();
+    await c.close();
+  });
+
+  test(`${flavour}: a checkpoint folds the log; writes go on during it; the next open reads pages then log`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'i', dims: 32, checkpointShare: Infinity });
+    const v = vectors(600, 32, 2);
+    await a.addBatch(Float64Array.from({ length: 400 }, (_, i) => i), v.subarray(0, 400 * 32));
+    const g0 = a.storageStats().generation;
+    const cp = a.checkpoint();
+    // Synchronous writes while the checkpoint writes its pages: accepted, logged after it.
+    for (let i = 400; i < 420; i++) a.add(i, v.subarray(i * 32, (i + 1) * 32));
+    await cp;
+    const s = a.storageStats();
+    assert.equal(s.generation, g0 + 1);
+    for (let i = 420; i < 450; i++) a.add(i, v.subarray(i * 32, (i + 1) * 32));
+    await a.flush();
+    const before = a.toBytes();
+    await a.close();
+    // Only the new generation's pages are left; the log holds what came after the copy.
+    const pages = await raw(dbName, 'pages', () => undefined);
+    assert.ok(pages.every((k) => k[1] === g0 + 1), JSON.stringify(pages));
+    const b = await elex.HnswIndex.open({ dbName, name: 'i' });
+    assert.ok(same(b.toBytes(), before));
+    await b.close();
+  });
+
+  test(`${flavour}: checkpoints start by themselves as the log grows`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'auto', dims: 64, checkpointShare: 0.25 });
+    const v = vectors(6000, 64, 3);
+    for (let i = 0; i < 6000; i++) {
+      a.add(i, v.subarray(i * 64, (i + 1) * 64));
+      if (i % 50 === 49) await a.flush();
+    }
+    await a.flush();
+    const s = a.storageStats();
+    assert.ok(s.checkpoints >= 1, JSON.stringify(s));
+    await a.checkpoint();
+    const before = a.toBytes();
+    await a.close();
+    const b = await elex.HnswIndex.open({ dbName, name: 'auto' });
+    assert.ok(same(b.toBytes(), before));
+    await b.close();
+  });
+
+  test(`${flavour}: a damaged log record is DATA_LOST naming it; recover keeps the intact prefix`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'x', dims: 8, checkpointShare: Infinity });
+    const v = vectors(10, 8, 4);
+    const states = [];
+    for (let i = 0; i < 10; i++) {
+      a.add(i, v.subarray(i * 8, (i + 1) * 8));
+      await a.flush();
+      states.push(a.toBytes());
+    }
+    await a.close();
+    // Record seqs start after the first checkpoint's; damage the 6th of the 10.
+    const keys = await raw(dbName, 'log', () => undefined);
+    assert.equal(keys.length, 10);
+    const bad = keys[5][1];
+    await raw(dbName, 'log', (k, val) => {
+      if (k[1] !== bad) return undefined;
+      const copy = new Uint8Array(val);
+      copy[copy.length - 1] ^= 1;
+      return copy;
+    });
+    await assert.rejects(elex.HnswIndex.open({ dbName, name: 'x' }), (e) => {
+      assert.equal(e.code, 'DATA_LOST');
+      assert.match(e.message, new RegExp(`log record ${bad} cannot be replayed.*5 stored record`));
+      return true;
+    });
+    const b = await elex.HnswIndex.open({ dbName, name: 'x', recover: true });
+    assert.deepEqual(b.recovered, { lost: 5, firstLost: bad });
+    assert.ok(same(b.toBytes(), states[4]), 'the state after the 5 intact records');
+    // Writes continue the intact log; the next open is clean.
+    b.add(100, v.subarray(0, 8));
+    await b.flush();
+    const after = b.toBytes();
+    await b.close();
+    const c = await elex.HnswIndex.open({ dbName, name: 'x' });
+    assert.equal(c.recovered, null);
+    assert.ok(same(c.toBytes(), after));
+    await c.close();
+  });
+
+  test(`${flavour}: a damaged page or manifest is CORRUPT naming it, never a half-loaded index`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'p', dims: 8 });
+    await a.addBatch(Float64Array.from({ length: 50 }, (_, i) => i), vectors(50, 8, 5));
+    await a.checkpoint();
+    await a.close();
+    await raw(dbName, 'pages', (k, val) => {
+      const copy = new Uint8Array(val);
+      copy[100] ^= 4;
+      return copy;
+    });
+    await assert.rejects(elex.HnswIndex.open({ dbName, name: 'p' }), (e) => {
+      assert.equal(e.code, 'CORRUPT');
+      assert.match(e.message, /page 0 of 1 of checkpoint generation \d+ is damaged: checksum mismatch/);
+      return true;
+    });
+    await raw(dbName, 'meta', (k, val) => {
+      const copy = new Uint8Array(val);
+      copy[20] ^= 1;
+      return copy;
+    });
+    await assert.rejects(elex.HnswIndex.open({ dbName, name: 'p' }), (e) => e.code === 'CORRUPT' && /the manifest is damaged/.test(e.message));
+  });
+
+  test(`${flavour}: bad open options are typed errors; stored settings win and must agree`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const bad = [
+      [{}, 'INVALID_OPTIONS'],
+      [{ dbName, name: '' , dims: 3 }, 'INVALID_OPTIONS'],
+      [{ dbName, name: 'n' }, 'INVALID_OPTIONS'], // a new index needs dims
+      [{ dbName, name: 'n', dims: 3, recover: 'yes' }, 'INVALID_OPTIONS'],
+      [{ dbName, name: 'n', dims: 3, checkpointShare: -1 }, 'INVALID_OPTIONS'],
+      [{ dbName, name: 'n', dims: 3, durability: 'fast' }, 'INVALID_OPTIONS'],
+      [{ dbName, name: 'n', dims: 3, dimz: 3 }, 'INVALID_OPTIONS'],
+      [{ dbName, name: 'n', dims: -1 }, 'INVALID_OPTIONS'],
+      [null, 'INVALID_OPTIONS'],
+    ];
+    for (const [o, code] of bad) {
+      await assert.rejects(elex.HnswIndex.open(o), (e) => e.code === code, JSON.stringify(o));
+    }
+    const a = await elex.HnswIndex.open({ dbName, name: 'n', dims: 3, metric: 'l2' });
+    a.add(1, [1, 2, 3]);
+    await a.close();
+    await assert.rejects(elex.HnswIndex.open({ dbName, name: 'n', dims: 4 }), (e) => e.code === 'INVALID_OPTIONS' && /dims 3/.test(e.message));
+    const b = await elex.HnswIndex.open({ dbName, name: 'n', dims: 3 });
+    assert.equal(b.size, 1);
+    await b.close();
+    // An in-memory index: flush is immediate, checkpoint refuses.
+    const m = new elex.HnswIndex({ dims: 3 });
+    await m.flush();
+    assert.equal(m.persistent, false);
+    assert.equal(m.storageStats(), null);
+    await assert.rejects(m.checkpoint(), (e) => e.code === 'NOT_PERSISTENT');
+  });
+
+  test(`${flavour}: a rejected batch logs nothing and the index takes writes after it`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'b', dims: 4 });
+    a.add(1, [1, 0, 0, 0]);
+    await assert.rejects(a.addBatch([2, 1], [0, 1, 0, 0, 0, 0, 1, 0]), (e) => e.code === 'DUPLICATE_ID');
+    await assert.rejects(a.addBatch([2, 3], [0, 1, 0, 0, 0, 0, 1, 0], () => { throw new Error('stop'); }), /stop/);
+    a.add(2, [0, 1, 0, 0]);
+    await a.flush();
+    const before = a.toBytes();
+    await a.close();
+    const b = await elex.HnswIndex.open({ dbName, name: 'b' });
+    assert.equal(b.size, 2);
+    assert.ok(same(b.toBytes(), before));
+    await b.close();
+  });
+}
