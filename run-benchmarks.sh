@@ -99,6 +99,14 @@ else
 fi
 
 echo
+echo "== persistence in Chromium: add + flush latency, bytes per add, save() after one add, checkpoint, open vs load; crash trials"
+if [[ $mode == quick ]]; then
+  node www/bench/persist/run.mjs --sizes 10000 --rounds 3 --trials 10 | tee "$out/persist.md"
+else
+  node www/bench/persist/run.mjs --sizes 10000,50000 --rounds 3 --trials 50 | tee "$out/persist.md"
+fi
+
+echo
 echo "== long tasks while building in Chromium: sliced, one task, the old 2,000-vector chunks, and elex/worker"
 if [[ $mode == quick ]]; then
   node www/bench/longtask/run.mjs --data "$data" --n 10000 --rounds 1 --out "$out/longtask"

@@ -75,6 +75,12 @@ node www/test/node.mjs
 step "TextIndex and hybridSearch in Node: BM25 against plain JS, batches, deletes, filters, snapshots, fusion"
 node --test-reporter=tap www/test/text.mjs
 
+step "persistent indexes in Node (fake-indexeddb): op log, checkpoints, byte-identical reopen, damaged records, recovery"
+node --test-reporter=tap www/test/persist.mjs
+
+step "persistent indexes in Chromium: two tabs (one writer, a follower that takes over), 4 crash trials (renderer crash, browser SIGKILL)"
+node www/test/persist-browser.mjs --trials 4
+
 step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps (scripts/fuzz.sh runs 1M)"
 node www/test/fuzz.mjs --calls 50000
 

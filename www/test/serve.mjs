@@ -19,6 +19,11 @@ export async function serveDir(dir, { isolate = false } = {}) {
   const server = createServer((req, res) => {
     const p = join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
     const file = existsSync(p) && statSync(p).isFile() ? p : join(dir, 'index.html');
+    if (!existsSync(file)) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', ...extra });
     res.end(readFileSync(file));
   });

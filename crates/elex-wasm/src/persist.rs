@@ -86,6 +86,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// checkpoint on every commit).
 const MIN_CHECKPOINT_LOG: u64 = 1 << 20;
 
+/// A JS callback kept alive by the index.
+type Callback = Closure<dyn FnMut(JsValue)>;
+
 /// How a persistent index was opened.
 pub(crate) struct OpenOptions {
     pub db_name: String,
@@ -129,7 +132,7 @@ pub(crate) struct Durable {
     catching_up: Cell<bool>,
     pub(crate) recovered: Recovered,
     /// The JS callbacks (news, promotion); dropped on close to end the reference cycle.
-    callbacks: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    callbacks: RefCell<Vec<Callback>>,
     slot: Rc<RefCell<Option<Rc<Durable>>>>,
 }
 

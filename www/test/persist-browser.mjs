@@ -1,0 +1,216 @@
+// Persistent indexes in real Chromium (real IndexedDB, Web Locks, BroadcastChannel):
+//  - two tabs of one context: one writer, one follower that sees the writer's flushed adds,
+//    refuses writes with READ_ONLY, and becomes the writer when the first tab closes;
+//  - crash trials: a page adds batches in a loop (each resolved = durable, then acknowledged
+//    on the console) with checkpoints in between, and is killed at a random moment (the
+//    renderer through CDP, or the whole browser with SIGKILL); on reopen every acknowledged
+//    batch is there, no batch is there in part, the present batches are a prefix, and the
+//    index passes its structural check (its snapshot reloads, every vector finds itself).
+// Usage: node www/test/persist-browser.mjs [--trials N] [--seed S]
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { serveDir } from './serve.mjs';
+
+const { values: args } = parseArgs({
+  options: { trials: { type: 'string', default: '4' }, seed: { type: 'string', default: '1' } },
+});
+const TRIALS = Number(args.trials);
+let seed = Number(args.seed) >>> 0;
+const random = () => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const www = join(dirname(fileURLToPath(import.meta.url)), '..');
+const server = await serveDir(www);
+const PAGE = `${server.url}test/persist/index.html`;
+const { chromium } = await import('playwright-core');
+
+/** Chromium started here (so the test can SIGKILL it), driven over CDP. */
+async function startBrowser(userDataDir) {
+  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // The whole process group: the browser and its renderer, GPU and utility processes.
+  child.killAll = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ } };
+  const ws = await new Promise((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err}`)));
+  });
+  const browser = await chromium.connectOverCDP(ws);
+  const exited = new Promise((r) => child.on('exit', r));
+  return { browser, context: browser.contexts()[0], child, exited };
+}
+
+async function openPage(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(PAGE);
+  await page.evaluate(() => window.elexReady);
+  return { page, errors };
+}
+
+const settle = (p, ms = 5000) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms))]);
+
+const until = async (what, f, ms = 15000) => {
+  const t0 = Date.now();
+  for (;;) {
+    if (await f()) return;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+let passed = 0;
+const profile = mkdtempSync(join(tmpdir(), 'elex-persist-'));
+try {
+  // ---- two tabs -------------------------------------------------------------------------
+  {
+    const { browser, context, child, exited } = await startBrowser(join(profile, 'tabs'));
+    const open = (p) => p.evaluate(async () => {
+      window.index = await elex.HnswIndex.open({ dbName: 'tabs', name: 'shared', dims: 8 });
+      return window.index.readOnly;
+    });
+    const a = await openPage(context);
+    const b = await openPage(context);
+    assert.equal(await open(a.page), false, 'the first tab is the writer');
+    assert.equal(await open(b.page), true, 'the second tab follows');
+    await a.page.evaluate(async () => {
+      const v = batchVectors(1, 20, 8);
+      for (let i = 0; i < 20; i++) index.add(i, v.subarray(i * 8, i * 8 + 8));
+      await index.flush();
+    });
+    await until('tab B to see tab A\'s flushed adds', () => b.page.evaluate(() => index.size === 20));
+    const hit = await b.page.evaluate(() => index.search(batchVectors(1, 20, 8).subarray(40, 48), 1).ids[0]);
+    assert.equal(hit, 5, 'tab B finds tab A\'s vector');
+    const code = await b.page.evaluate(() => { try { index.add(99, batchVectors(9, 1, 8)); return 'accepted'; } catch (e) { return e.code; } });
+    assert.equal(code, 'READ_ONLY');
+    // A checkpoint in A folds the log; B follows it too.
+    await a.page.evaluate(async () => {
+      await index.checkpoint();
+      const v = batchVectors(2, 10, 8);
+      await index.addBatch(Float64Array.from({ length: 10 }, (_, i) => 100 + i), v);
+    });
+    await until('tab B to follow the checkpoint and the batch', () => b.page.evaluate(() => index.size === 30));
+    const same = async () => {
+      const [x, y] = await Promise.all([a.page, b.page].map((p) => p.evaluate(() => Array.from(index.toBytes()).join(','))));
+      return x === y;
+    };
+    assert.ok(await same(), 'the follower holds the writer\'s index byte for byte');
+    // The writer's tab closes: B takes over.
+    await a.page.close();
+    await until('tab B to become the writer', () => b.page.evaluate(() => !index.readOnly));
+    await b.page.evaluate(async () => { index.add(200, batchVectors(3, 1, 8)); await index.flush(); });
+    const c = await openPage(context);
+    assert.equal(await open(c.page), true, 'a third tab follows B');
+    assert.equal(await c.page.evaluate(() => index.size), 31);
+    assert.deepEqual(b.errors.concat(c.errors), []);
+    await settle(browser.close());
+    child.killAll();
+    await exited;
+    passed++;
+    console.log('ok   two tabs: one writer, a follower that sees flushed adds and takes over');
+  }
+
+  // ---- crash trials ---------------------------------------------------------------------
+  const DIMS = 32;
+  const PER_BATCH = 16;
+  const outcomes = [];
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const dir = join(profile, `crash-${trial}`);
+    const killBrowser = trial % 2 === 1;
+    let lastAck = -1;
+    {
+      const { browser, context, child, exited } = await startBrowser(dir);
+      const { page } = await openPage(context);
+      page.on('console', (m) => {
+        const x = /^ack (\d+)$/.exec(m.text());
+        if (x) lastAck = Math.max(lastAck, Number(x[1]));
+      });
+      await page.evaluate(async ({ DIMS, PER_BATCH }) => {
+        const index = await elex.HnswIndex.open({ dbName: 'crash', name: 'c', dims: DIMS, checkpointShare: 0.3 });
+        (async () => {
+          for (let b = 0; ; b++) {
+            const ids = Float64Array.from({ length: PER_BATCH }, (_, i) => b * PER_BATCH + i);
+            await index.addBatch(ids, batchVectors(b, PER_BATCH, DIMS));
+            console.log(`ack ${b}`);
+            if (b % 7 === 6) index.checkpoint(); // not awaited: runs beside the next batches
+          }
+        })();
+      }, { DIMS, PER_BATCH });
+      await new Promise((r) => setTimeout(r, 300 + random() * 2500));
+      if (killBrowser) {
+        child.killAll();
+        await exited;
+      } else {
+        const cdp = await context.newCDPSession(page);
+        // Page.crash never answers (its renderer is gone); wait for the crash event instead.
+        const crashed = new Promise((r) => page.once('crash', r));
+        cdp.send('Page.crash').catch(() => {});
+        await Promise.race([crashed, new Promise((r) => setTimeout(r, 5000))]);
+        child.killAll();
+        await exited;
+      }
+    }
+    console.log(`  trial ${trial}: killed after batch ${lastAck}`);
+    // Reopen in a fresh browser on the same profile.
+    const { browser, context, child, exited } = await startBrowser(dir);
+    const { page } = await openPage(context);
+    const report = await page.evaluate(async ({ DIMS, PER_BATCH }) => {
+      const index = await elex.HnswIndex.open({ dbName: 'crash', name: 'c' });
+      const batches = new Map();
+      for (let id = 0; id < 100000 && batches.size < 100000; id++) {
+        if (!index.has(id)) { if (id % PER_BATCH === 0 && !index.has(id + 1) && !index.has(id + PER_BATCH)) break; continue; }
+        const b = Math.floor(id / PER_BATCH);
+        batches.set(b, (batches.get(b) || 0) + 1);
+      }
+      // Structural check: the snapshot reloads (every invariant is checked on load) and
+      // every vector finds itself.
+      const copy = elex.HnswIndex.fromBytes(index.toBytes());
+      let selfHits = 0;
+      for (const [b] of batches) {
+        const v = batchVectors(b, PER_BATCH, DIMS);
+        for (let i = 0; i < PER_BATCH; i++) {
+          if (copy.search(v.subarray(i * DIMS, (i + 1) * DIMS), 1, 64).ids[0] === b * PER_BATCH + i) selfHits++;
+        }
+      }
+      return { size: index.size, batches: [...batches.entries()], selfHits, stats: index.storageStats() };
+    }, { DIMS, PER_BATCH });
+    await settle(browser.close());
+    child.killAll();
+    await exited;
+    try { rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (_) { /* removed with the profile */ }
+    const present = new Map(report.batches);
+    for (const [b, n] of present) assert.equal(n, PER_BATCH, `trial ${trial}: batch ${b} is there in part (${n} of ${PER_BATCH})`);
+    const top = present.size - 1;
+    for (let b = 0; b <= top; b++) assert.ok(present.has(b), `trial ${trial}: batch ${b} missing below batch ${top}`);
+    assert.ok(top >= lastAck, `trial ${trial}: acknowledged batch ${lastAck} lost (only ${top + 1} batches back)`);
+    assert.equal(report.size, present.size * PER_BATCH);
+    assert.equal(report.selfHits, report.size, `trial ${trial}: ${report.size - report.selfHits} vectors do not find themselves`);
+    outcomes.push({ trial, kill: killBrowser ? 'browser' : 'renderer', acked: lastAck + 1, reopened: top + 1, checkpoints: report.stats.generation });
+    console.log(`ok   crash trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'}): ${lastAck + 1} batches acknowledged, ${top + 1} back, none in part, generation ${report.stats.generation}`);
+    passed++;
+  }
+  const ahead = outcomes.filter((o) => o.reopened > o.acked).length;
+  console.log(`# crash trials: ${outcomes.length}, every acknowledged batch back in all; ${ahead} had an unacknowledged batch land whole`);
+} finally {
+  server.close();
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (_) { /* a temp dir */ }
+}
+console.log(`# pass ${passed}`);
