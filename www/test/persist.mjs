@@ -252,3 +252,48 @@ for (const simd of [true, false]) {
     await b.close();
   });
 }
+
+for (const simd of [true, false]) {
+  const flavour = simd ? 'simd' : 'scalar';
+  const elexP = init({ simd });
+
+  test(`${flavour}: QLearner.open logs updates and actions; a reopen is byte-identical`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const shape = { states: 12, actions: 3, alpha: 0.5, gamma: 0.9, seed: 7 };
+    const q = await elex.QLearner.open({ dbName, name: 'policy', ...shape, checkpointShare: Infinity });
+    assert.equal(q.persistent, true);
+    assert.equal(q.readOnly, false);
+    const r = rng(3);
+    const pick = (n) => Math.floor(r() * n);
+    for (let round = 0; round < 30; round++) {
+      const n = 1 + pick(20);
+      const s = Uint32Array.from({ length: n }, () => pick(12));
+      const a = Uint32Array.from({ length: n }, () => pick(3));
+      const rw = Float32Array.from({ length: n }, () => r() * 2 - 1);
+      const s2 = Uint32Array.from({ length: n }, () => pick(12));
+      const d = Uint8Array.from({ length: n }, () => (r() < 0.1 ? 1 : 0));
+      q.updateBatch(s, a, rw, s2, d);
+      q.act(pick(12), 0.3); // advances the exploration RNG: logged too
+      if (round % 5 === 4) await q.flush();
+      if (round === 15) await q.checkpoint();
+    }
+    // A bad batch changes nothing and logs nothing.
+    assert.throws(() => q.updateBatch([99], [0], [1], [0], [0]), (e) => e.code === 'STATE_OUT_OF_RANGE');
+    await q.flush();
+    const before = q.toBytes();
+    await q.close();
+    assert.throws(() => q.act(0, 0), (e) => e.code === 'CLOSED');
+    const back = await elex.QLearner.open({ dbName, name: 'policy' });
+    assert.ok(same(back.toBytes(), before), 'the reopened learner equals the writer');
+    // The next action draws from the same RNG state.
+    assert.equal(back.act(1, 1), elex.QLearner.fromBytes(before).act(1, 1));
+    await back.close();
+    await assert.rejects(elex.QLearner.open({ dbName, name: 'new-one' }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(elex.QLearner.open({ dbName, name: 'x', ...shape, bogus: 1 }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(elex.QLearner.open({ dbName, name: 'x', ...shape, states: -1 }), (e) => e.code === 'OUT_OF_RANGE' || e.code === 'INVALID_ARGUMENT');
+    const m = new elex.QLearner(4, 2, 0.5, 0.9, 1);
+    await m.flush();
+    await assert.rejects(m.checkpoint(), (e) => e.code === 'NOT_PERSISTENT');
+  });
+}

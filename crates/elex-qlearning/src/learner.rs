@@ -344,6 +344,35 @@ impl Learner {
         Ok(stats(n, abs))
     }
 
+    /// The checks [`Learner::update_batch_arrays`] makes before it applies anything: equal
+    /// lengths, states and actions in range, finite rewards.
+    pub fn check_batch_arrays(
+        &self,
+        states: &[u32],
+        actions: &[u32],
+        rewards: &[f32],
+        next_states: &[u32],
+        dones: &[u8],
+    ) -> Result<(), QError> {
+        let n = states.len();
+        if [actions.len(), rewards.len(), next_states.len(), dones.len()]
+            .iter()
+            .any(|&l| l != n)
+        {
+            return Err(QError::BatchShape(format!(
+                "states {n}, actions {}, rewards {}, next_states {}, dones {}",
+                actions.len(),
+                rewards.len(),
+                next_states.len(),
+                dones.len()
+            )));
+        }
+        for i in 0..n {
+            self.check(i, states[i], actions[i], rewards[i], next_states[i])?;
+        }
+        Ok(())
+    }
+
     /// One comparison chain on the fast path; the error is only built when something is wrong.
     #[inline]
     fn check(&self, index: usize, s: u32, a: u32, r: f32, s2: u32) -> Result<(), QError> {

@@ -16,12 +16,14 @@
 
 mod buffer;
 mod learner;
+mod oplog;
 mod policy;
 mod snapshot;
 mod table;
 
 pub use buffer::{ReplayBuffer, TrajectoryBuffer};
 pub use learner::{BatchStats, Learner, LearnerConfig, Rule, Seed};
+pub use oplog::{LearnerLog, LearnerOp, decode_learner_ops};
 pub use policy::{Policy, Schedule};
 pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use table::QTable;

@@ -95,9 +95,14 @@ export class DurableStore {
     return request(tx.objectStore('meta'), 'get', this.name);
   }
 
-  async readPage(gen, i) {
+  /// Pages 0..count of generation `gen`, requested together in one transaction (IndexedDB
+  /// pipelines them), in order; a missing page is `undefined`.
+  async readPages(gen, count) {
     const tx = transaction(this.db, 'pages', 'readonly');
-    return request(tx.objectStore('pages'), 'get', [this.name, gen, i]);
+    const os = tx.objectStore('pages');
+    const out = [];
+    for (let i = 0; i < count; i++) out.push(request(os, 'get', [this.name, gen, i]));
+    return Promise.all(out);
   }
 
   /// The log records from `from` on, in order: `[seqs, records]`.

@@ -225,7 +225,7 @@ pub struct HnswIndex {
     queue: Rc<Queue>,
     query: RefCell<Vec<f32>>,
     /// Set for an index from `HnswIndex.open`: its op log, checkpoints and writer role.
-    durable: Option<Rc<Durable>>,
+    durable: Option<Rc<Durable<Hnsw>>>,
 }
 
 impl HnswIndex {
@@ -407,29 +407,25 @@ export interface StorageStats {
 }
 "#;
 
-const OPEN_KEYS: [&str; 5] = ["dbName", "name", "recover", "checkpointShare", "durability"];
+/// The keys of open options that say where a persistent object lives.
+pub(crate) const OPEN_KEYS: [&str; 5] =
+    ["dbName", "name", "recover", "checkpointShare", "durability"];
 
-/// Splits `HnswOpenOptions` into where the index lives and the index options.
-fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
+/// Where a persistent object lives, from its open options (the other keys are the caller's).
+pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     if !options.is_object() {
         return Err(type_error(
             "INVALID_OPTIONS",
             "open options must be an object",
         ));
     }
-    let create = js_sys::Object::new();
-    let mut get = std::collections::HashMap::new();
-    for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        let key = pair.get(0).as_string().unwrap_or_default();
-        if OPEN_KEYS.contains(&key.as_str()) {
-            get.insert(key, pair.get(1));
-        } else {
-            js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
-        }
-    }
+    let get = |k: &str| {
+        js_sys::Reflect::get(options, &k.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
     let string = |k: &str| -> Result<String, JsValue> {
-        match get.get(k).and_then(|v| v.as_string()) {
+        match get(k).and_then(|v| v.as_string()) {
             Some(s) if !s.is_empty() && s.len() <= 1024 => Ok(s),
             _ => Err(type_error(
                 "INVALID_OPTIONS",
@@ -439,9 +435,8 @@ fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue),
     };
     let db_name = string("dbName")?;
     let name = string("name")?;
-    let recover = match get.get("recover") {
+    let recover = match get("recover") {
         None => false,
-        Some(v) if v.is_undefined() => false,
         Some(v) => v.as_bool().ok_or_else(|| {
             type_error(
                 "INVALID_OPTIONS",
@@ -449,7 +444,7 @@ fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue),
             )
         })?,
     };
-    let checkpoint_share = match get.get("checkpointShare").filter(|v| !v.is_undefined()) {
+    let checkpoint_share = match get("checkpointShare") {
         None => 0.5,
         Some(v) => match v.as_f64() {
             Some(x) if x > 0.0 && !x.is_nan() => x,
@@ -463,7 +458,7 @@ fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue),
             }
         },
     };
-    let durability = match get.get("durability").filter(|v| !v.is_undefined()) {
+    let durability = match get("durability") {
         None => "strict".to_string(),
         Some(v) => match v.as_string().as_deref() {
             Some(d @ ("strict" | "relaxed")) => d.to_string(),
@@ -475,25 +470,34 @@ fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue),
             }
         },
     };
+    Ok(OpenOptions {
+        db_name,
+        name,
+        recover,
+        checkpoint_share,
+        durability,
+        page_bytes: elex_store::DEFAULT_PAGE_BYTES,
+    })
+}
+
+/// Splits `HnswOpenOptions` into where the index lives and the index options.
+fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
+    let place = place_options(options)?;
+    let create = js_sys::Object::new();
+    for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        if !OPEN_KEYS.contains(&key.as_str()) {
+            js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
+        }
+    }
     // The index options are checked now, even when the index exists (a typo is an error).
-    let has_dims = js_sys::Reflect::has(&create, &"dims".into()).unwrap_or(false);
     let probe = js_sys::Object::assign(&js_sys::Object::new(), &create);
-    if !has_dims {
+    if !js_sys::Reflect::has(&create, &"dims".into()).unwrap_or(false) {
         js_sys::Reflect::set(&probe, &"dims".into(), &1.0.into())?;
     }
     let params = index_params(probe.into())?;
-    Ok((
-        OpenOptions {
-            db_name,
-            name,
-            recover,
-            checkpoint_share,
-            durability,
-            page_bytes: elex_store::DEFAULT_PAGE_BYTES,
-        },
-        params,
-        create.into(),
-    ))
+    Ok((place, params, create.into()))
 }
 
 fn not_persistent(what: &str) -> JsValue {
@@ -869,16 +873,10 @@ impl HnswIndex {
         unchecked_return_type = "{ lost: number, firstLost: number } | null"
     )]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        let Some(r) = self.durable.as_ref().map(|d| d.recovered) else {
-            return Ok(JsValue::NULL);
-        };
-        let Some(first) = r.first_lost else {
-            return Ok(JsValue::NULL);
-        };
-        let o = js_sys::Object::new();
-        js_sys::Reflect::set(&o, &"lost".into(), &(r.lost as f64).into())?;
-        js_sys::Reflect::set(&o, &"firstLost".into(), &(first as f64).into())?;
-        Ok(o.into())
+        match &self.durable {
+            Some(d) => d.recovered_js(),
+            None => Ok(JsValue::NULL),
+        }
     }
 
     /// The persistent side's figures: `{ generation, nextSeq, logBytes, snapshotBytes,

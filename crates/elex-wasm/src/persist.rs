@@ -1,5 +1,5 @@
-//! Persistent indexes (`HnswIndex.open`): the IndexedDB adapter around the durable layout of
-//! `elex-store` and the op log of `elex-hnsw`.
+//! Persistent objects (`HnswIndex.open`, `QLearner.open`): the IndexedDB adapter around the
+//! durable layout of `elex-store` and the op logs of `elex-hnsw` and `elex-qlearning`.
 //!
 //! Every mutation is applied in memory and its operation appended to a pending log; the
 //! operations of one task go out as one log record in one transaction (committed from a
@@ -13,12 +13,13 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use elex_hnsw::{HEADER_LEN, Hnsw, Op, OpLog, SnapshotReader, decode_ops};
+use elex_hnsw::{Hnsw, Op, OpLog, SnapshotReader, decode_ops};
+use elex_qlearning::{Learner, LearnerLog, LearnerOp, decode_learner_ops};
 use elex_store::{DEFAULT_PAGE_BYTES, Kind, LogScan, Manifest, StoreError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{hnsw_error, js_error};
+use crate::error::{hnsw_error, js_error, q_error};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 #[wasm_bindgen(module = "/js/durable.js")]
@@ -38,11 +39,11 @@ extern "C" {
     fn writer(this: &DurableStore) -> bool;
     #[wasm_bindgen(catch, method, js_name = readManifest)]
     async fn read_manifest(this: &DurableStore) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, method, js_name = readPage)]
-    async fn read_page(
+    #[wasm_bindgen(catch, method, js_name = readPages)]
+    async fn read_pages(
         this: &DurableStore,
         generation: f64,
-        index: u32,
+        count: u32,
     ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, method, js_name = readLog)]
     async fn read_log(this: &DurableStore, from: f64) -> Result<JsValue, JsValue>;
@@ -82,14 +83,11 @@ pub(crate) fn store_error(e: StoreError) -> JsValue {
 
 /// Bytes moved between JS and wasm memory per step.
 const CHUNK_BYTES: usize = 1 << 20;
-/// The log never triggers a checkpoint below this many bytes (tiny indexes would otherwise
+/// The log never triggers a checkpoint below this many bytes (tiny objects would otherwise
 /// checkpoint on every commit).
 const MIN_CHECKPOINT_LOG: u64 = 1 << 20;
 
-/// A JS callback kept alive by the index.
-type Callback = Closure<dyn FnMut(JsValue)>;
-
-/// How a persistent index was opened.
+/// How a persistent object was opened.
 pub(crate) struct OpenOptions {
     pub db_name: String,
     pub name: String,
@@ -108,13 +106,45 @@ pub(crate) struct Recovered {
     pub first_lost: Option<u64>,
 }
 
-/// The persistent side of one `HnswIndex`.
-pub(crate) struct Durable {
-    inner: Rc<RefCell<Hnsw>>,
+/// A JS callback kept alive by the object.
+type Callback = Closure<dyn FnMut(JsValue)>;
+
+/// What the durable layer needs from a persisted object: its kind, how its snapshot is cut into
+/// pages and read back, and how its log records are decoded, checked and applied.
+pub(crate) trait Persisted: Sized + 'static {
+    /// Stored in every header.
+    const KIND: Kind;
+    /// The encoder of its operations.
+    type Log: Default;
+    /// A decoded operation.
+    type Op;
+    /// The pending operations' count and bytes (the log starts empty again).
+    fn take_log(log: &mut Self::Log) -> (u32, Vec<u8>);
+    /// An independent copy to checkpoint while the original takes writes.
+    fn copy(&self) -> Result<Self, JsValue>;
+    /// Writes the snapshot through `pages`, in time slices.
+    async fn write_snapshot(&self, pages: PageSpec<'_>) -> Result<Manifest, JsValue>;
+    /// Reads the snapshot back from checked pages, in time slices.
+    async fn read_snapshot(pages: PageReader) -> Result<Self, JsValue>;
+    /// A record's operations, decoded and checked against the current state (`Err`: the
+    /// reason the record cannot be applied).
+    fn decode(&self, payload: &[u8], ops: u32) -> Result<Vec<Self::Op>, String>;
+    /// Applies checked operations.
+    async fn apply(
+        cell: &Rc<RefCell<Self>>,
+        ops: Vec<Self::Op>,
+        slicer: &mut Slicer,
+    ) -> Result<(), JsValue>;
+}
+
+/// The persistent side of one object.
+pub(crate) struct Durable<T: Persisted> {
+    inner: Rc<RefCell<T>>,
     queue: Rc<Queue>,
     store: DurableStore,
     opts: OpenOptions,
-    pending: RefCell<OpLog>,
+    pending: RefCell<T::Log>,
+    pending_ops: Cell<bool>,
     scheduled: Cell<bool>,
     writable: Cell<bool>,
     closed: Cell<bool>,
@@ -133,13 +163,23 @@ pub(crate) struct Durable {
     pub(crate) recovered: Recovered,
     /// The JS callbacks (news, promotion); dropped on close to end the reference cycle.
     callbacks: RefCell<Vec<Callback>>,
-    slot: Rc<RefCell<Option<Rc<Durable>>>>,
+    slot: Slot<T>,
 }
+
+type Slot<T> = Rc<RefCell<Option<Rc<Durable<T>>>>>;
 
 fn closed_error(what: &str) -> JsValue {
     js_error(
         "CLOSED",
-        format!("{what}: the index was closed; open it again"),
+        format!("{what}: this object was closed; open it again"),
+        false,
+    )
+}
+
+fn busy(what: &str) -> JsValue {
+    js_error(
+        "BUSY",
+        format!("{what}: the object is in use by an operation in progress"),
         false,
     )
 }
@@ -148,8 +188,8 @@ fn u8s(bytes: &[u8]) -> js_sys::Uint8Array {
     js_sys::Uint8Array::from(bytes)
 }
 
-impl Durable {
-    /// Refuses a mutation on a follower (`READ_ONLY`) or a closed index (`CLOSED`), before
+impl<T: Persisted> Durable<T> {
+    /// Refuses a mutation on a follower (`READ_ONLY`) or a closed object (`CLOSED`), before
     /// anything changes.
     pub(crate) fn check_writable(&self, what: &str) -> Result<(), JsValue> {
         if self.closed.get() {
@@ -175,8 +215,9 @@ impl Durable {
 
     /// Appends an applied mutation to the pending record; the record goes out after the
     /// current task's synchronous code.
-    pub(crate) fn record(self: &Rc<Self>, f: impl FnOnce(&mut OpLog)) {
+    pub(crate) fn record(self: &Rc<Self>, f: impl FnOnce(&mut T::Log)) {
         f(&mut self.pending.borrow_mut());
+        self.pending_ops.set(true);
         if !self.scheduled.replace(true) {
             let me = self.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -188,12 +229,15 @@ impl Durable {
     /// Sends the pending operations as the next log record (its transaction starts now).
     fn commit(self: &Rc<Self>) {
         self.scheduled.set(false);
-        let (ops, payload) = self.pending.borrow_mut().take();
+        if !self.pending_ops.replace(false) {
+            return;
+        }
+        let (ops, payload) = T::take_log(&mut self.pending.borrow_mut());
         if ops == 0 || self.closed.get() {
             return;
         }
         let seq = self.next_seq.get();
-        let bytes = elex_store::log_record(Kind::Hnsw, seq, ops, &payload);
+        let bytes = elex_store::log_record(T::KIND, seq, ops, &payload);
         drop(payload);
         self.next_seq.set(seq + 1);
         self.log_bytes
@@ -203,11 +247,16 @@ impl Durable {
         self.maybe_checkpoint();
     }
 
+    /// The log's size that starts a checkpoint.
+    fn log_limit(&self, floor: u64) -> f64 {
+        (self.opts.checkpoint_share * self.snapshot_len.get() as f64).max(floor as f64)
+    }
+
     /// Starts a checkpoint when the log has grown past its share of the snapshot.
     fn maybe_checkpoint(self: &Rc<Self>) {
-        let limit = (self.opts.checkpoint_share * self.snapshot_len.get() as f64)
-            .max(MIN_CHECKPOINT_LOG as f64);
-        if self.running.borrow().is_some() || (self.log_bytes.get() as f64) < limit {
+        if self.running.borrow().is_some()
+            || (self.log_bytes.get() as f64) < self.log_limit(MIN_CHECKPOINT_LOG)
+        {
             return;
         }
         let _ = self.start_checkpoint();
@@ -222,32 +271,9 @@ impl Durable {
         self.store.flushed().await.map(|_| ())
     }
 
-    /// Logs a committed batch and resolves once it is durable. A batch larger than the log's
-    /// share of the snapshot is made durable by a checkpoint instead of a log record.
-    pub(crate) async fn log_batch(
-        self: &Rc<Self>,
-        ids: &[u64],
-        vectors: &[f32],
-    ) -> Result<(), JsValue> {
-        let bytes = (ids.len() * 8 + vectors.len() * 4) as f64;
-        let limit = (self.opts.checkpoint_share * self.snapshot_len.get() as f64)
-            .max(DEFAULT_PAGE_BYTES as f64);
-        if bytes > limit {
-            self.commit();
-            return self.checkpoint().await;
-        }
-        self.pending.borrow_mut().batch(ids, vectors);
-        self.flush().await
-    }
-
     /// A checkpoint now (after any running one), resolved when its manifest is switched.
     pub(crate) async fn checkpoint(self: &Rc<Self>) -> Result<(), JsValue> {
-        if self.closed.get() {
-            return Err(closed_error("checkpoint"));
-        }
-        if !self.writable.get() {
-            self.check_writable("checkpoint")?;
-        }
+        self.check_writable("checkpoint")?;
         loop {
             let running = self.running.borrow().clone();
             match running {
@@ -283,21 +309,20 @@ impl Durable {
             let copy = self
                 .inner
                 .try_borrow()
-                .map_err(|_| crate::hnsw::busy("checkpoint"))?
-                .try_clone()
-                .map_err(hnsw_error)?;
+                .map_err(|_| busy("checkpoint"))?
+                .copy()?;
             (copy, self.next_seq.get(), self.log_bytes.get())
         };
         let generation = self.generation.get() + 1;
-        let m = write_pages(
-            &self.store,
-            &copy,
+        let spec = PageSpec {
+            store: &self.store,
+            kind: T::KIND,
             generation,
             log_start,
-            self.opts.page_bytes,
-            &self.written,
-        )
-        .await?;
+            page_bytes: self.opts.page_bytes,
+            written: &self.written,
+        };
+        let m = copy.write_snapshot(spec).await?;
         drop(copy);
         let manifest = m.to_bytes();
         self.store
@@ -322,6 +347,17 @@ impl Durable {
         set("snapshotBytes", self.snapshot_len.get() as f64)?;
         set("bytesWritten", self.written.get())?;
         set("checkpoints", f64::from(self.checkpoints.get()))?;
+        Ok(o.into())
+    }
+
+    /// `{ lost, firstLost }` after a recovering open that dropped records, else `null`.
+    pub(crate) fn recovered_js(&self) -> Result<JsValue, JsValue> {
+        let Some(first) = self.recovered.first_lost else {
+            return Ok(JsValue::NULL);
+        };
+        let o = js_sys::Object::new();
+        js_sys::Reflect::set(&o, &"lost".into(), &(self.recovered.lost as f64).into())?;
+        js_sys::Reflect::set(&o, &"firstLost".into(), &(first as f64).into())?;
         Ok(o.into())
     }
 
@@ -357,7 +393,7 @@ impl Durable {
         while self.dirty.replace(false) && !self.closed.get() {
             let _turn = self.queue.join().await;
             if let Err(e) = self.catch_up_once().await {
-                web_log(&format!(
+                console_warn(&format!(
                     "elex: following \"{}\" failed: {e:?}",
                     self.opts.name
                 ));
@@ -371,18 +407,14 @@ impl Durable {
         if raw.is_undefined() {
             return Ok(());
         }
-        let m = Manifest::from_bytes(&bytes_of(&raw, "the manifest")?, Kind::Hnsw)
-            .map_err(store_error)?;
+        let m =
+            Manifest::from_bytes(&bytes_of(&raw, "the manifest")?, T::KIND).map_err(store_error)?;
         if m.generation != self.generation.get()
             && (self.generation.get() == 0 || m.log_start > self.next_seq.get())
         {
             // The records after our position were folded into a newer checkpoint: reload.
-            let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
-            let h = read_pages(&self.store, &m, &mut slicer).await?;
-            *self
-                .inner
-                .try_borrow_mut()
-                .map_err(|_| crate::hnsw::busy("follow"))? = h;
+            let fresh = T::read_snapshot(PageReader::open(&self.store, T::KIND, m).await?).await?;
+            *self.inner.try_borrow_mut().map_err(|_| busy("follow"))? = fresh;
             self.generation.set(m.generation);
             self.snapshot_len.set(m.snapshot_len);
             self.next_seq.set(m.log_start);
@@ -413,7 +445,7 @@ impl Durable {
             return;
         }
         if let Err(e) = self.catch_up_once().await {
-            web_log(&format!(
+            console_warn(&format!(
                 "elex: taking over \"{}\" failed: {e:?}",
                 self.opts.name
             ));
@@ -423,14 +455,29 @@ impl Durable {
     }
 }
 
-fn web_log(msg: &str) {
-    web_sys_console_warn(msg);
+impl Durable<Hnsw> {
+    /// Logs a committed batch and resolves once it is durable. A batch larger than the log's
+    /// share of the snapshot is made durable by a checkpoint instead of a log record.
+    pub(crate) async fn log_batch(
+        self: &Rc<Self>,
+        ids: &[u64],
+        vectors: &[f32],
+    ) -> Result<(), JsValue> {
+        let bytes = (ids.len() * 8 + vectors.len() * 4) as f64;
+        if bytes > self.log_limit(DEFAULT_PAGE_BYTES as u64) {
+            self.commit();
+            return self.checkpoint().await;
+        }
+        self.pending.borrow_mut().batch(ids, vectors);
+        self.pending_ops.set(true);
+        self.flush().await
+    }
 }
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
-    fn web_sys_console_warn(s: &str);
+    fn console_warn(s: &str);
 }
 
 fn bytes_of(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
@@ -448,196 +495,235 @@ fn bytes_of(v: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
         })
 }
 
-/// Writes `h` as checkpoint `generation`: pages of `page_bytes`, each in its own transaction,
-/// in time slices (page 0, which starts with the snapshot header, goes last: the header is
-/// known only once the body is written).
-async fn write_pages(
-    store: &DurableStore,
-    h: &Hnsw,
+/// Where a checkpoint's pages go.
+pub(crate) struct PageSpec<'a> {
+    store: &'a DurableStore,
+    kind: Kind,
     generation: u64,
     log_start: u64,
     page_bytes: usize,
-    written: &Cell<f64>,
-) -> Result<Manifest, JsValue> {
-    let mut w = h.snapshot_writer();
-    let total = w.total_len();
-    let m = Manifest::new(Kind::Hnsw, generation, total, page_bytes, log_start);
-    let put = |i: u32, payload: &[u8]| {
-        let framed = elex_store::page(Kind::Hnsw, generation, i, m.pages, payload);
-        written.set(written.get() + framed.len() as f64);
-        let bytes = u8s(&framed);
-        async move { store.put_page(generation as f64, i, &bytes).await }
-    };
-    let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
-    let page_len = |i: u32| {
-        let r = m.page_range(i);
-        (r.end - r.start) as usize
-    };
-    let mut buf: Vec<u8> = vec![0; HEADER_LEN];
-    let mut page0: Option<Vec<u8>> = None;
-    let mut index = 0u32;
-    let mut chunk = Vec::with_capacity(CHUNK_BYTES);
-    loop {
-        chunk.clear();
-        let more = w
-            .next_chunk(h, &mut chunk, CHUNK_BYTES)
-            .map_err(hnsw_error)?;
-        buf.extend_from_slice(&chunk);
-        while index < m.pages && buf.len() >= page_len(index) {
-            let rest = buf.split_off(page_len(index));
-            let full = std::mem::replace(&mut buf, rest);
-            if index == 0 {
-                page0 = Some(full);
-            } else {
-                put(index, &full).await?;
-            }
-            index += 1;
-            slicer.pause().await;
-        }
-        if !more {
-            break;
-        }
-        slicer.pause().await;
-    }
-    if index != m.pages || !buf.is_empty() {
-        return Err(hnsw_error(elex_hnsw::HnswError::Corrupt(format!(
-            "the snapshot writer gave {} pages where {} were expected",
-            index, m.pages
-        ))));
-    }
-    let mut page0 = page0.unwrap_or_default();
-    let header = w.header(h).map_err(hnsw_error)?;
-    page0[..HEADER_LEN].copy_from_slice(&header);
-    put(0, &page0).await?;
-    Ok(m)
+    written: &'a Cell<f64>,
 }
 
-/// Reads and checks the pages of `m` into an index, in time slices.
-async fn read_pages(
-    store: &DurableStore,
-    m: &Manifest,
-    slicer: &mut Slicer,
-) -> Result<Hnsw, JsValue> {
-    let mut reader: Option<SnapshotReader> = None;
-    for i in 0..m.pages {
+/// Cuts a snapshot of known length into checked pages, each written in its own transaction.
+/// With `head_len > 0`, page 0 is written last, with its first `head_len` bytes given to
+/// [`PageWriter::finish`] (a snapshot whose header is known only after its body).
+pub(crate) struct PageWriter<'a> {
+    spec: PageSpec<'a>,
+    m: Manifest,
+    buf: Vec<u8>,
+    page0: Option<Vec<u8>>,
+    head_len: usize,
+    index: u32,
+    slicer: Slicer,
+}
+
+impl<'a> PageWriter<'a> {
+    pub(crate) fn new(spec: PageSpec<'a>, total: u64, head_len: usize) -> PageWriter<'a> {
+        let m = Manifest::new(
+            spec.kind,
+            spec.generation,
+            total,
+            spec.page_bytes,
+            spec.log_start,
+        );
+        PageWriter {
+            spec,
+            m,
+            buf: vec![0; head_len],
+            page0: None,
+            head_len,
+            index: 0,
+            slicer: Slicer::new(DEFAULT_SLICE_MS),
+        }
+    }
+
+    fn page_len(&self, i: u32) -> usize {
+        let r = self.m.page_range(i);
+        (r.end - r.start) as usize
+    }
+
+    async fn put(&self, i: u32, payload: &[u8]) -> Result<(), JsValue> {
+        let s = &self.spec;
+        let framed = elex_store::page(s.kind, s.generation, i, self.m.pages, payload);
+        s.written.set(s.written.get() + framed.len() as f64);
+        s.store
+            .put_page(s.generation as f64, i, &u8s(&framed))
+            .await
+            .map(|_| ())
+    }
+
+    /// Appends snapshot bytes; full pages go out.
+    pub(crate) async fn push(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.buf.extend_from_slice(bytes);
+        while self.index < self.m.pages && self.buf.len() >= self.page_len(self.index) {
+            let rest = self.buf.split_off(self.page_len(self.index));
+            let full = std::mem::replace(&mut self.buf, rest);
+            if self.index == 0 && self.head_len > 0 {
+                self.page0 = Some(full);
+            } else {
+                self.put(self.index, &full).await?;
+            }
+            self.index += 1;
+            self.slicer.pause().await;
+        }
+        Ok(())
+    }
+
+    /// Writes the deferred page 0 with `head` over its start; the manifest to switch to.
+    pub(crate) async fn finish(mut self, head: &[u8]) -> Result<Manifest, JsValue> {
+        if self.index != self.m.pages || !self.buf.is_empty() || head.len() != self.head_len {
+            return Err(js_error(
+                "CORRUPT",
+                format!(
+                    "the snapshot gave {} pages where {} were expected",
+                    self.index, self.m.pages
+                ),
+                false,
+            ));
+        }
+        if let Some(mut p0) = self.page0.take() {
+            p0[..head.len()].copy_from_slice(head);
+            self.put(0, &p0).await?;
+        }
+        Ok(self.m)
+    }
+}
+
+/// The checked pages of a checkpoint, in order (all requested at once).
+pub(crate) struct PageReader {
+    m: Manifest,
+    pages: js_sys::Array,
+    next: u32,
+}
+
+impl PageReader {
+    async fn open(store: &DurableStore, kind: Kind, m: Manifest) -> Result<PageReader, JsValue> {
+        debug_assert_eq!(kind, m.kind);
+        let pages: js_sys::Array = store
+            .read_pages(m.generation as f64, m.pages)
+            .await?
+            .unchecked_into();
+        Ok(PageReader { m, pages, next: 0 })
+    }
+
+    /// The snapshot's length.
+    pub(crate) fn total(&self) -> u64 {
+        self.m.snapshot_len
+    }
+
+    /// The next page's checked payload; `None` after the last.
+    pub(crate) fn next_page(&mut self) -> Result<Option<Vec<u8>>, JsValue> {
+        let (m, i) = (&self.m, self.next);
+        if i >= m.pages {
+            return Ok(None);
+        }
+        self.next += 1;
         let what = format!(
             "page {i} of {} of checkpoint generation {}",
             m.pages, m.generation
         );
-        let raw = store.read_page(m.generation as f64, i).await?;
-        let bytes = bytes_of(&raw, &what)?;
-        let payload = elex_store::read_page(&bytes, Kind::Hnsw, m.generation, i, m.pages)
-            .map_err(store_error)?;
+        let mut bytes = bytes_of(&self.pages.get(i), &what)?;
+        self.pages.set(i, JsValue::UNDEFINED);
+        let len = elex_store::read_page(&bytes, m.kind, m.generation, i, m.pages)
+            .map_err(store_error)?
+            .len();
         let expected = m.page_range(i);
-        if payload.len() as u64 != expected.end - expected.start {
+        if len as u64 != expected.end - expected.start {
             return Err(store_error(StoreError::Damaged {
                 what,
                 reason: format!(
-                    "{} payload bytes where the manifest expects {}",
-                    payload.len(),
+                    "{len} payload bytes where the manifest expects {}",
                     expected.end - expected.start
                 ),
             }));
         }
-        let mut rest = payload;
-        if reader.is_none() {
-            let head = &rest[..rest.len().min(HEADER_LEN)];
-            reader = Some(SnapshotReader::new(head, m.snapshot_len).map_err(hnsw_error)?);
-            rest = &rest[head.len()..];
-        }
-        let r = reader.as_mut().expect("set above");
-        for piece in rest.chunks(CHUNK_BYTES) {
-            r.feed(piece).map_err(hnsw_error)?;
-            slicer.pause().await;
-        }
+        bytes.drain(..elex_store::PAGE_HEADER);
+        Ok(Some(bytes))
     }
-    reader
-        .ok_or_else(|| {
-            store_error(StoreError::Damaged {
-                what: "the checkpoint".into(),
-                reason: "no pages".into(),
-            })
-        })?
-        .finish()
-        .map_err(hnsw_error)
 }
 
-/// What a replay reached.
-struct Replayed {
-    next_seq: u64,
-    lost: u64,
-    first_lost: Option<u64>,
-    bytes: u64,
-}
+impl Persisted for Hnsw {
+    const KIND: Kind = Kind::Hnsw;
+    type Log = OpLog;
+    type Op = Op;
 
-/// Replays the log from `from` onto `inner`, record by record, each whole or not at all.
-async fn replay_log(
-    store: &DurableStore,
-    inner: &Rc<RefCell<Hnsw>>,
-    from: u64,
-    recover: bool,
-    slicer: &mut Slicer,
-) -> Result<Replayed, JsValue> {
-    let pair: js_sys::Array = store.read_log(from as f64).await?.unchecked_into();
-    let seqs: js_sys::Array = pair.get(0).unchecked_into();
-    let records: js_sys::Array = pair.get(1).unchecked_into();
-    let mut scan = LogScan::new(Kind::Hnsw, from);
-    let mut bytes = 0u64;
-    for i in 0..seqs.length() {
-        let seq = seqs.get(i).as_f64().unwrap_or(-1.0);
-        if !(seq >= 0.0 && seq.fract() == 0.0) {
-            continue;
-        }
-        let raw = records.get(i);
-        let data = raw
-            .dyn_ref::<js_sys::Uint8Array>()
-            .map(|a| a.to_vec())
-            .unwrap_or_default();
-        let Some(record) = scan.next(seq as u64, &data) else {
-            continue;
-        };
-        let dims = inner
-            .try_borrow()
-            .map_err(|_| crate::hnsw::busy("replay"))?
-            .dims();
-        let ops = match decode_ops(record.payload, record.ops, dims) {
-            Ok(ops) => ops,
-            Err(e) => {
-                scan.reject(record.seq, e.to_string());
-                continue;
+    fn take_log(log: &mut OpLog) -> (u32, Vec<u8>) {
+        log.take()
+    }
+
+    fn copy(&self) -> Result<Self, JsValue> {
+        self.try_clone().map_err(hnsw_error)
+    }
+
+    async fn write_snapshot(&self, spec: PageSpec<'_>) -> Result<Manifest, JsValue> {
+        let mut w = self.snapshot_writer();
+        let mut out = PageWriter::new(spec, w.total_len(), elex_hnsw::HEADER_LEN);
+        let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+        loop {
+            chunk.clear();
+            let more = w
+                .next_chunk(self, &mut chunk, CHUNK_BYTES)
+                .map_err(hnsw_error)?;
+            out.push(&chunk).await?;
+            if !more {
+                break;
             }
-        };
-        if let Err(e) = inner
-            .try_borrow()
-            .map_err(|_| crate::hnsw::busy("replay"))?
-            .check_ops(&ops)
-        {
-            scan.reject(record.seq, e.to_string());
-            continue;
+            out.slicer.pause().await;
         }
-        for op in ops {
-            apply_sliced(inner, op, slicer).await?;
-        }
-        bytes += data.len() as u64;
-        slicer.pause().await;
+        let header = w.header(self).map_err(hnsw_error)?;
+        out.finish(&header).await
     }
-    let end = scan.finish(recover).map_err(store_error)?;
-    Ok(Replayed {
-        next_seq: end.next_seq,
-        lost: end.lost,
-        first_lost: end.first_lost,
-        bytes,
-    })
+
+    async fn read_snapshot(mut pages: PageReader) -> Result<Self, JsValue> {
+        let total = pages.total();
+        let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
+        let mut reader: Option<SnapshotReader> = None;
+        while let Some(page) = pages.next_page()? {
+            let mut rest = &page[..];
+            if reader.is_none() {
+                let head = &rest[..rest.len().min(elex_hnsw::HEADER_LEN)];
+                reader = Some(SnapshotReader::new(head, total).map_err(hnsw_error)?);
+                rest = &rest[head.len()..];
+            }
+            let r = reader.as_mut().expect("set above");
+            for piece in rest.chunks(CHUNK_BYTES) {
+                r.feed(piece).map_err(hnsw_error)?;
+                slicer.pause().await;
+            }
+        }
+        reader
+            .ok_or_else(|| js_error("CORRUPT", "the checkpoint has no pages".into(), false))?
+            .finish()
+            .map_err(hnsw_error)
+    }
+
+    fn decode(&self, payload: &[u8], ops: u32) -> Result<Vec<Op>, String> {
+        let ops = decode_ops(payload, ops, self.dims()).map_err(|e| e.to_string())?;
+        self.check_ops(&ops).map_err(|e| e.to_string())?;
+        Ok(ops)
+    }
+
+    async fn apply(
+        inner: &Rc<RefCell<Hnsw>>,
+        ops: Vec<Op>,
+        slicer: &mut Slicer,
+    ) -> Result<(), JsValue> {
+        for op in ops {
+            apply_hnsw_op(inner, op, slicer).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Applies a checked operation; batches and compactions in time slices, as the calls that
 /// logged them ran.
-async fn apply_sliced(
+async fn apply_hnsw_op(
     inner: &Rc<RefCell<Hnsw>>,
     op: Op,
     slicer: &mut Slicer,
 ) -> Result<(), JsValue> {
-    let busy = || crate::hnsw::busy("replay");
+    let busy = || busy("replay");
     match op {
         Op::Batch { ids, vectors } => {
             let mut b = inner
@@ -692,13 +778,119 @@ async fn apply_sliced(
     }
 }
 
-/// Opens (or creates, from `create`) the persistent index `opts.name` in `opts.db_name`.
-pub(crate) async fn open(
+impl Persisted for Learner {
+    const KIND: Kind = Kind::Learner;
+    type Log = LearnerLog;
+    type Op = LearnerOp;
+
+    fn take_log(log: &mut LearnerLog) -> (u32, Vec<u8>) {
+        log.take()
+    }
+
+    fn copy(&self) -> Result<Self, JsValue> {
+        Ok(self.clone())
+    }
+
+    async fn write_snapshot(&self, spec: PageSpec<'_>) -> Result<Manifest, JsValue> {
+        let bytes = self.to_bytes();
+        let mut out = PageWriter::new(spec, bytes.len() as u64, 0);
+        for piece in bytes.chunks(CHUNK_BYTES) {
+            out.push(piece).await?;
+        }
+        out.finish(&[]).await
+    }
+
+    async fn read_snapshot(mut pages: PageReader) -> Result<Self, JsValue> {
+        let mut bytes = Vec::new();
+        while let Some(page) = pages.next_page()? {
+            bytes.extend_from_slice(&page);
+        }
+        Learner::from_bytes(&bytes).map_err(q_error)
+    }
+
+    fn decode(&self, payload: &[u8], ops: u32) -> Result<Vec<LearnerOp>, String> {
+        let ops = decode_learner_ops(payload, ops).map_err(|e| e.to_string())?;
+        self.check_ops(&ops).map_err(|e| e.to_string())?;
+        Ok(ops)
+    }
+
+    async fn apply(
+        inner: &Rc<RefCell<Learner>>,
+        ops: Vec<LearnerOp>,
+        _slicer: &mut Slicer,
+    ) -> Result<(), JsValue> {
+        inner
+            .try_borrow_mut()
+            .map_err(|_| busy("replay"))?
+            .apply_ops(&ops)
+            .map_err(q_error)
+    }
+}
+
+/// What a replay reached.
+struct Replayed {
+    next_seq: u64,
+    lost: u64,
+    first_lost: Option<u64>,
+    bytes: u64,
+}
+
+/// Replays the log from `from` onto `inner`, record by record, each whole or not at all.
+async fn replay_log<T: Persisted>(
+    store: &DurableStore,
+    inner: &Rc<RefCell<T>>,
+    from: u64,
+    recover: bool,
+    slicer: &mut Slicer,
+) -> Result<Replayed, JsValue> {
+    let pair: js_sys::Array = store.read_log(from as f64).await?.unchecked_into();
+    let seqs: js_sys::Array = pair.get(0).unchecked_into();
+    let records: js_sys::Array = pair.get(1).unchecked_into();
+    let mut scan = LogScan::new(T::KIND, from);
+    let mut bytes = 0u64;
+    for i in 0..seqs.length() {
+        let seq = seqs.get(i).as_f64().unwrap_or(-1.0);
+        if !(seq >= 0.0 && seq.fract() == 0.0) {
+            continue;
+        }
+        let data = records
+            .get(i)
+            .dyn_ref::<js_sys::Uint8Array>()
+            .map(|a| a.to_vec())
+            .unwrap_or_default();
+        let Some(record) = scan.next(seq as u64, &data) else {
+            continue;
+        };
+        let decoded = inner
+            .try_borrow()
+            .map_err(|_| busy("replay"))?
+            .decode(record.payload, record.ops);
+        match decoded {
+            Ok(ops) => T::apply(inner, ops, slicer).await?,
+            Err(reason) => {
+                scan.reject(record.seq, reason);
+                continue;
+            }
+        }
+        bytes += data.len() as u64;
+        slicer.pause().await;
+    }
+    let end = scan.finish(recover).map_err(store_error)?;
+    Ok(Replayed {
+        next_seq: end.next_seq,
+        lost: end.lost,
+        first_lost: end.first_lost,
+        bytes,
+    })
+}
+
+/// Opens (or creates, from `create`) the persistent object `opts.name` in `opts.db_name`.
+pub(crate) async fn open<T: Persisted>(
     opts: OpenOptions,
-    create: impl FnOnce() -> Result<Hnsw, JsValue>,
+    create: impl FnOnce() -> Result<T, JsValue>,
     queue: Rc<Queue>,
-) -> Result<(Rc<RefCell<Hnsw>>, Rc<Durable>), JsValue> {
-    let slot: Rc<RefCell<Option<Rc<Durable>>>> = Rc::default();
+) -> Result<(Rc<RefCell<T>>, Rc<Durable<T>>), JsValue> {
+    let slot: Slot<T> = Rc::default();
     let news = {
         let slot = slot.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_msg: JsValue| {
@@ -726,8 +918,7 @@ pub(crate) async fn open(
     )
     .await?
     .unchecked_into();
-    let result = load(&store, &opts, create).await;
-    let (h, m, replayed) = match result {
+    let (value, m, replayed) = match load(&store, &opts, create).await {
         Ok(x) => x,
         Err(e) => {
             store.close();
@@ -735,12 +926,12 @@ pub(crate) async fn open(
         }
     };
     let writer = store.writer();
-    let inner = Rc::new(RefCell::new(h));
     let durable = Rc::new(Durable {
-        inner: inner.clone(),
+        inner: value.clone(),
         queue,
         store: store.clone(),
         pending: RefCell::default(),
+        pending_ops: Cell::new(false),
         scheduled: Cell::new(false),
         writable: Cell::new(writer),
         closed: Cell::new(false),
@@ -769,7 +960,7 @@ pub(crate) async fn open(
                 store.truncate_log(first as f64).await?;
             }
             if m.is_none() {
-                // A new index: its first checkpoint records the options.
+                // A new object: its first checkpoint records its settings.
                 durable.checkpoint().await?;
             }
             Ok::<(), JsValue>(())
@@ -779,16 +970,16 @@ pub(crate) async fn open(
             return Err(e);
         }
     }
-    Ok((inner, durable))
+    Ok((value, durable))
 }
 
-async fn load(
+#[allow(clippy::type_complexity)]
+async fn load<T: Persisted>(
     store: &DurableStore,
     opts: &OpenOptions,
-    create: impl FnOnce() -> Result<Hnsw, JsValue>,
-) -> Result<(Hnsw, Option<Manifest>, Replayed), JsValue> {
+    create: impl FnOnce() -> Result<T, JsValue>,
+) -> Result<(Rc<RefCell<T>>, Option<Manifest>, Replayed), JsValue> {
     let raw = store.read_manifest().await?;
-    let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
     if raw.is_undefined() {
         let empty = Replayed {
             next_seq: 0,
@@ -796,15 +987,12 @@ async fn load(
             first_lost: None,
             bytes: 0,
         };
-        return Ok((create()?, None, empty));
+        return Ok((Rc::new(RefCell::new(create()?)), None, empty));
     }
-    let m =
-        Manifest::from_bytes(&bytes_of(&raw, "the manifest")?, Kind::Hnsw).map_err(store_error)?;
-    let h = read_pages(store, &m, &mut slicer).await?;
-    let inner = Rc::new(RefCell::new(h));
+    let m = Manifest::from_bytes(&bytes_of(&raw, "the manifest")?, T::KIND).map_err(store_error)?;
+    let value = T::read_snapshot(PageReader::open(store, T::KIND, m).await?).await?;
+    let inner = Rc::new(RefCell::new(value));
+    let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
     let replayed = replay_log(store, &inner, m.log_start, opts.recover, &mut slicer).await?;
-    let h = Rc::try_unwrap(inner)
-        .map_err(|_| crate::hnsw::busy("open"))?
-        .into_inner();
-    Ok((h, Some(m), replayed))
+    Ok((inner, Some(m), replayed))
 }

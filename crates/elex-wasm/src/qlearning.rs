@@ -1,7 +1,13 @@
-//! `QLearner`: batch TD updates from typed arrays, acting, snapshots.
+//! `QLearner`: batch TD updates from typed arrays, acting, snapshots, and a persistent learner
+//! (`QLearner.open`) whose updates and actions are logged like a persistent index's.
+
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
 
 use crate::args;
-use crate::error::q_error;
+use crate::error::{js_error, q_error, type_error};
+use crate::persist::{self, Durable, OpenOptions};
+use crate::task::Queue;
 use elex_qlearning::{Learner, LearnerConfig, Policy, Schedule, Seed};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -15,7 +21,37 @@ const MAX_BATCH: u32 = 1 << 24;
 /// A tabular Q-learner (Q-learning rule) over `states × actions`.
 #[wasm_bindgen]
 pub struct QLearner {
-    inner: Learner,
+    inner: Rc<RefCell<Learner>>,
+    /// Set for a learner from `QLearner.open`.
+    durable: Option<Rc<Durable<Learner>>>,
+}
+
+impl QLearner {
+    fn wrap(l: Learner) -> QLearner {
+        QLearner {
+            inner: Rc::new(RefCell::new(l)),
+            durable: None,
+        }
+    }
+
+    fn write(&self, what: &str) -> Result<RefMut<'_, Learner>, JsValue> {
+        if let Some(d) = &self.durable {
+            d.check_writable(what)?;
+        }
+        self.inner.try_borrow_mut().map_err(|_| {
+            js_error(
+                "BUSY",
+                format!("{what}: the learner is in use by an operation in progress"),
+                false,
+            )
+        })
+    }
+
+    fn log(&self, f: impl FnOnce(&mut elex_qlearning::LearnerLog)) {
+        if let Some(d) = &self.durable {
+            d.record(f);
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -47,16 +83,14 @@ impl QLearner {
         }
         let mut cfg = LearnerConfig::new(states, actions);
         (cfg.alpha, cfg.gamma, cfg.seed) = (alpha, gamma, Seed::Fixed(seed));
-        Learner::new(cfg)
-            .map(|inner| QLearner { inner })
-            .map_err(q_error)
+        Learner::new(cfg).map(QLearner::wrap).map_err(q_error)
     }
 
     /// Applies a batch given as parallel typed arrays, in order; returns the mean absolute TD
     /// error. A bad entry rejects the whole batch and changes nothing.
     #[wasm_bindgen(js_name = updateBatch)]
     pub fn update_batch(
-        &mut self,
+        &self,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] states: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] actions: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] rewards: JsValue,
@@ -71,17 +105,20 @@ impl QLearner {
             .into_iter()
             .map(|d| d as u8)
             .collect();
-        self.inner
+        let td = self
+            .write("updateBatch")?
             .update_batch_arrays(&states, &actions, &rewards, &next_states, &dones)
             .map(|s| s.mean_abs_td)
-            .map_err(q_error)
+            .map_err(q_error)?;
+        self.log(|l| l.update(&states, &actions, &rewards, &next_states, &dones));
+        Ok(td)
     }
 
     /// Applies the first `len` transitions of a [`TransitionBatch`] in place (no copies);
     /// `len` above the batch's capacity is a `RangeError` (`BATCH_SHAPE`).
     #[wasm_bindgen(js_name = updateFrom)]
     pub fn update_from(
-        &mut self,
+        &self,
         batch: &TransitionBatch,
         #[wasm_bindgen(unchecked_param_type = "number")] len: JsValue,
     ) -> Result<f32, JsValue> {
@@ -96,29 +133,36 @@ impl QLearner {
                 true,
             ));
         }
-        self.inner
-            .update_batch_arrays(
-                &batch.states[..n],
-                &batch.actions[..n],
-                &batch.rewards[..n],
-                &batch.next_states[..n],
-                &batch.dones[..n],
-            )
+        let (s, a, r, s2, d) = (
+            &batch.states[..n],
+            &batch.actions[..n],
+            &batch.rewards[..n],
+            &batch.next_states[..n],
+            &batch.dones[..n],
+        );
+        let td = self
+            .write("updateFrom")?
+            .update_batch_arrays(s, a, r, s2, d)
             .map(|s| s.mean_abs_td)
-            .map_err(q_error)
+            .map_err(q_error)?;
+        self.log(|l| l.update(s, a, r, s2, d));
+        Ok(td)
     }
 
     /// An ε-greedy action (`epsilon` in [0, 1]; 0 is greedy).
     pub fn act(
-        &mut self,
+        &self,
         #[wasm_bindgen(unchecked_param_type = "number")] state: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] epsilon: JsValue,
     ) -> Result<u32, JsValue> {
         let state = args::integer(&state, "state", 0.0, f64::from(u32::MAX))? as u32;
         let epsilon = args::finite(&epsilon, "epsilon", 0.0, 1.0)? as f32;
-        self.inner
+        let a = self
+            .write("act")?
             .act(state, &Policy::EpsilonGreedy(Schedule::Constant(epsilon)))
-            .map_err(q_error)
+            .map_err(q_error)?;
+        self.log(|l| l.act(state, epsilon));
+        Ok(a)
     }
 
     /// `Q(state, action)`.
@@ -129,13 +173,20 @@ impl QLearner {
     ) -> Result<f32, JsValue> {
         let state = args::integer(&state, "state", 0.0, f64::from(u32::MAX))? as u32;
         let action = args::integer(&action, "action", 0.0, f64::from(u32::MAX))? as u32;
-        self.inner.value(state, action).map_err(q_error)
+        self.inner
+            .try_borrow()
+            .map_err(|_| js_error("BUSY", "value: the learner is in use".into(), false))?
+            .value(state, action)
+            .map_err(q_error)
     }
 
     /// The learner as a snapshot.
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.inner.to_bytes()
+    pub fn to_bytes(&self) -> Result<Vec<u8>, JsValue> {
+        self.inner
+            .try_borrow()
+            .map(|l| l.to_bytes())
+            .map_err(|_| js_error("BUSY", "toBytes: the learner is in use".into(), false))
     }
 
     /// A learner from a snapshot; corrupt bytes are an error.
@@ -145,7 +196,7 @@ impl QLearner {
     ) -> Result<QLearner, JsValue> {
         let bytes = args::bytes(&bytes, "bytes")?;
         Learner::from_bytes(&bytes)
-            .map(|inner| QLearner { inner })
+            .map(QLearner::wrap)
             .map_err(q_error)
     }
 
@@ -157,7 +208,7 @@ impl QLearner {
         #[wasm_bindgen(unchecked_param_type = "string")] db_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> js_sys::Promise {
-        let bytes = self.inner.to_bytes();
+        let bytes = self.inner.borrow().to_bytes();
         let names = args::db_key(&db_name, &key);
         wasm_bindgen_futures::future_to_promise(async move {
             let (db_name, key) = names?;
@@ -177,10 +228,159 @@ impl QLearner {
             let (db_name, key) = names?;
             let bytes = crate::idb::load_snapshot(&db_name, &key).await?;
             Learner::from_bytes(&bytes)
-                .map(|inner| JsValue::from(QLearner { inner }))
+                .map(|l| JsValue::from(QLearner::wrap(l)))
                 .map_err(q_error)
         })
     }
+
+    /// Opens the persistent learner `name` in the IndexedDB database `dbName`, or creates it
+    /// from `states`, `actions`, `alpha`, `gamma` and `seed` (see `QLearnerOpenOptions`).
+    /// Updates and actions are applied at once and logged (the calls of one task in one
+    /// transaction); `flush()` resolves when they are durable. The layout, checkpoints,
+    /// recovery and the one writer across tabs are those of `HnswIndex.open`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<QLearner>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "QLearnerOpenOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (opts, shape) = learner_open_options(&options)?;
+            let (inner, durable) = persist::open(
+                opts,
+                || match shape {
+                    Some((s, a, alpha, gamma, seed)) => QLearner::new(s, a, alpha, gamma, seed)
+                        .map(|q| {
+                            Rc::try_unwrap(q.inner)
+                                .map(RefCell::into_inner)
+                                .unwrap_or_else(|rc| rc.borrow().clone())
+                        }),
+                    None => Err(type_error(
+                        "INVALID_OPTIONS",
+                        "open options: `states`, `actions`, `alpha`, `gamma` and `seed` are \
+                         needed to create a new learner",
+                    )),
+                },
+                Rc::new(Queue::default()),
+            )
+            .await?;
+            Ok(QLearner {
+                inner,
+                durable: Some(durable),
+            }
+            .into())
+        })
+    }
+
+    /// Resolves when every update and action so far is durable (immediate in memory).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(d) = durable {
+                d.flush().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Writes the learner as a new checkpoint and drops the log it covers (`NOT_PERSISTENT`
+    /// in memory).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn checkpoint(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match durable {
+                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
+                None => Err(js_error(
+                    "NOT_PERSISTENT",
+                    "checkpoint: this learner lives in memory only (use QLearner.open)".into(),
+                    false,
+                )),
+            }
+        })
+    }
+
+    /// Flushes and gives up the writer's role; later updates fail with `CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(d) = durable {
+                d.close().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Whether the learner is kept in IndexedDB (`QLearner.open`).
+    #[wasm_bindgen(getter)]
+    pub fn persistent(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    /// Whether updates are refused here (another tab or worker is the writer, or closed).
+    #[wasm_bindgen(getter, js_name = readOnly)]
+    pub fn read_only(&self) -> bool {
+        self.durable.as_ref().is_some_and(|d| !d.writable())
+    }
+
+    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ lost: number, firstLost: number } | null"
+    )]
+    pub fn recovered(&self) -> Result<JsValue, JsValue> {
+        match &self.durable {
+            Some(d) => d.recovered_js(),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The persistent side's figures (see `StorageStats`); `null` in memory.
+    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
+    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
+        match &self.durable {
+            Some(d) => d.stats(),
+            None => Ok(JsValue::NULL),
+        }
+    }
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const QLEARNER_OPEN_OPTIONS: &str = r#"
+/** Options of `QLearner.open`: where the learner lives, and its shape when it is created. */
+export interface QLearnerOpenOptions {
+    dbName: string;
+    name: string;
+    states?: number;
+    actions?: number;
+    alpha?: number;
+    gamma?: number;
+    seed?: number;
+    recover?: boolean;
+    checkpointShare?: number;
+    durability?: "strict" | "relaxed";
+}
+"#;
+
+/// The shape of a new learner (`states`, `actions`, `alpha`, `gamma`, `seed`) as given.
+type Shape = (JsValue, JsValue, JsValue, JsValue, JsValue);
+
+fn learner_open_options(options: &JsValue) -> Result<(OpenOptions, Option<Shape>), JsValue> {
+    const SHAPE: [&str; 5] = ["states", "actions", "alpha", "gamma", "seed"];
+    let mut known = crate::hnsw::OPEN_KEYS.to_vec();
+    known.extend(SHAPE);
+    crate::error::check_keys(options, "open options", &known)?;
+    let opts = crate::hnsw::place_options(options)?;
+    let get = |k: &str| js_sys::Reflect::get(options, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let given: Vec<JsValue> = SHAPE.iter().map(|k| get(k)).collect();
+    let shape = if given.iter().all(JsValue::is_undefined) {
+        None
+    } else {
+        let [s, a, al, g, sd]: [JsValue; 5] = given.try_into().map_err(|_| JsValue::NULL)?;
+        Some((s, a, al, g, sd))
+    };
+    Ok((opts, shape))
 }
 
 /// Transition columns that live in wasm memory: JS writes them through typed-array views
