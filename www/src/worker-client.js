@@ -14,16 +14,16 @@
 //   const n = await index.size;                        // getters are promises too
 
 const GETTERS = {
-  HnswIndex: ['size', 'dims', 'deletedCount'],
+  HnswIndex: ['size', 'dims', 'deletedCount', 'persistent', 'readOnly', 'recovered'],
   AdaptiveCache: ['bytes', 'budget'],
-  QLearner: [],
-  TextIndex: ['size', 'deletedCount', 'termCount'],
+  QLearner: ['persistent', 'readOnly', 'recovered'],
+  TextIndex: ['size', 'deletedCount', 'termCount', 'persistent', 'readOnly', 'recovered'],
 };
 const STATICS = {
-  HnswIndex: ['fromBytes', 'restore', 'load'],
+  HnswIndex: ['fromBytes', 'restore', 'load', 'open'],
   AdaptiveCache: ['open'],
-  QLearner: ['fromBytes', 'load'],
-  TextIndex: ['fromBytes', 'restore', 'load'],
+  QLearner: ['fromBytes', 'load', 'open'],
+  TextIndex: ['fromBytes', 'restore', 'load', 'open'],
 };
 
 const TRANSFER = Symbol('elex.transfer');

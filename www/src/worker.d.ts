@@ -1,9 +1,20 @@
 // Types of `elex/worker`: the classes of `elex`, run in a module worker, every method returning a
 // promise. Option types are the generated ones of the main build.
-import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery } from '../pkg/web/simd/elex.js';
+import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats } from '../pkg/web/simd/elex.js';
 import type { InitOptions, Flavour } from './index.js';
 
-export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery };
+export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats };
+
+/** The persistent side of an object from `open` (`HnswIndex.open` and friends). */
+export interface WorkerPersistent {
+  flush(): Promise<void>;
+  checkpoint(): Promise<void>;
+  close(): Promise<void>;
+  storageStats(): Promise<StorageStats | null>;
+  readonly persistent: Promise<boolean>;
+  readonly readOnly: Promise<boolean>;
+  readonly recovered: Promise<{ lost: number; firstLost: number } | null>;
+}
 
 type Vector = Float32Array | Float64Array | number[];
 type Progress = ((done: number, total: number) => void) | SliceOptions;
@@ -19,7 +30,7 @@ export interface WorkerSearchResult {
   length: number;
 }
 
-export interface WorkerHnswIndex {
+export interface WorkerHnswIndex extends WorkerPersistent {
   add(id: number, vector: Vector | Transferred): Promise<void>;
   addBatch(ids: Float64Array | number[] | Transferred, vectors: Vector | Transferred, options?: Progress): Promise<number>;
   search(query: Vector | Transferred, k: number, ef?: number): Promise<WorkerSearchResult>;
@@ -50,7 +61,7 @@ export interface WorkerAdaptiveCache {
   free(): Promise<void>;
 }
 
-export interface WorkerQLearner {
+export interface WorkerQLearner extends WorkerPersistent {
   updateBatch(states: Uint32Array | number[], actions: Uint32Array | number[], rewards: Float32Array | number[], nextStates: Uint32Array | number[], dones: Uint8Array | number[]): Promise<number>;
   act(state: number, epsilon: number): Promise<number>;
   value(state: number, action: number): Promise<number>;
@@ -59,7 +70,7 @@ export interface WorkerQLearner {
   free(): Promise<void>;
 }
 
-export interface WorkerTextIndex {
+export interface WorkerTextIndex extends WorkerPersistent {
   add(id: number, text: string): Promise<void>;
   addBatch(ids: Float64Array | number[] | Transferred, texts: string[], options?: Progress): Promise<number>;
   search(query: string, k: number): Promise<WorkerSearchResult>;
@@ -85,6 +96,7 @@ export interface WorkerElex {
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerHnswIndex>;
     restore(bytes: Uint8Array | Transferred, options?: SliceOptions): Promise<WorkerHnswIndex>;
     load(dbName: string, key: string): Promise<WorkerHnswIndex>;
+    open(options: HnswOpenOptions): Promise<WorkerHnswIndex>;
   };
   readonly AdaptiveCache: {
     create(options: AdaptiveCacheOptions): Promise<WorkerAdaptiveCache>;
@@ -94,12 +106,14 @@ export interface WorkerElex {
     create(states: number, actions: number, alpha: number, gamma: number, seed: number): Promise<WorkerQLearner>;
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerQLearner>;
     load(dbName: string, key: string): Promise<WorkerQLearner>;
+    open(options: QLearnerOpenOptions): Promise<WorkerQLearner>;
   };
   readonly TextIndex: {
     create(options?: TextIndexOptions): Promise<WorkerTextIndex>;
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerTextIndex>;
     restore(bytes: Uint8Array | Transferred, options?: SliceOptions): Promise<WorkerTextIndex>;
     load(dbName: string, key: string): Promise<WorkerTextIndex>;
+    open(options: TextOpenOptions): Promise<WorkerTextIndex>;
   };
   /** Vector and text search fused, over two objects of this worker (see `HybridQuery`). */
   hybridSearch(vectorIndex: WorkerHnswIndex, textIndex: WorkerTextIndex, query: HybridQuery): Promise<WorkerSearchResult>;

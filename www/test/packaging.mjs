@@ -157,5 +157,8 @@ function checkWorkerApi(api, main, where) {
   assert.deepEqual(api.textHits, api.pageTextHits, 'TextIndex in the worker answers as on the page');
   assert.equal(api.hybridLength, 5);
   assert.equal(api.freedCode, 'FREED', 'a freed object passed to hybridSearch');
+  assert.deepEqual(api.persistentFlags, [true, false], 'HnswIndex.open in the worker: persistent, writable');
+  assert.equal(api.reopenedSize, 11, 'a persistent index reopened in the worker');
+  assert.ok(api.generation >= 1);
 }
 console.log(`${passed} passed, 0 failed`);

@@ -6,7 +6,7 @@
 //    renderer through CDP, or the whole browser with SIGKILL); on reopen every acknowledged
 //    batch is there, no batch is there in part, the present batches are a prefix, and the
 //    index passes its structural check (its snapshot reloads, every vector finds itself).
-// Usage: node www/test/persist-browser.mjs [--trials N] [--seed S]
+// Usage: node www/test/persist-browser.mjs [--trials N] [--seed S] [--kill both|browser|renderer] [--no-tabs]
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +17,12 @@ import { parseArgs } from 'node:util';
 import { serveDir } from './serve.mjs';
 
 const { values: args } = parseArgs({
-  options: { trials: { type: 'string', default: '4' }, seed: { type: 'string', default: '1' } },
+  options: {
+    trials: { type: 'string', default: '4' },
+    seed: { type: 'string', default: '1' },
+    kill: { type: 'string', default: 'both' }, // both (alternating), browser, renderer
+    'no-tabs': { type: 'boolean', default: false },
+  },
 });
 const TRIALS = Number(args.trials);
 let seed = Number(args.seed) >>> 0;
@@ -41,7 +46,11 @@ async function startBrowser(userDataDir) {
     '--disable-component-update', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, 'about:blank',
   ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   // The whole process group: the browser and its renderer, GPU and utility processes.
-  child.killAll = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ } };
+  // Only while it runs: once it has exited, its group id may belong to another process.
+  child.killAll = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ }
+  };
   const ws = await new Promise((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30000);
@@ -81,7 +90,7 @@ let passed = 0;
 const profile = mkdtempSync(join(tmpdir(), 'elex-persist-'));
 try {
   // ---- two tabs -------------------------------------------------------------------------
-  {
+  if (!args['no-tabs']) {
     const { browser, context, child, exited } = await startBrowser(join(profile, 'tabs'));
     const open = (p) => p.evaluate(async () => {
       window.index = await elex.HnswIndex.open({ dbName: 'tabs', name: 'shared', dims: 8 });
@@ -120,12 +129,23 @@ try {
     const c = await openPage(context);
     assert.equal(await open(c.page), true, 'a third tab follows B');
     assert.equal(await c.page.evaluate(() => index.size), 31);
+    // A persistent QLearner follows the same way.
+    const qOpen = (p) => p.evaluate(async () => {
+      window.q = await elex.QLearner.open({ dbName: 'tabs', name: 'policy', states: 6, actions: 2, alpha: 0.5, gamma: 0.9, seed: 3 });
+      return window.q.readOnly;
+    });
+    assert.equal(await qOpen(b.page), false, 'B holds no learner lock yet: it writes');
+    assert.equal(await qOpen(c.page), true);
+    await b.page.evaluate(async () => { q.updateBatch([1, 2], [0, 1], [1, -1], [2, 3], [0, 1]); q.act(1, 0.5); await q.flush(); });
+    await until('tab C to follow the learner', () => c.page.evaluate(() => q.value(1, 0) !== 0));
+    const [qb, qc] = await Promise.all([b.page, c.page].map((p) => p.evaluate(() => Array.from(q.toBytes()).join(','))));
+    assert.equal(qb, qc, 'the follower\'s learner equals the writer\'s');
     assert.deepEqual(b.errors.concat(c.errors), []);
     await settle(browser.close());
     child.killAll();
     await exited;
     passed++;
-    console.log('ok   two tabs: one writer, a follower that sees flushed adds and takes over');
+    console.log('ok   two tabs: one writer, a follower that sees flushed adds and takes over; a learner followed the same way');
   }
 
   // ---- crash trials ---------------------------------------------------------------------
@@ -134,7 +154,7 @@ try {
   const outcomes = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const dir = join(profile, `crash-${trial}`);
-    const killBrowser = trial % 2 === 1;
+    const killBrowser = args.kill === 'both' ? trial % 2 === 1 : args.kill === 'browser';
     let lastAck = -1;
     {
       const { browser, context, child, exited } = await startBrowser(dir);
@@ -173,7 +193,27 @@ try {
     const { browser, context, child, exited } = await startBrowser(dir);
     const { page } = await openPage(context);
     const report = await page.evaluate(async ({ DIMS, PER_BATCH }) => {
-      const index = await elex.HnswIndex.open({ dbName: 'crash', name: 'c' });
+      let index;
+      try {
+        index = await elex.HnswIndex.open({ dbName: 'crash', name: 'c' });
+      } catch (e) {
+        // What the database holds, to tell a lost database from a lost record.
+        const dbs = await indexedDB.databases();
+        const counts = await new Promise((resolve) => {
+          const req = indexedDB.open('crash');
+          req.onsuccess = () => {
+            const db = req.result;
+            const names = [...db.objectStoreNames];
+            if (!names.length) { resolve({ stores: [] }); return; }
+            const tx = db.transaction(names, 'readonly');
+            const out = {};
+            for (const n of names) { const c = tx.objectStore(n).count(); c.onsuccess = () => { out[n] = c.result; }; }
+            tx.oncomplete = () => resolve(out);
+          };
+          req.onerror = () => resolve({ error: String(req.error) });
+        });
+        return { error: `${e.code}: ${e.message}`, dbs, counts };
+      }
       const batches = new Map();
       for (let id = 0; id < 100000 && batches.size < 100000; id++) {
         if (!index.has(id)) { if (id % PER_BATCH === 0 && !index.has(id + 1) && !index.has(id + PER_BATCH)) break; continue; }
@@ -196,6 +236,9 @@ try {
     child.killAll();
     await exited;
     try { rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (_) { /* removed with the profile */ }
+    if (report.error) {
+      throw new Error(`trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'}, ${lastAck + 1} batches acknowledged): reopen failed: ${report.error}; databases ${JSON.stringify(report.dbs)}, records ${JSON.stringify(report.counts)}`);
+    }
     const present = new Map(report.batches);
     for (const [b, n] of present) assert.equal(n, PER_BATCH, `trial ${trial}: batch ${b} is there in part (${n} of ${PER_BATCH})`);
     const top = present.size - 1;

@@ -297,3 +297,76 @@ for (const simd of [true, false]) {
     await assert.rejects(m.checkpoint(), (e) => e.code === 'NOT_PERSISTENT');
   });
 }
+
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'KeyError', 'fox', 'dog', 'the', 'of', 'runs', 'é', '日本'];
+
+for (const simd of [true, false]) {
+  const flavour = simd ? 'simd' : 'scalar';
+  const elexP = init({ simd });
+
+  test(`${flavour}: TextIndex.open logs adds, batches and deletes; a reopen answers every query the same`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const t = await elex.TextIndex.open({ dbName, name: 'notes', checkpointShare: Infinity });
+    assert.equal(t.persistent, true);
+    const r = rng(9);
+    const text = () => Array.from({ length: 1 + Math.floor(r() * 8) }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ');
+    let next = 0;
+    for (let round = 0; round < 40; round++) {
+      const op = r();
+      if (op < 0.4) t.add(next++, text());
+      else if (op < 0.7) {
+        const n = Math.floor(r() * 6);
+        await t.addBatch(Float64Array.from({ length: n }, (_, i) => next + i), Array.from({ length: n }, text));
+        next += n;
+      } else {
+        const live = [...Array(next).keys()].filter((i) => t.has(i));
+        if (live.length) t.delete(live[Math.floor(r() * live.length)]);
+      }
+      if (round === 20) await t.checkpoint();
+      if (round % 7 === 6) await t.flush();
+    }
+    await t.flush();
+    const answers = (ix) => WORDS.map((w) => { const res = ix.search(w, 1000); return [w, Array.from(res.ids), Array.from(res.scores)]; });
+    const before = answers(t);
+    const size = t.size;
+    await t.close();
+    assert.throws(() => t.add(1e6, 'x'), (e) => e.code === 'CLOSED');
+    const back = await elex.TextIndex.open({ dbName, name: 'notes' });
+    assert.equal(back.size, size);
+    assert.deepEqual(answers(back), before);
+    await back.close();
+    // Stored options win; contradicting ones are refused.
+    const s = await elex.TextIndex.open({ dbName, name: 'stemmed', stem: true });
+    s.add(1, 'running dogs');
+    await s.close();
+    const s2 = await elex.TextIndex.open({ dbName, name: 'stemmed' });
+    assert.equal(s2.search('run', 1).ids[0], 1);
+    await s2.close();
+    await assert.rejects(elex.TextIndex.open({ dbName, name: 'stemmed', stem: false }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(elex.TextIndex.open({ dbName, name: 'x', bogus: 1 }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(new elex.TextIndex().checkpoint(), (e) => e.code === 'NOT_PERSISTENT');
+  });
+
+  test(`${flavour}: a persistent text index and vector index answer hybrid queries after a reopen`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const docs = ['the quick brown fox', 'a KeyError was raised', 'lazy dogs sleep', 'foxes and dogs'];
+    const vecs = vectors(4, 8, 11);
+    const v = await elex.HnswIndex.open({ dbName, name: 'v', dims: 8 });
+    const t = await elex.TextIndex.open({ dbName, name: 't' });
+    await v.addBatch([0, 1, 2, 3], vecs);
+    await t.addBatch([0, 1, 2, 3], docs);
+    const q = { vector: vecs.subarray(8, 16), text: 'KeyError', k: 2 };
+    const before = elex.hybridSearch(v, t, q);
+    await v.close();
+    await t.close();
+    const v2 = await elex.HnswIndex.open({ dbName, name: 'v' });
+    const t2 = await elex.TextIndex.open({ dbName, name: 't' });
+    const after = elex.hybridSearch(v2, t2, q);
+    assert.deepEqual(Array.from(after.ids), Array.from(before.ids));
+    assert.equal(after.ids[0], 1);
+    await v2.close();
+    await t2.close();
+  });
+}

@@ -39,6 +39,7 @@
 
 mod error;
 pub mod fusion;
+mod oplog;
 mod postings;
 mod search;
 mod snapshot;
@@ -48,6 +49,7 @@ use std::collections::HashMap;
 
 pub use error::TextError;
 pub use fusion::{Fusion, fuse, fuse_complete};
+pub use oplog::{TextLog, TextOp, decode_text_ops};
 pub use search::{SearchStats, WAND_MAX_TERMS};
 pub use snapshot::{SnapshotLoader, SnapshotWriter};
 pub use tokenize::{Tokenizer, TokenizerOptions};

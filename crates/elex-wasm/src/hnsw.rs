@@ -653,7 +653,8 @@ impl HnswIndex {
                 .map_err(hnsw_error)?;
             if let (Some(d), Some((ids, data))) = (&durable, logged) {
                 // Resolves once the batch is durable.
-                d.log_batch(&ids, &data).await?;
+                let bytes = ids.len() * 9 + data.len() * 4;
+                d.log_batch(bytes, |log| log.batch(&ids, &data)).await?;
             }
             Ok(JsValue::from(total as f64))
         })

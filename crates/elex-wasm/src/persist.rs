@@ -16,10 +16,11 @@ use std::rc::Rc;
 use elex_hnsw::{Hnsw, Op, OpLog, SnapshotReader, decode_ops};
 use elex_qlearning::{Learner, LearnerLog, LearnerOp, decode_learner_ops};
 use elex_store::{DEFAULT_PAGE_BYTES, Kind, LogScan, Manifest, StoreError};
+use elex_text::{TextLog, TextOp, decode_text_ops};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{hnsw_error, js_error, q_error};
+use crate::error::{hnsw_error, js_error, q_error, text_error};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 #[wasm_bindgen(module = "/js/durable.js")]
@@ -455,20 +456,20 @@ impl<T: Persisted> Durable<T> {
     }
 }
 
-impl Durable<Hnsw> {
-    /// Logs a committed batch and resolves once it is durable. A batch larger than the log's
-    /// share of the snapshot is made durable by a checkpoint instead of a log record.
+impl<T: Persisted> Durable<T> {
+    /// Logs a committed batch of about `bytes` (through `log`) and resolves once it is
+    /// durable. A batch larger than the log's share of the snapshot is made durable by a
+    /// checkpoint instead of a log record.
     pub(crate) async fn log_batch(
         self: &Rc<Self>,
-        ids: &[u64],
-        vectors: &[f32],
+        bytes: usize,
+        log: impl FnOnce(&mut T::Log),
     ) -> Result<(), JsValue> {
-        let bytes = (ids.len() * 8 + vectors.len() * 4) as f64;
-        if bytes > self.log_limit(DEFAULT_PAGE_BYTES as u64) {
+        if bytes as f64 > self.log_limit(DEFAULT_PAGE_BYTES as u64) {
             self.commit();
             return self.checkpoint().await;
         }
-        self.pending.borrow_mut().batch(ids, vectors);
+        log(&mut self.pending.borrow_mut());
         self.pending_ops.set(true);
         self.flush().await
     }
@@ -613,7 +614,7 @@ impl PageReader {
     }
 
     /// The next page's checked payload; `None` after the last.
-    pub(crate) fn next_page(&mut self) -> Result<Option<Vec<u8>>, JsValue> {
+    pub(crate) fn next_page(&mut self) -> Result<Option<Payload>, JsValue> {
         let (m, i) = (&self.m, self.next);
         if i >= m.pages {
             return Ok(None);
@@ -623,7 +624,7 @@ impl PageReader {
             "page {i} of {} of checkpoint generation {}",
             m.pages, m.generation
         );
-        let mut bytes = bytes_of(&self.pages.get(i), &what)?;
+        let bytes = bytes_of(&self.pages.get(i), &what)?;
         self.pages.set(i, JsValue::UNDEFINED);
         let len = elex_store::read_page(&bytes, m.kind, m.generation, i, m.pages)
             .map_err(store_error)?
@@ -638,8 +639,17 @@ impl PageReader {
                 ),
             }));
         }
-        bytes.drain(..elex_store::PAGE_HEADER);
-        Ok(Some(bytes))
+        Ok(Some(Payload(bytes)))
+    }
+}
+
+/// A checked page as read (header included); derefs to its payload.
+pub(crate) struct Payload(Vec<u8>);
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0[elex_store::PAGE_HEADER..]
     }
 }
 
@@ -824,6 +834,65 @@ impl Persisted for Learner {
             .map_err(|_| busy("replay"))?
             .apply_ops(&ops)
             .map_err(q_error)
+    }
+}
+
+impl Persisted for elex_text::TextIndex {
+    const KIND: Kind = Kind::Text;
+    type Log = TextLog;
+    type Op = TextOp;
+
+    fn take_log(log: &mut TextLog) -> (u32, Vec<u8>) {
+        log.take()
+    }
+
+    fn copy(&self) -> Result<Self, JsValue> {
+        self.try_clone().map_err(text_error)
+    }
+
+    async fn write_snapshot(&self, spec: PageSpec<'_>) -> Result<Manifest, JsValue> {
+        let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
+        let mut w = self.snapshot_writer();
+        while !w.step(self, || slicer.expired()).map_err(text_error)? {
+            slicer.pause().await;
+        }
+        let bytes = w.finish(self);
+        let mut out = PageWriter::new(spec, bytes.len() as u64, 0);
+        for piece in bytes.chunks(CHUNK_BYTES) {
+            out.push(piece).await?;
+        }
+        out.finish(&[]).await
+    }
+
+    async fn read_snapshot(mut pages: PageReader) -> Result<Self, JsValue> {
+        let mut bytes = Vec::new();
+        while let Some(page) = pages.next_page()? {
+            bytes.extend_from_slice(&page);
+        }
+        let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
+        let mut l = elex_text::SnapshotLoader::new(bytes).map_err(text_error)?;
+        while !l.step(|| slicer.expired()).map_err(text_error)? {
+            slicer.pause().await;
+        }
+        l.finish().map_err(text_error)
+    }
+
+    fn decode(&self, payload: &[u8], ops: u32) -> Result<Vec<TextOp>, String> {
+        let ops = decode_text_ops(payload, ops).map_err(|e| e.to_string())?;
+        self.check_ops(&ops).map_err(|e| e.to_string())?;
+        Ok(ops)
+    }
+
+    async fn apply(
+        inner: &Rc<RefCell<Self>>,
+        ops: Vec<TextOp>,
+        _slicer: &mut Slicer,
+    ) -> Result<(), JsValue> {
+        inner
+            .try_borrow_mut()
+            .map_err(|_| busy("replay"))?
+            .apply_ops(&ops)
+            .map_err(text_error)
     }
 }
 

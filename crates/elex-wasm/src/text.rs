@@ -16,6 +16,7 @@ use crate::args;
 use crate::error::{js_error, text_error, type_error};
 use crate::hnsw::{HnswIndex, SearchResult, slice_options};
 use crate::idb;
+use crate::persist::{self, Durable};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
 
 /// Options of `new TextIndex(options)`.
@@ -47,6 +48,8 @@ const READ_TEXTS: u32 = 1024;
 pub struct TextIndex {
     inner: Rc<RefCell<elex_text::TextIndex>>,
     queue: Rc<Queue>,
+    /// Set for an index from `TextIndex.open`.
+    durable: Option<Rc<Durable<elex_text::TextIndex>>>,
 }
 
 fn busy(what: &str) -> JsValue {
@@ -62,6 +65,14 @@ impl TextIndex {
         TextIndex {
             inner: Rc::new(RefCell::new(t)),
             queue: Rc::default(),
+            durable: None,
+        }
+    }
+
+    fn check_persist(&self, what: &str) -> Result<(), JsValue> {
+        match &self.durable {
+            Some(d) => d.check_writable(what),
+            None => Ok(()),
         }
     }
 
@@ -90,6 +101,31 @@ impl TextIndex {
             hits.iter().map(|h| h.score).collect(),
         ))
     }
+}
+
+/// The core options from `TextIndexOptions` (every key checked).
+fn text_options(options: JsValue) -> Result<TextOptions, JsValue> {
+    let o: TextIndexOptions = if options.is_undefined() {
+        TextIndexOptions::default()
+    } else {
+        crate::error::check_keys(
+            &options,
+            "text index options",
+            &["stem", "stopWords", "k1", "b"],
+        )?;
+        serde_wasm_bindgen::from_value(options)
+            .map_err(|e| type_error("INVALID_OPTIONS", format!("text index options: {e}")))?
+    };
+    let d = TextOptions::default();
+    let opts = TextOptions {
+        tokenizer: TokenizerOptions {
+            stem: o.stem.unwrap_or(d.tokenizer.stem),
+            stop_words: o.stop_words.unwrap_or(d.tokenizer.stop_words),
+        },
+        k1: o.k1.unwrap_or(d.k1),
+        b: o.b.unwrap_or(d.b),
+    };
+    Ok(opts)
 }
 
 /// The strings of a JS array, read in time slices (a 50,000-passage array is no single long
@@ -134,27 +170,7 @@ impl TextIndex {
         >,
     ) -> Result<TextIndex, JsValue> {
         crate::set_panic_hook();
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let o: TextIndexOptions = if options.is_undefined() {
-            TextIndexOptions::default()
-        } else {
-            crate::error::check_keys(
-                &options,
-                "text index options",
-                &["stem", "stopWords", "k1", "b"],
-            )?;
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| type_error("INVALID_OPTIONS", format!("text index options: {e}")))?
-        };
-        let d = TextOptions::default();
-        let opts = TextOptions {
-            tokenizer: TokenizerOptions {
-                stem: o.stem.unwrap_or(d.tokenizer.stem),
-                stop_words: o.stop_words.unwrap_or(d.tokenizer.stop_words),
-            },
-            k1: o.k1.unwrap_or(d.k1),
-            b: o.b.unwrap_or(d.b),
-        };
+        let opts = text_options(options.unwrap_or(JsValue::UNDEFINED))?;
         elex_text::TextIndex::new(opts)
             .map(TextIndex::wrap)
             .map_err(text_error)
@@ -168,7 +184,12 @@ impl TextIndex {
     ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
         let text = args::string(&text, "text")?;
-        self.write("add")?.add(id, &text).map_err(text_error)
+        self.check_persist("add")?;
+        self.write("add")?.add(id, &text).map_err(text_error)?;
+        if let Some(d) = &self.durable {
+            d.record(|log| log.add(id, &text));
+        }
+        Ok(())
     }
 
     /// Adds `ids.length` texts; resolves to the number added. Validated whole first, then
@@ -189,14 +210,18 @@ impl TextIndex {
             let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
             Ok::<_, JsValue>((ids, progress, slice_ms))
         })();
+        let writable = self.check_persist("addBatch");
+        let durable = self.durable.clone();
         let turn = self.queue.join();
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let _turn = turn.await;
+            writable?;
             let (ids, progress, slice_ms) = parsed?;
             let mut slicer = Slicer::new(slice_ms);
             let texts = read_texts(&texts, &mut slicer).await?;
             let total = ids.len();
+            let logged = durable.as_ref().map(|_| (ids.clone(), texts.clone()));
             let mut batch = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -232,6 +257,10 @@ impl TextIndex {
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
                 .commit_batch(batch);
+            if let (Some(d), Some((ids, texts))) = (&durable, logged) {
+                let bytes = ids.len() * 12 + texts.iter().map(String::len).sum::<usize>();
+                d.log_batch(bytes, |log| log.batch(&ids, &texts)).await?;
+            }
             Ok(JsValue::from(total as f64))
         })
     }
@@ -273,7 +302,12 @@ impl TextIndex {
         #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
     ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
-        self.write("delete")?.delete(id).map_err(text_error)
+        self.check_persist("delete")?;
+        self.write("delete")?.delete(id).map_err(text_error)?;
+        if let Some(d) = &self.durable {
+            d.record(|log| log.delete(id));
+        }
+        Ok(())
     }
 
     /// Whether `id` is a live text.
@@ -294,10 +328,12 @@ impl TextIndex {
         #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
     ) -> js_sys::Promise {
         let parsed = slice_options(&options.unwrap_or(JsValue::UNDEFINED));
+        let writable = self.check_persist("compact");
         let turn = self.queue.join();
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let _turn = turn.await;
+            writable?;
             let (progress, slice_ms) = parsed?;
             let bytes = write_snapshot(&inner, None, slice_ms).await?;
             let fresh = read_snapshot(bytes, progress, slice_ms).await?;
@@ -308,6 +344,131 @@ impl TextIndex {
                 .map_err(text_error)?;
             Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// Opens the persistent text index `name` in the IndexedDB database `dbName`, or creates
+    /// it from the other options (those of `new TextIndex`; see `TextOpenOptions`). Adds and
+    /// deletes are applied at once and logged; the layout, `flush`, checkpoints, recovery and
+    /// the one writer across tabs are those of `HnswIndex.open`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TextIndex>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "TextOpenOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let place = crate::hnsw::place_options(&options)?;
+            let create = js_sys::Object::new();
+            for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
+                let pair: js_sys::Array = entry.unchecked_into();
+                let key = pair.get(0).as_string().unwrap_or_default();
+                if !crate::hnsw::OPEN_KEYS.contains(&key.as_str()) {
+                    js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
+                }
+            }
+            let has = |k: &str| js_sys::Reflect::has(&create, &k.into()).unwrap_or(false);
+            let given = [has("stem"), has("stopWords"), has("k1"), has("b")];
+            let opts = text_options(create.into())?;
+            let queue: Rc<Queue> = Rc::default();
+            let (inner, durable) = persist::open(
+                place,
+                || elex_text::TextIndex::new(opts).map_err(text_error),
+                queue.clone(),
+            )
+            .await?;
+            // An existing index keeps its settings; options given must agree with them.
+            let stored = inner.borrow().options();
+            let clash = (given[0] && stored.tokenizer.stem != opts.tokenizer.stem)
+                || (given[1] && stored.tokenizer.stop_words != opts.tokenizer.stop_words)
+                || (given[2] && stored.k1 != opts.k1)
+                || (given[3] && stored.b != opts.b);
+            if clash {
+                let _ = durable.close().await;
+                return Err(js_error(
+                    "INVALID_OPTIONS",
+                    format!("open options: the stored text index has options {stored:?}"),
+                    false,
+                ));
+            }
+            Ok(TextIndex {
+                inner,
+                queue,
+                durable: Some(durable),
+            }
+            .into())
+        })
+    }
+
+    /// Resolves when every add and delete so far is durable (immediate in memory).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(d) = durable {
+                d.flush().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Writes a new checkpoint and drops the log it covers (`NOT_PERSISTENT` in memory).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn checkpoint(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match durable {
+                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
+                None => Err(js_error(
+                    "NOT_PERSISTENT",
+                    "checkpoint: this text index lives in memory only (use TextIndex.open)".into(),
+                    false,
+                )),
+            }
+        })
+    }
+
+    /// Flushes and gives up the writer's role; later writes fail with `CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> js_sys::Promise {
+        let durable = self.durable.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(d) = durable {
+                d.close().await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Whether the index is kept in IndexedDB (`TextIndex.open`).
+    #[wasm_bindgen(getter)]
+    pub fn persistent(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    /// Whether writes are refused here (another tab or worker is the writer, or closed).
+    #[wasm_bindgen(getter, js_name = readOnly)]
+    pub fn read_only(&self) -> bool {
+        self.durable.as_ref().is_some_and(|d| !d.writable())
+    }
+
+    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ lost: number, firstLost: number } | null"
+    )]
+    pub fn recovered(&self) -> Result<JsValue, JsValue> {
+        match &self.durable {
+            Some(d) => d.recovered_js(),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The persistent side's figures (see `StorageStats`); `null` in memory.
+    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
+    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
+        match &self.durable {
+            Some(d) => d.stats(),
+            None => Ok(JsValue::NULL),
+        }
     }
 
     /// Live texts.
@@ -485,6 +646,19 @@ pub(crate) async fn load_text_index(db_name: &str, key: &str) -> Result<TextInde
         .await
         .map(TextIndex::wrap)
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TEXT_OPEN: &str = r#"
+/** Options of `TextIndex.open`: where the index lives (as in `HnswOpenOptions`), plus
+ * `TextIndexOptions` used when it is created. */
+export interface TextOpenOptions extends TextIndexOptions {
+    dbName: string;
+    name: string;
+    recover?: boolean;
+    checkpointShare?: number;
+    durability?: "strict" | "relaxed";
+}
+"#;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_HYBRID: &str = r#"

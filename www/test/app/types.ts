@@ -20,7 +20,21 @@ export async function typed(): Promise<number> {
   const t: SearchResult = text.search('fox', 5);
   const h: SearchResult = elex.hybridSearch(idx, text, { vector: [1, 0, 0, 0], text: 'fox', k: 2, fusion: { alpha: 0.3 }, allow: [1, 2] });
   const words: string[] = text.terms('Red Foxes');
+  const kept: HnswIndex = await elex.HnswIndex.open({ dbName: 'db', name: 'docs', dims: 4, storage: 'i8', checkpointShare: 0.5, durability: 'relaxed' });
+  kept.add(9, [1, 0, 0, 0]);
+  await kept.flush();
+  await kept.checkpoint();
+  const stats = kept.storageStats();
+  const readOnly: boolean = kept.readOnly;
+  const lost: number = kept.recovered?.lost ?? 0;
+  await kept.close();
+  const notes: TextIndex = await elex.TextIndex.open({ dbName: 'db', name: 'notes', stem: true });
+  const learner = await elex.QLearner.open({ dbName: 'db', name: 'q', states: 4, actions: 2, alpha: 0.5, gamma: 0.9, seed: 1 });
+  await learner.flush();
   void added;
+  void readOnly;
+  void notes;
+  void (stats ? stats.generation + lost : 0);
   return ids.length + scores.length + bytes + back.size + (elex.flavour === 'simd' ? 1 : 0) + nText + t.length + h.length + words.length;
 }
 

@@ -70,6 +70,18 @@ export async function workerApiJob(base, queries, dims) {
   } catch (e) {
     freedCode = e.code;
   }
+  // Persistent objects in the worker: open, write, flush, close, reopen.
+  const dbName = `worker-api-${Date.now()}`;
+  const pv = await elex.HnswIndex.open({ dbName, name: 'v', dims });
+  await pv.addBatch(Float64Array.from({ length: 10 }, (_, i) => i), base.subarray(0, 10 * dims));
+  await pv.add(99, base.subarray(10 * dims, 11 * dims));
+  await pv.flush();
+  const persistentFlags = [await pv.persistent, await pv.readOnly];
+  await pv.close();
+  const pv2 = await elex.HnswIndex.open({ dbName, name: 'v' });
+  const reopenedSize = await pv2.size;
+  const generation = (await pv2.storageStats()).generation;
+  await pv2.close();
   const page = await import('elex').then((m) => m.init());
   const pageText = new page.TextIndex();
   await pageText.addBatch(Float64Array.from({ length: n }, (_, i) => i), texts);
@@ -78,7 +90,7 @@ export async function workerApiJob(base, queries, dims) {
     freedCode,
     flavour: elex.flavour, added, progressCalls: progress.length, lastProgress: progress.at(-1), ids, codes,
     rolledBack: rejected, sizeAfter, restoredSize: await back.size, snapshotBytes: snap.length,
-    cacheValue: v && v[0], cacheBytes: await cache.bytes, q01,
+    cacheValue: v && v[0], cacheBytes: await cache.bytes, q01, persistentFlags, reopenedSize, generation,
   };
   elex.terminate();
   return result;
