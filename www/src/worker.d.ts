@@ -1,9 +1,9 @@
 // Types of `elex/worker`: the classes of `elex`, run in a module worker, every method returning a
 // promise. Option types are the generated ones of the main build.
-import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats } from '../pkg/web/simd/elex.js';
+import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered } from '../pkg/web/simd/elex.js';
 import type { InitOptions, Flavour } from './index.js';
 
-export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats };
+export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered };
 
 /** The persistent side of an object from `open` (`HnswIndex.open` and friends). */
 export interface WorkerPersistent {
@@ -13,7 +13,7 @@ export interface WorkerPersistent {
   storageStats(): Promise<StorageStats | null>;
   readonly persistent: Promise<boolean>;
   readonly readOnly: Promise<boolean>;
-  readonly recovered: Promise<{ lost: number; firstLost: number } | null>;
+  readonly recovered: Promise<Recovered | null>;
 }
 
 type Vector = Float32Array | Float64Array | number[];

@@ -370,3 +370,48 @@ for (const simd of [true, false]) {
     await t2.close();
   });
 }
+
+test('a database the browser reports deleting (dataLoss "total") is DATA_LOST, not a silent empty index', async () => {
+  const elex = await init();
+  const dbName = fresh();
+  // Chromium deletes a backing store it finds corrupt and says so in the upgrade event; here
+  // the event of the next open says so.
+  const real = globalThis.indexedDB;
+  const faking = {
+    open(name, version) {
+      const req = real.open(name, version);
+      return new Proxy(req, {
+        set(target, prop, value) {
+          if (prop === 'onupgradeneeded' && typeof value === 'function') {
+            target.onupgradeneeded = (ev) => {
+              Object.defineProperty(ev, 'dataLoss', { value: 'total' });
+              Object.defineProperty(ev, 'dataLossMessage', { value: 'IndexedDB (database was corrupt): Unknown corruption' });
+              return value(ev);
+            };
+            return true;
+          }
+          target[prop] = value;
+          return true;
+        },
+        get(target, prop) {
+          const v = target[prop];
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    },
+  };
+  globalThis.indexedDB = faking;
+  try {
+    await assert.rejects(elex.HnswIndex.open({ dbName, name: 'i', dims: 4 }), (e) => {
+      assert.equal(e.code, 'DATA_LOST');
+      assert.match(e.message, /the browser deleted IndexedDB database .*Unknown corruption/);
+      return true;
+    });
+    const fresh = await elex.HnswIndex.open({ dbName: `${dbName}-2`, name: 'i', dims: 4, recover: true });
+    assert.equal(fresh.size, 0);
+    assert.equal(fresh.recovered.browserDataLoss, 'total: IndexedDB (database was corrupt): Unknown corruption');
+    await fresh.close();
+  } finally {
+    globalThis.indexedDB = real;
+  }
+});

@@ -13,7 +13,7 @@
 // `{ seq }` after each log commit and `{ gen }` after each checkpoint on a BroadcastChannel of
 // the same name). Without the Locks API (Node) every opener is a writer.
 
-import { idbOpen, transaction, done, mapError } from './idb.js';
+import { idbOpen, transaction, done, mapError, dataLossOf } from './idb.js';
 
 const keyRange = (lo, hi) => IDBKeyRange.bound(lo, hi);
 
@@ -38,6 +38,7 @@ export class DurableStore {
   static async open(dbName, name, durability, onNews, onWriter) {
     const db = await idbOpen(dbName, 2);
     const s = new DurableStore(db, dbName, name, durability);
+    s.dataLoss = dataLossOf(db) || null;
     await s.lock(onWriter);
     if (typeof BroadcastChannel === 'function') {
       s.channel = new BroadcastChannel(s.lockName);

@@ -28,6 +28,13 @@ export function mapError(err, what) {
   }
 }
 
+const dataLoss = new WeakMap();
+
+/// What the browser reported losing when `db` was opened (see idbOpen), or undefined.
+export function dataLossOf(db) {
+  return dataLoss.get(db);
+}
+
 export function idbOpen(name, version) {
   version = Math.max(version || 1, SCHEMA);
   return new Promise((resolve, reject) => {
@@ -43,8 +50,13 @@ export function idbOpen(name, version) {
       reject(mapError(e, `opening ${name}`));
       return;
     }
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = (ev) => {
       const db = req.result;
+      // Chromium deletes a backing store it finds corrupt and says so here (dataLoss "total"):
+      // remembered, so a persistent object can report the loss instead of starting empty.
+      if (ev && ev.dataLoss && ev.dataLoss !== 'none') {
+        dataLoss.set(db, `${ev.dataLoss}${ev.dataLossMessage ? `: ${ev.dataLossMessage}` : ''}`);
+      }
       for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
     };
     req.onsuccess = () => {

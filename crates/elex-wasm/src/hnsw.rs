@@ -390,6 +390,14 @@ export interface HnswOpenOptions extends Partial<HnswIndexOptions> {
      * necessarily a power loss). */
     durability?: "strict" | "relaxed";
 }
+/** What a recovering open (`recover: true`) dropped: `lost` log records from `firstLost` on
+ * (null when the log was whole), or, in `browserDataLoss`, the browser's report that it deleted
+ * the whole database (Chromium does when it finds the database corrupt on open). */
+export interface Recovered {
+    lost: number;
+    firstLost: number | null;
+    browserDataLoss?: string;
+}
 /** The persistent side's figures (`storageStats()`). */
 export interface StorageStats {
     /** The current checkpoint's generation. */
@@ -408,8 +416,14 @@ export interface StorageStats {
 "#;
 
 /// The keys of open options that say where a persistent object lives.
-pub(crate) const OPEN_KEYS: [&str; 5] =
-    ["dbName", "name", "recover", "checkpointShare", "durability"];
+pub(crate) const OPEN_KEYS: [&str; 6] = [
+    "dbName",
+    "name",
+    "recover",
+    "checkpointShare",
+    "durability",
+    "pageBytes",
+];
 
 /// Where a persistent object lives, from its open options (the other keys are the caller's).
 pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
@@ -470,13 +484,17 @@ pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
             }
         },
     };
+    let page_bytes = match get("pageBytes") {
+        None => elex_store::DEFAULT_PAGE_BYTES,
+        Some(v) => args::integer(&v, "pageBytes", 4096.0, f64::from(64u32 << 20))? as usize,
+    };
     Ok(OpenOptions {
         db_name,
         name,
         recover,
         checkpoint_share,
         durability,
-        page_bytes: elex_store::DEFAULT_PAGE_BYTES,
+        page_bytes,
     })
 }
 
@@ -869,10 +887,7 @@ impl HnswIndex {
 
     /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }` (log records
     /// dropped, and the first of them); `null` when nothing was lost.
-    #[wasm_bindgen(
-        getter,
-        unchecked_return_type = "{ lost: number, firstLost: number } | null"
-    )]
+    #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
         match &self.durable {
             Some(d) => d.recovered_js(),

@@ -38,6 +38,10 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, getter)]
     fn writer(this: &DurableStore) -> bool;
+    /// What the browser reported deleting when the database was opened (Chromium deletes a
+    /// backing store it finds corrupt), or null.
+    #[wasm_bindgen(method, getter, js_name = dataLoss)]
+    fn data_loss(this: &DurableStore) -> Option<String>;
     #[wasm_bindgen(catch, method, js_name = readManifest)]
     async fn read_manifest(this: &DurableStore) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, method, js_name = readPages)]
@@ -101,10 +105,12 @@ pub(crate) struct OpenOptions {
 }
 
 /// What a recovering open dropped.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Recovered {
     pub lost: u64,
     pub first_lost: Option<u64>,
+    /// The browser's own report of deleting the database (everything was lost).
+    pub browser_loss: Option<String>,
 }
 
 /// A JS callback kept alive by the object.
@@ -353,12 +359,20 @@ impl<T: Persisted> Durable<T> {
 
     /// `{ lost, firstLost }` after a recovering open that dropped records, else `null`.
     pub(crate) fn recovered_js(&self) -> Result<JsValue, JsValue> {
-        let Some(first) = self.recovered.first_lost else {
+        let r = &self.recovered;
+        if r.first_lost.is_none() && r.browser_loss.is_none() {
             return Ok(JsValue::NULL);
-        };
+        }
         let o = js_sys::Object::new();
-        js_sys::Reflect::set(&o, &"lost".into(), &(self.recovered.lost as f64).into())?;
-        js_sys::Reflect::set(&o, &"firstLost".into(), &(first as f64).into())?;
+        js_sys::Reflect::set(&o, &"lost".into(), &(r.lost as f64).into())?;
+        js_sys::Reflect::set(
+            &o,
+            &"firstLost".into(),
+            &r.first_lost.map_or(JsValue::NULL, |f| (f as f64).into()),
+        )?;
+        if let Some(m) = &r.browser_loss {
+            js_sys::Reflect::set(&o, &"browserDataLoss".into(), &m.into())?;
+        }
         Ok(o.into())
     }
 
@@ -987,6 +1001,22 @@ pub(crate) async fn open<T: Persisted>(
     )
     .await?
     .unchecked_into();
+    // The browser deleted the database it found corrupt (Chromium): everything is gone. That is
+    // an error to report, not an empty index to start silently.
+    let browser_loss = store.data_loss();
+    if let (Some(msg), false) = (&browser_loss, opts.recover) {
+        store.close();
+        return Err(js_error(
+            "DATA_LOST",
+            format!(
+                "the browser deleted IndexedDB database \"{}\" when it was opened ({msg}): \
+                 \"{}\" and everything else in it are lost; open with recover: true to start \
+                 again empty",
+                opts.db_name, opts.name
+            ),
+            false,
+        ));
+    }
     let (value, m, replayed) = match load(&store, &opts, create).await {
         Ok(x) => x,
         Err(e) => {
@@ -1016,6 +1046,7 @@ pub(crate) async fn open<T: Persisted>(
         recovered: Recovered {
             lost: replayed.lost,
             first_lost: replayed.first_lost,
+            browser_loss,
         },
         callbacks: RefCell::new(vec![news, promoted]),
         slot: slot.clone(),

@@ -325,10 +325,7 @@ impl QLearner {
     }
 
     /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
-    #[wasm_bindgen(
-        getter,
-        unchecked_return_type = "{ lost: number, firstLost: number } | null"
-    )]
+    #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
         match &self.durable {
             Some(d) => d.recovered_js(),
