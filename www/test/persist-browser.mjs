@@ -155,7 +155,7 @@ try {
   const outcomes = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const dir = join(profile, `crash-${trial}`);
-    const killBrowser = args.kill === 'both' ? trial % 2 === 1 : args.kill === 'browser';
+    const killBrowser = args.kill === 'both' ? trial % 2 === 1 : args.kill === 'browser' || args.kill === 'main';
     let lastAck = -1;
     {
       const { browser, context, child, exited } = await startBrowser(dir);
@@ -176,7 +176,14 @@ try {
         })();
       }, { DIMS, PER_BATCH, pageBytes: args['page-bytes'] ? Number(args['page-bytes']) : undefined });
       await new Promise((r) => setTimeout(r, 300 + random() * 2500));
-      if (killBrowser) {
+      if (killBrowser && args.kill === 'main') {
+        // Only the browser's main process; its helpers notice and exit on their own.
+        try { process.kill(child.pid, 'SIGKILL'); } catch (_) { /* gone */ }
+        await exited;
+        await new Promise((r) => setTimeout(r, 2000));
+        // Helpers still alive keep the group id theirs, so this reaches no one else.
+        try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* all gone */ }
+      } else if (killBrowser) {
         child.killAll();
         await exited;
       } else {

@@ -235,6 +235,27 @@ for (const simd of [true, false]) {
     await assert.rejects(m.checkpoint(), (e) => e.code === 'NOT_PERSISTENT');
   });
 
+  test(`${flavour}: a batch larger than the log's share is made durable by a checkpoint, with writes queued behind it`, async () => {
+    const elex = await elexP;
+    const dbName = fresh();
+    const a = await elex.HnswIndex.open({ dbName, name: 'big', dims: 384, efConstruction: 16, m: 8 });
+    const n = 3000; // 4.6 MB of vectors: past the 4 MB floor and half the snapshot
+    const v = vectors(n + 2, 384, 6);
+    const before = a.storageStats();
+    const big = a.addBatch(Float64Array.from({ length: n }, (_, i) => i), v.subarray(0, n * 384));
+    const next = a.addBatch([n], v.subarray(n * 384, (n + 1) * 384)); // queued behind it
+    assert.equal(await big, n);
+    assert.equal(await next, 1);
+    const after = a.storageStats();
+    assert.equal(after.generation, before.generation + 1, JSON.stringify(after));
+    assert.ok(after.logBytes < 100000, `the big batch is in the checkpoint, not the log: ${after.logBytes}`);
+    const bytes = a.toBytes();
+    await a.close();
+    const b = await elex.HnswIndex.open({ dbName, name: 'big' });
+    assert.ok(same(b.toBytes(), bytes));
+    await b.close();
+  });
+
   test(`${flavour}: a rejected batch logs nothing and the index takes writes after it`, async () => {
     const elex = await elexP;
     const dbName = fresh();

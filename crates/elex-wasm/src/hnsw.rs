@@ -609,7 +609,7 @@ impl HnswIndex {
         let turn = self.queue.join();
         let inner = self.inner.clone();
         promise(async move {
-            let _turn = turn.await;
+            let turn = turn.await;
             writable?;
             let (ids, data, progress, slice_ms) = parsed?;
             let total = ids.len();
@@ -672,7 +672,8 @@ impl HnswIndex {
             if let (Some(d), Some((ids, data))) = (&durable, logged) {
                 // Resolves once the batch is durable.
                 let bytes = ids.len() * 9 + data.len() * 4;
-                d.log_batch(bytes, |log| log.batch(&ids, &data)).await?;
+                d.log_batch(bytes, |log| log.batch(&ids, &data), turn)
+                    .await?;
             }
             Ok(JsValue::from(total as f64))
         })

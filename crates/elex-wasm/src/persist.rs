@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{hnsw_error, js_error, q_error, text_error};
-use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
+use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, Turn};
 
 #[wasm_bindgen(module = "/js/durable.js")]
 extern "C" {
@@ -266,7 +266,15 @@ impl<T: Persisted> Durable<T> {
         {
             return;
         }
-        let _ = self.start_checkpoint();
+        // Nobody awaits a checkpoint started here: a failure is reported, and the log simply
+        // goes on (the next commit tries again).
+        let p = self.start_checkpoint();
+        let name = self.opts.name.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = wasm_bindgen_futures::JsFuture::from(p).await {
+                console_warn(&format!("elex: a checkpoint of \"{name}\" failed: {e:?}"));
+            }
+        });
     }
 
     /// Resolves when every mutation made so far is durable.
@@ -472,19 +480,26 @@ impl<T: Persisted> Durable<T> {
 
 impl<T: Persisted> Durable<T> {
     /// Logs a committed batch of about `bytes` (through `log`) and resolves once it is
-    /// durable. A batch larger than the log's share of the snapshot is made durable by a
-    /// checkpoint instead of a log record.
+    /// durable. `turn` is the batch's turn in the object's queue: the record is issued before
+    /// the turn is handed on (records go out in the order the operations were applied), the
+    /// wait for its commit after. A batch larger than the log's share of the snapshot is made
+    /// durable by a checkpoint instead of a log record (taken after the turn is handed on: a
+    /// checkpoint waits for the queue).
     pub(crate) async fn log_batch(
         self: &Rc<Self>,
         bytes: usize,
         log: impl FnOnce(&mut T::Log),
+        turn: Turn,
     ) -> Result<(), JsValue> {
         if bytes as f64 > self.log_limit(DEFAULT_PAGE_BYTES as u64) {
             self.commit();
+            drop(turn);
             return self.checkpoint().await;
         }
         log(&mut self.pending.borrow_mut());
         self.pending_ops.set(true);
+        self.commit();
+        drop(turn);
         self.flush().await
     }
 }

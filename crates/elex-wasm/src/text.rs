@@ -215,7 +215,7 @@ impl TextIndex {
         let turn = self.queue.join();
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let _turn = turn.await;
+            let turn = turn.await;
             writable?;
             let (ids, progress, slice_ms) = parsed?;
             let mut slicer = Slicer::new(slice_ms);
@@ -259,7 +259,8 @@ impl TextIndex {
                 .commit_batch(batch);
             if let (Some(d), Some((ids, texts))) = (&durable, logged) {
                 let bytes = ids.len() * 12 + texts.iter().map(String::len).sum::<usize>();
-                d.log_batch(bytes, |log| log.batch(&ids, &texts)).await?;
+                d.log_batch(bytes, |log| log.batch(&ids, &texts), turn)
+                    .await?;
             }
             Ok(JsValue::from(total as f64))
         })
