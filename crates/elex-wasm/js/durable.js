@@ -186,6 +186,13 @@ export class DurableStore {
     await finished;
   }
 
+  /// Hands the writer's lock on without closing (a takeover that could not catch up): this
+  /// one stays a reader.
+  giveUp() {
+    this.writer = false;
+    if (this.release) { this.release(); this.release = null; }
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;

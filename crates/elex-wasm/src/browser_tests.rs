@@ -11,9 +11,11 @@ use crate::{AdaptiveCache, HnswIndex, TextIndex, idb};
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen(inline_js = r#"
+// Raw access opens whatever version the database has (elex upgrades it to its schema 2); a new
+// database is created at version 1, as earlier builds did.
 export function putRaw(dbName, key, bytes) {
   return new Promise((resolve, reject) => {
-    const r = indexedDB.open(dbName, 1);
+    const r = indexedDB.open(dbName);
     r.onupgradeneeded = () => { r.result.createObjectStore('snapshots'); r.result.createObjectStore('spill'); };
     r.onsuccess = () => {
       const db = r.result;
@@ -49,7 +51,7 @@ export function holdOpen(dbName) {
 export function release() { if (holder) { holder.close(); holder = null; } }
 function withStore(dbName, mode, f) {
   return new Promise((resolve, reject) => {
-    const r = indexedDB.open(dbName, 1);
+    const r = indexedDB.open(dbName);
     r.onsuccess = () => {
       const db = r.result;
       const tx = db.transaction('snapshots', mode);

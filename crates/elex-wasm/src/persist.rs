@@ -74,6 +74,8 @@ extern "C" {
     async fn truncate_log(this: &DurableStore, from: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method)]
     fn close(this: &DurableStore);
+    #[wasm_bindgen(method, js_name = giveUp)]
+    fn give_up(this: &DurableStore);
 }
 
 /// Damaged pages or manifest: `CORRUPT`; a broken log: `DATA_LOST` (both name what).
@@ -302,6 +304,8 @@ impl<T: Persisted> Durable<T> {
         wasm_bindgen_futures::JsFuture::from(p).await.map(|_| ())
     }
 
+    /// Starts a checkpoint; `running` holds it until it settles (the future first runs on a
+    /// later microtask, after `running` is set here).
     fn start_checkpoint(self: &Rc<Self>) -> js_sys::Promise {
         let me = self.clone();
         let p = wasm_bindgen_futures::future_to_promise(async move {
@@ -468,10 +472,13 @@ impl<T: Persisted> Durable<T> {
             return;
         }
         if let Err(e) = self.catch_up_once().await {
+            // Writing on from a state that missed records would fork the log: stay a reader
+            // and let another tab or worker take the lock.
             console_warn(&format!(
-                "elex: taking over \"{}\" failed: {e:?}",
+                "elex: taking over \"{}\" failed, staying read-only: {e:?}",
                 self.opts.name
             ));
+            self.store.give_up();
             return;
         }
         self.writable.set(true);
