@@ -306,7 +306,10 @@ async function fuzzIndex(elex, r, budget) {
       }
       for (const id of batchIds) pendingIds.add(id);
       inFlight.push(p);
-      if (r.chance(0.5)) await settleAll();
+      // A persistent index applies a batch, then waits for it to be durable with the queue
+      // handed on (the next operation may start, as after a synchronous add): the model cannot
+      // tell when a batch in flight was applied, so those rounds settle each batch first.
+      if (place || r.chance(0.5)) await settleAll();
     } else if (op < 0.76) {
       const res = expectSync('toBytes', [], () => {
         try { return index.toBytes(); } catch (e) { if (e.code === 'BUSY' && busy()) return null; throw e; }
