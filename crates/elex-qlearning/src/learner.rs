@@ -276,19 +276,7 @@ impl Learner {
         next_states: &[u32],
         dones: &[u8],
     ) -> Result<BatchStats, QError> {
-        let n = states.len();
-        if [actions.len(), rewards.len(), next_states.len(), dones.len()]
-            .iter()
-            .any(|&l| l != n)
-        {
-            return Err(QError::BatchShape(format!(
-                "states {n}, actions {}, rewards {}, next_states {}, dones {}",
-                actions.len(),
-                rewards.len(),
-                next_states.len(),
-                dones.len()
-            )));
-        }
+        let n = check_shape(states, actions, rewards, next_states, dones)?;
         self.run(n, |i| {
             (
                 states[i],
@@ -354,19 +342,7 @@ impl Learner {
         next_states: &[u32],
         dones: &[u8],
     ) -> Result<(), QError> {
-        let n = states.len();
-        if [actions.len(), rewards.len(), next_states.len(), dones.len()]
-            .iter()
-            .any(|&l| l != n)
-        {
-            return Err(QError::BatchShape(format!(
-                "states {n}, actions {}, rewards {}, next_states {}, dones {}",
-                actions.len(),
-                rewards.len(),
-                next_states.len(),
-                dones.len()
-            )));
-        }
+        let n = check_shape(states, actions, rewards, next_states, dones)?;
         for i in 0..n {
             self.check(i, states[i], actions[i], rewards[i], next_states[i])?;
         }
@@ -521,4 +497,28 @@ fn stats(n: usize, abs: f64) -> BatchStats {
         updates: n,
         mean_abs_td: if n == 0 { 0.0 } else { (abs / n as f64) as f32 },
     }
+}
+
+/// The batch's length, if its five arrays have one.
+fn check_shape(
+    states: &[u32],
+    actions: &[u32],
+    rewards: &[f32],
+    next_states: &[u32],
+    dones: &[u8],
+) -> Result<usize, QError> {
+    let n = states.len();
+    if [actions.len(), rewards.len(), next_states.len(), dones.len()]
+        .iter()
+        .any(|&l| l != n)
+    {
+        return Err(QError::BatchShape(format!(
+            "states {n}, actions {}, rewards {}, next_states {}, dones {}",
+            actions.len(),
+            rewards.len(),
+            next_states.len(),
+            dones.len()
+        )));
+    }
+    Ok(n)
 }

@@ -498,17 +498,26 @@ pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     })
 }
 
-/// Splits `HnswOpenOptions` into where the index lives and the index options.
-fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
+/// Open options split into where the object lives and the rest (the object's own options,
+/// which its constructor checks).
+pub(crate) fn split_open_options(
+    options: &JsValue,
+) -> Result<(OpenOptions, js_sys::Object), JsValue> {
     let place = place_options(options)?;
-    let create = js_sys::Object::new();
+    let rest = js_sys::Object::new();
     for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
         let pair: js_sys::Array = entry.unchecked_into();
         let key = pair.get(0).as_string().unwrap_or_default();
         if !OPEN_KEYS.contains(&key.as_str()) {
-            js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
+            js_sys::Reflect::set(&rest, &key.into(), &pair.get(1))?;
         }
     }
+    Ok((place, rest))
+}
+
+/// Splits `HnswOpenOptions` into where the index lives and the index options.
+fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
+    let (place, create) = split_open_options(options)?;
     // The index options are checked now, even when the index exists (a typo is an error).
     let probe = js_sys::Object::assign(&js_sys::Object::new(), &create);
     if !js_sys::Reflect::has(&create, &"dims".into()).unwrap_or(false) {
@@ -516,16 +525,6 @@ fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue),
     }
     let params = index_params(probe.into())?;
     Ok((place, params, create.into()))
-}
-
-fn not_persistent(what: &str) -> JsValue {
-    js_error(
-        "NOT_PERSISTENT",
-        format!(
-            "{what}: this index lives in memory only (use HnswIndex.open for a persistent one)"
-        ),
-        false,
-    )
 }
 
 pub(crate) fn busy(what: &str) -> JsValue {
@@ -837,26 +836,17 @@ impl HnswIndex {
     /// batch larger than the log's share, its checkpoint). Immediate for an in-memory index.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        promise(async move {
-            if let Some(d) = durable {
-                d.flush().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::flush_promise(self.durable.clone())
     }
 
     /// Writes the index as a new generation of checkpoint pages, then switches to it and
     /// drops the log it covers. `NOT_PERSISTENT` for an in-memory index.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn checkpoint(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        promise(async move {
-            match durable {
-                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
-                None => Err(not_persistent("checkpoint")),
-            }
-        })
+        persist::checkpoint_promise(
+            self.durable.clone(),
+            "this index lives in memory only (use HnswIndex.open for a persistent one)",
+        )
     }
 
     /// Flushes, gives up the writer's role (another tab may take it) and closes the
@@ -864,13 +854,7 @@ impl HnswIndex {
     /// Nothing to do for an in-memory index.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        promise(async move {
-            if let Some(d) = durable {
-                d.close().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::close_promise(self.durable.clone())
     }
 
     /// Whether the index is kept in IndexedDB (`HnswIndex.open`).
@@ -883,27 +867,21 @@ impl HnswIndex {
     /// closed). False for an in-memory index.
     #[wasm_bindgen(getter, js_name = readOnly)]
     pub fn read_only(&self) -> bool {
-        self.durable.as_ref().is_some_and(|d| !d.writable())
+        persist::read_only(self.durable.as_ref())
     }
 
     /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }` (log records
     /// dropped, and the first of them); `null` when nothing was lost.
     #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.recovered_js(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::recovered(self.durable.as_ref())
     }
 
     /// The persistent side's figures: `{ generation, nextSeq, logBytes, snapshotBytes,
     /// bytesWritten, checkpoints }`; `null` for an in-memory index.
     #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
     pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.stats(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::stats(self.durable.as_ref())
     }
 
     /// Live vectors.

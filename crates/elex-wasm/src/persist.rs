@@ -511,6 +511,60 @@ impl<T: Persisted> Durable<T> {
     }
 }
 
+// ---- the persistent methods every class exposes (one body, three classes) -------------
+
+/// `flush()`: resolves when every mutation so far is durable; at once for an in-memory object.
+pub(crate) fn flush_promise<T: Persisted>(d: Option<Rc<Durable<T>>>) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        if let Some(d) = d {
+            d.flush().await?;
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// `checkpoint()`; `NOT_PERSISTENT` ("checkpoint: " + `in_memory`) for an in-memory object.
+pub(crate) fn checkpoint_promise<T: Persisted>(
+    d: Option<Rc<Durable<T>>>,
+    in_memory: &'static str,
+) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        match d {
+            Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
+            None => Err(js_error(
+                "NOT_PERSISTENT",
+                format!("checkpoint: {in_memory}"),
+                false,
+            )),
+        }
+    })
+}
+
+/// `close()`: flushes and gives up the writer's role; nothing for an in-memory object.
+pub(crate) fn close_promise<T: Persisted>(d: Option<Rc<Durable<T>>>) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        if let Some(d) = d {
+            d.close().await?;
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// `readOnly`: false for an in-memory object.
+pub(crate) fn read_only<T: Persisted>(d: Option<&Rc<Durable<T>>>) -> bool {
+    d.is_some_and(|d| !d.writable())
+}
+
+/// `recovered`: `null` for an in-memory object.
+pub(crate) fn recovered<T: Persisted>(d: Option<&Rc<Durable<T>>>) -> Result<JsValue, JsValue> {
+    d.map_or(Ok(JsValue::NULL), |d| d.recovered_js())
+}
+
+/// `storageStats()`: `null` for an in-memory object.
+pub(crate) fn stats<T: Persisted>(d: Option<&Rc<Durable<T>>>) -> Result<JsValue, JsValue> {
+    d.map_or(Ok(JsValue::NULL), |d| d.stats())
+}
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = warn)]

@@ -274,42 +274,23 @@ impl QLearner {
     /// Resolves when every update and action so far is durable (immediate in memory).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if let Some(d) = durable {
-                d.flush().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::flush_promise(self.durable.clone())
     }
 
     /// Writes the learner as a new checkpoint and drops the log it covers (`NOT_PERSISTENT`
     /// in memory).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn checkpoint(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            match durable {
-                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
-                None => Err(js_error(
-                    "NOT_PERSISTENT",
-                    "checkpoint: this learner lives in memory only (use QLearner.open)".into(),
-                    false,
-                )),
-            }
-        })
+        persist::checkpoint_promise(
+            self.durable.clone(),
+            "this learner lives in memory only (use QLearner.open)",
+        )
     }
 
     /// Flushes and gives up the writer's role; later updates fail with `CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if let Some(d) = durable {
-                d.close().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::close_promise(self.durable.clone())
     }
 
     /// Whether the learner is kept in IndexedDB (`QLearner.open`).
@@ -321,25 +302,19 @@ impl QLearner {
     /// Whether updates are refused here (another tab or worker is the writer, or closed).
     #[wasm_bindgen(getter, js_name = readOnly)]
     pub fn read_only(&self) -> bool {
-        self.durable.as_ref().is_some_and(|d| !d.writable())
+        persist::read_only(self.durable.as_ref())
     }
 
     /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
     #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.recovered_js(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::recovered(self.durable.as_ref())
     }
 
     /// The persistent side's figures (see `StorageStats`); `null` in memory.
     #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
     pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.stats(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::stats(self.durable.as_ref())
     }
 }
 

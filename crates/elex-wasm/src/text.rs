@@ -357,15 +357,7 @@ impl TextIndex {
     ) -> js_sys::Promise {
         crate::set_panic_hook();
         wasm_bindgen_futures::future_to_promise(async move {
-            let place = crate::hnsw::place_options(&options)?;
-            let create = js_sys::Object::new();
-            for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
-                let pair: js_sys::Array = entry.unchecked_into();
-                let key = pair.get(0).as_string().unwrap_or_default();
-                if !crate::hnsw::OPEN_KEYS.contains(&key.as_str()) {
-                    js_sys::Reflect::set(&create, &key.into(), &pair.get(1))?;
-                }
-            }
+            let (place, create) = crate::hnsw::split_open_options(&options)?;
             let has = |k: &str| js_sys::Reflect::has(&create, &k.into()).unwrap_or(false);
             let given = [has("stem"), has("stopWords"), has("k1"), has("b")];
             let opts = text_options(create.into())?;
@@ -402,41 +394,22 @@ impl TextIndex {
     /// Resolves when every add and delete so far is durable (immediate in memory).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if let Some(d) = durable {
-                d.flush().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::flush_promise(self.durable.clone())
     }
 
     /// Writes a new checkpoint and drops the log it covers (`NOT_PERSISTENT` in memory).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn checkpoint(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            match durable {
-                Some(d) => d.checkpoint().await.map(|_| JsValue::UNDEFINED),
-                None => Err(js_error(
-                    "NOT_PERSISTENT",
-                    "checkpoint: this text index lives in memory only (use TextIndex.open)".into(),
-                    false,
-                )),
-            }
-        })
+        persist::checkpoint_promise(
+            self.durable.clone(),
+            "this text index lives in memory only (use TextIndex.open)",
+        )
     }
 
     /// Flushes and gives up the writer's role; later writes fail with `CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> js_sys::Promise {
-        let durable = self.durable.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if let Some(d) = durable {
-                d.close().await?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        persist::close_promise(self.durable.clone())
     }
 
     /// Whether the index is kept in IndexedDB (`TextIndex.open`).
@@ -448,25 +421,19 @@ impl TextIndex {
     /// Whether writes are refused here (another tab or worker is the writer, or closed).
     #[wasm_bindgen(getter, js_name = readOnly)]
     pub fn read_only(&self) -> bool {
-        self.durable.as_ref().is_some_and(|d| !d.writable())
+        persist::read_only(self.durable.as_ref())
     }
 
     /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
     #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
     pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.recovered_js(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::recovered(self.durable.as_ref())
     }
 
     /// The persistent side's figures (see `StorageStats`); `null` in memory.
     #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
     pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        match &self.durable {
-            Some(d) => d.stats(),
-            None => Ok(JsValue::NULL),
-        }
+        persist::stats(self.durable.as_ref())
     }
 
     /// Live texts.
