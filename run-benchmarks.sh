@@ -107,6 +107,14 @@ else
 fi
 
 echo
+echo "== the demo in Chromium: query cycle (embed + search + fetch) P50/P95, model load, first visit and reload to the first answer, long tasks"
+if [[ $mode == quick ]]; then
+  ELEX_DATA="$data" node --test-reporter=dot www/test/demo-e2e.mjs --bench --questions 50 --out "$out/demo"
+else
+  ELEX_DATA="$data" node --test-reporter=dot www/test/demo-e2e.mjs --bench --questions 200 --out "$out/demo"
+fi
+
+echo
 echo "== long tasks while building in Chromium: sliced, one task, the old 2,000-vector chunks, and elex/worker"
 if [[ $mode == quick ]]; then
   node www/bench/longtask/run.mjs --data "$data" --n 10000 --rounds 1 --out "$out/longtask"

@@ -64,8 +64,12 @@ if [[ -f www/package.json ]]; then
     log "npm ci in www/"
     # npm ci refuses this lock on some mirrors (npm leaves other platforms' optional rollup
     # binaries out of it); npm install then installs the same locked versions.
-    (cd www && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
-      npm install --no-audit --no-fund --loglevel=error; })
+    # ONNXRUNTIME_NODE_INSTALL=skip: @huggingface/transformers (the demo's embedding model)
+    # pulls in onnxruntime-node, whose install script would download from outside the
+    # registry; its CPU binaries are in the npm package already.
+    (cd www && export ONNXRUNTIME_NODE_INSTALL=skip &&
+      { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+        npm install --no-audit --no-fund --loglevel=error; })
   fi
 fi
 

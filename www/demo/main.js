@@ -1,120 +1,136 @@
-// The demo: real passages (docs-50k) with their all-MiniLM-L6-v2 embeddings, an HNSW index built
-// (or loaded from IndexedDB) and searched in a Web Worker through `elex/worker`, nearest-neighbour
-// search on a picked passage, and an AdaptiveCache on the page holding passage texts under a small
-// budget (spilling to IndexedDB).
-import { init } from 'elex';
-import { open } from 'elex/worker';
-
+// The demo's page: a question box, hybrid results with the matched words highlighted and the
+// time of each stage, notes, and the memory budget. Everything heavy (the model, the indexes,
+// IndexedDB) runs in the engine worker (engine.js); the page only renders.
 const $ = (id) => document.getElementById(id);
-const DB = 'elex-demo';
-const KEY = 'docs-index-v1';
-const kb = (b) => `${(b / 1024).toFixed(0)} KB`;
+const kb = (b) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MB` : `${(b / 1024).toFixed(0)} KB`);
+const ms = (x) => `${x.toFixed(1)} ms`;
+
+const worker = new Worker(new URL('./engine.js', import.meta.url), { type: 'module' });
+let seq = 0;
+const waiting = new Map();
+worker.onmessage = ({ data }) => {
+  if (data.event === 'progress') return progress(data);
+  if (data.event === 'note') return showNotes();
+  const w = waiting.get(data.id);
+  if (!w) return;
+  waiting.delete(data.id);
+  if (data.error) w.reject(Object.assign(new Error(data.error.message), { code: data.error.code }));
+  else w.resolve(data.result);
+};
+function call(op, args) {
+  const id = ++seq;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args });
+  });
+}
 
 function status(text) {
   $('status').textContent = text;
 }
+const STAGES = { download: 'Downloading passages and embeddings', texts: 'Storing passages', text: 'Indexing words', vectors: 'Indexing vectors', checkpoint: 'Saving the index' };
+function progress({ stage, done, total }) {
+  $('progress').value = done / total;
+  status(`First visit: ${STAGES[stage] ?? stage}… ${Math.round((100 * done) / total)}%`);
+}
+
+function showMemory(m) {
+  const used = m.used;
+  $('mem-total').textContent = `${kb(used)} of ${kb(m.budget)}`;
+  $('mem-vectors').textContent = `${kb(m.vectorBytes)} (${m.size.toLocaleString()} vectors)`;
+  $('mem-text').textContent = kb(m.textIndexBytes);
+  const t = m.textCache;
+  $('mem-cache').textContent = `${kb(t.bytes)} / ${kb(t.budget)}: ${t.resident} passages, ${t.hits} hits, ${t.misses} misses (${t.fromStore} read from IndexedDB), ${t.dropped} evicted`;
+  const e = m.embedCache;
+  const asked = e.hits + e.misses;
+  $('mem-embed').textContent = `${kb(e.bytes)} / ${kb(e.budget)}: hit ratio ${asked ? ((100 * e.hits) / asked).toFixed(0) : 0}% (${e.hits} of ${asked}), ${e.spilled} spilled, ${e.reloads} reloaded`;
+  $('mem-embed').dataset.hits = String(e.hits);
+  $('mem-meter').value = used / m.budget;
+}
+
+/** Text with the ranges in `marks` wrapped in <mark> (DOM nodes, never HTML). */
+function highlighted(text, marks) {
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const [s, e] of marks) {
+    if (s > at) frag.append(text.slice(at, s));
+    const m = document.createElement('mark');
+    m.textContent = text.slice(s, e);
+    frag.append(m);
+    at = e;
+  }
+  frag.append(text.slice(at));
+  return frag;
+}
+
+let asked = 0;
+/** Asks, renders and returns the answer with the page's round trip (`cycle`). */
+async function ask(q, { cache = true } = {}) {
+  const t = performance.now();
+  const a = await call('ask', { q, k: 5, cache });
+  const list = $('results');
+  list.replaceChildren();
+  for (const r of a.results) {
+    const li = document.createElement('li');
+    li.dataset.id = String(r.id);
+    const score = document.createElement('span');
+    score.className = 'score';
+    score.textContent = r.score.toFixed(4);
+    const body = document.createElement('span');
+    body.append(highlighted(r.text, r.marks));
+    li.append(score, r.note ? Object.assign(document.createElement('span'), { className: 'tag', textContent: 'note' }) : '', ' ', body);
+    list.append(li);
+  }
+  a.cycle = performance.now() - t;
+  const { embed, search, fetch, highlight } = a.timing;
+  $('timing').textContent = `embed ${ms(embed)}${a.cached ? ' (cached)' : ''} · search ${ms(search)} · fetch text ${ms(fetch)} · highlight ${ms(highlight)} · round trip ${ms(a.cycle)}`;
+  list.dataset.seq = String(++asked);
+  showMemory(a.memory);
+  return a;
+}
+
+async function showNotes() {
+  const notes = await call('notes');
+  const ul = $('notes');
+  ul.replaceChildren(...notes.map((n) => Object.assign(document.createElement('li'), { textContent: n.text })));
+  ul.dataset.count = String(notes.length);
+}
 
 async function main() {
-  const elex = await init();
-  const worker = await open();
-  $('runtime').textContent = `${worker.flavour === 'simd' ? 'SIMD (simd128)' : 'scalar'} WebAssembly build, index in a Web Worker`;
-  $('runtime').dataset.flavour = worker.flavour;
-  const meta = await (await fetch('./data/meta.json')).json();
-  const [passages, vectors] = await Promise.all([
-    fetch('./data/passages.json').then((r) => r.json()),
-    fetch('./data/vectors.f32').then((r) => r.arrayBuffer()).then((b) => new Float32Array(b)),
-  ]);
-  const dims = meta.dims;
+  const t = performance.now();
+  const info = await call('start', { baseUrl: new URL('.', location.href).href });
+  $('runtime').textContent = `${info.flavour === 'simd' ? 'SIMD (simd128)' : 'scalar'} WebAssembly, model (${info.timings.threads} thread${info.timings.threads > 1 ? 's' : ''}) and index in a Web Worker`;
+  $('runtime').dataset.flavour = info.flavour;
+  $('progress').value = 1;
+  $('status').dataset.source = info.source;
+  const secs = (x) => `${(x / 1000).toFixed(1)} s`;
+  status(`${info.n.toLocaleString()} passages, index ${info.source === 'built' ? `built in ${secs(info.timings.buildMs)}` : 'opened from IndexedDB'}; model loaded in ${secs(info.timings.modelLoadMs)}; ready in ${secs(performance.now() - t)}.${info.readOnly ? ' Another tab writes: notes added here are handed to it.' : ''}`);
+  showMemory(info.memory);
+  await showNotes();
 
-  let index;
-  let source;
-  try {
-    index = await worker.HnswIndex.load(DB, KEY);
-    source = 'loaded from IndexedDB';
-    $('progress').value = 1;
-  } catch (e) {
-    if (e.code !== 'NOT_FOUND') console.warn('saved index unusable, rebuilding:', e.code, e.message);
-    index = await worker.HnswIndex.create({ dims, metric: 'cosine', storage: 'f16', seed: 42 });
-    const t = performance.now();
-    await index.addBatch(
-      Float64Array.from({ length: meta.n }, (_, i) => i),
-      vectors,
-      (done, total) => {
-        $('progress').value = done / total;
-        status(`Building the index: ${done.toLocaleString()} of ${total.toLocaleString()} passages…`);
-      },
-    );
-    source = `built in ${((performance.now() - t) / 1000).toFixed(1)} s`;
-    await index.save(DB, KEY);
-  }
-  $('status').dataset.source = source.startsWith('loaded') ? 'indexeddb' : 'built';
-  const size = await index.size;
-  status(`${size.toLocaleString()} passages, index ${source}.`);
-
-  // Passage texts live in a byte-budgeted cache (512 KB) that spills to IndexedDB.
-  const cache = await elex.AdaptiveCache.open({ budgetBytes: 512 * 1024, dbName: `${DB}-cache` });
-  const text = async (id) => {
-    let t = await cache.get(`p${id}`);
-    if (t === undefined) {
-      t = passages[id];
-      await cache.put(`p${id}`, t);
-    }
-    return t;
-  };
-  const memory = async () => {
-    const s = cache.stats();
-    $('mem-index').textContent = kb(await index.memoryBytes());
-    $('mem-cache').textContent = `${kb(cache.bytes)} / ${kb(cache.budget)} (${s.resident} passages)`;
-    $('mem-spill').textContent = `${s.spilled} spilled, ${s.reloads} reloaded, ${s.dropped} dropped`;
-    $('mem-meter').value = cache.bytes / cache.budget;
-  };
-  await memory();
-
-  const show = async (id) => {
-    const q = vectors.subarray(id * dims, (id + 1) * dims);
-    const t = performance.now();
-    const r = await index.search(q, 11, 64);
-    const ms = performance.now() - t;
-    $('timing').textContent = `(query ${ms.toFixed(2)} ms, in the worker)`;
-    $('picked').textContent = await text(id);
-    $('picked').classList.remove('muted');
-    const list = $('results');
-    list.replaceChildren();
-    for (let i = 0; i < r.ids.length; i++) {
-      if (r.ids[i] === id) continue;
-      const li = document.createElement('li');
-      li.dataset.id = String(r.ids[i]);
-      const score = document.createElement('span');
-      score.className = 'score';
-      score.textContent = r.scores[i].toFixed(3);
-      li.append(score, ' ', await text(r.ids[i]));
-      list.append(li);
-      if (list.children.length === 10) break;
-    }
-    list.dataset.for = String(id);
-    await memory();
-  };
-
-  const input = $('q');
-  input.disabled = false;
-  input.addEventListener('input', () => {
-    const needle = input.value.trim().toLowerCase();
-    const ul = $('candidates');
-    ul.replaceChildren();
-    if (needle.length < 2) return;
-    let shown = 0;
-    for (let i = 0; i < passages.length && shown < 8; i++) {
-      if (!passages[i].toLowerCase().includes(needle)) continue;
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.textContent = passages[i].length > 160 ? `${passages[i].slice(0, 160)}…` : passages[i];
-      b.dataset.id = String(i);
-      b.addEventListener('click', () => show(i));
-      li.append(b);
-      ul.append(li);
-      shown++;
+  $('ask-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const q = $('q').value.trim();
+    if (q) ask(q).catch((e) => { $('timing').textContent = `Error: ${e.code ?? ''} ${e.message}`; });
+  });
+  $('note-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const s = $('note').value.trim();
+    if (!s) return;
+    $('note-status').textContent = 'Adding…';
+    try {
+      const { id } = await call('addNote', { text: s });
+      $('note').value = '';
+      $('note-status').textContent = `Note ${id} saved.`;
+      await showNotes();
+      showMemory(await call('memory'));
+    } catch (e) {
+      $('note-status').textContent = `Error: ${e.code ?? ''} ${e.message}`;
     }
   });
+  for (const id of ['q', 'ask', 'note', 'add-note']) $(id).disabled = false;
+  // For the end-to-end test's benchmark mode: the same path as the form.
+  window.elexDemo = { compare: (q, o) => call('compare', { q, ...o }), ask, info, pageStartToReadyMs: performance.now() };
   document.body.dataset.ready = 'true';
 }
 

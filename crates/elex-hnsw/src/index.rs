@@ -399,6 +399,11 @@ impl Hnsw {
         if self.ext.len() >= INVALID as usize - 1 {
             return Err(HnswError::Full(self.ext.len()));
         }
+        // One vector at a time grows the arrays by an eighth, not by doubling: an index loaded
+        // at its exact size would otherwise take twice its memory for the first add.
+        if self.ext.len() == self.ext.capacity() {
+            self.reserve_exact((self.ext.len() / 8).max(16))?;
+        }
         self.space.prepare(vector, &mut s.prep)?;
         self.space.encode(&s.prep, &mut s.q);
         let level = self.random_level();

@@ -176,3 +176,36 @@ fn exact_search_is_the_brute_force_oracle() {
         assert_eq!(got, truth(Metric::L2, &data, dims, q, 10, |_| true));
     }
 }
+
+#[test]
+fn one_add_to_a_loaded_index_grows_it_by_an_eighth_not_twice() {
+    // A snapshot loads at its exact size; the first `add` after it must not double the
+    // arrays (a 50,000-vector index in a browser tab would take twice its memory).
+    let dims = 32;
+    let data = clustered(SEED + 7, 2000, dims, 10, 0.3);
+    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        let built = build(Metric::Cosine, storage, &data, dims, storage == Storage::I8);
+        let mut idx = Hnsw::from_bytes(&built.to_bytes()).unwrap();
+        let loaded = idx.memory_bytes();
+        idx.insert(1_000_000, &data[..dims]).unwrap();
+        let after = idx.memory_bytes();
+        assert!(
+            after as f64 <= loaded as f64 * 1.2,
+            "{storage:?}: {loaded} bytes loaded, {after} after one add"
+        );
+        // The next adds fit in the room the first one made.
+        for i in 1..100 {
+            idx.insert(
+                1_000_000 + i,
+                &data[i as usize * dims..(i as usize + 1) * dims],
+            )
+            .unwrap();
+        }
+        assert!(
+            idx.memory_bytes() as f64 <= after as f64 * 1.05,
+            "{storage:?}: {after} then {}",
+            idx.memory_bytes()
+        );
+        assert_eq!(idx.len(), 2100);
+    }
+}

@@ -1,25 +1,61 @@
-// Writes the demo's static data from docs-50k: the first N passages (passages.json) and their
-// all-MiniLM-L6-v2 embeddings (vectors.f32, N x 384 little-endian f32).
-// node demo/scripts/make-data.mjs [--data ../shared/data/docs-50k] [--n 5000] [--out demo/public/data]
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// Writes what the demo serves from its own origin (www/demo/public/, ignored by git):
+// - data/: the first N docs-50k passages (passages.json), their all-MiniLM-L6-v2 embeddings
+//   (vectors.f32, N x 384 little-endian f32) and meta.json;
+// - models/all-MiniLM-L6-v2/: the int8 ONNX model and its tokenizer (from ../shared/models);
+// - ort/: onnxruntime-web's plain (not asyncify) wasm build, the one transformers.js's version
+//   pins, which the embedding worker loads instead of the default asyncify build.
+// node demo/scripts/make-data.mjs [--data DIR] [--model DIR] [--n 50000] [--out demo/public]
+import { readFileSync, writeFileSync, mkdirSync, cpSync, existsSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const data = arg('data', '../shared/data/docs-50k');
-const n = Number(arg('n', 5000));
-const out = arg('out', 'demo/public/data');
-mkdirSync(out, { recursive: true });
-const lines = readFileSync(join(data, 'base.txt'), 'utf8').split('\n').slice(0, n);
-const buf = readFileSync(join(data, 'base.fvecs'));
+const www = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = join(www, '..', '..', 'shared');
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: process.env.ELEX_DATA || join(shared, 'data', 'docs-50k') },
+    model: { type: 'string', default: join(shared, 'models', 'all-MiniLM-L6-v2') },
+    n: { type: 'string', default: '50000' },
+    out: { type: 'string', default: join(www, 'demo', 'public') },
+  },
+});
+const n = Number(values.n);
+if (!Number.isInteger(n) || n < 1) throw new Error(`--n must be a positive integer, not ${values.n}`);
+
+// Passages and vectors.
+const dataOut = join(values.out, 'data');
+mkdirSync(dataOut, { recursive: true });
+const lines = readFileSync(join(values.data, 'base.txt'), 'utf8').split('\n').slice(0, n);
+const buf = readFileSync(join(values.data, 'base.fvecs'));
 const dims = buf.readInt32LE(0);
+const rows = buf.length / (4 + 4 * dims);
+if (lines.length < n || rows < n) throw new Error(`docs-50k has ${Math.min(lines.length, rows)} passages, asked for ${n}`);
 const vec = new Float32Array(n * dims);
 for (let r = 0; r < n; r++) {
-  vec.set(new Float32Array(buf.buffer.slice(buf.byteOffset + r * (4 + 4 * dims) + 4, buf.byteOffset + (r + 1) * (4 + 4 * dims))), r * dims);
+  const at = buf.byteOffset + r * (4 + 4 * dims) + 4;
+  vec.set(new Float32Array(buf.buffer.slice(at, at + 4 * dims)), r * dims);
 }
-writeFileSync(join(out, 'passages.json'), JSON.stringify(lines));
-writeFileSync(join(out, 'vectors.f32'), Buffer.from(vec.buffer));
-writeFileSync(join(out, 'meta.json'), JSON.stringify({ n, dims, source: 'docs-50k (all-MiniLM-L6-v2, cosine)' }));
-console.log(`demo data: ${n} passages x ${dims} dims in ${out}`);
+writeFileSync(join(dataOut, 'passages.json'), JSON.stringify(lines));
+writeFileSync(join(dataOut, 'vectors.f32'), Buffer.from(vec.buffer));
+writeFileSync(join(dataOut, 'meta.json'), JSON.stringify({ n, dims, source: 'docs-50k (all-MiniLM-L6-v2, cosine)' }));
+console.log(`demo data: ${n} passages x ${dims} dims in ${dataOut}`);
+
+// The model, copied when missing or changed in size.
+const copyIfChanged = (from, to) => {
+  if (existsSync(to) && statSync(to).size === statSync(from).size) return;
+  mkdirSync(dirname(to), { recursive: true });
+  cpSync(from, to);
+};
+for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'onnx/model_quantized.onnx']) {
+  copyIfChanged(join(values.model, f), join(values.out, 'models', 'all-MiniLM-L6-v2', f));
+}
+console.log(`demo model: ${join(values.out, 'models', 'all-MiniLM-L6-v2')}`);
+
+// onnxruntime-web's plain wasm build (the worker imports `onnxruntime-web/wasm`, whose JS
+// bundles the loader; only the .wasm is fetched, from /ort/).
+const ortDist = join(www, 'node_modules', 'onnxruntime-web', 'dist');
+for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']) {
+  copyIfChanged(join(ortDist, f), join(values.out, 'ort', f));
+}
+console.log(`demo runtime: ${join(values.out, 'ort')}`);
