@@ -176,6 +176,10 @@ async function start({ budget, baseUrl }) {
   }
   timings.openMs = performance.now() - t;
   embedCache = await elex.AdaptiveCache.open({ budgetBytes: EMBED_BUDGET, dbName: `${DB}-embeddings` });
+  if (!vectors.readOnly) {
+    await modelLoading;
+    await repairNotes();
+  }
   // The passage texts get what the budget leaves after the indexes and the embedding cache
   // (1 MB kept for notes), at least 1 MB.
   const textBudget = Math.max(MB, budgetBytes - indexBytes() - EMBED_BUDGET - MB);
@@ -280,7 +284,18 @@ async function notes() {
   return keys.map((id, i) => ({ id, text: values[i] }));
 }
 
-async function addNoteHere(s) {
+const NOTE_MAX = 4000; // characters
+
+// Notes are added one at a time (a note of this tab and one handed over by another tab would
+// otherwise take the same id).
+let noteQueue = Promise.resolve();
+function addNoteHere(s) {
+  const added = noteQueue.then(() => addNoteNow(s));
+  noteQueue = added.catch(() => {});
+  return added;
+}
+
+async function addNoteNow(s) {
   const last = await req(store.transaction('texts').objectStore('texts').openKeyCursor(IDBKeyRange.lowerBound(NOTE_BASE), 'prev'));
   const id = last ? last.key + 1 : NOTE_BASE;
   const { vector } = await embed(s);
@@ -288,9 +303,7 @@ async function addNoteHere(s) {
   const tx = store.transaction('texts', 'readwrite');
   tx.objectStore('texts').put(s, id);
   await done(tx);
-  vectors.add(id, vector);
-  text.add(id, s);
-  await Promise.all([vectors.flush(), text.flush()]);
+  await indexNote(id, s, vector);
   // The app's own checkpoint policy (the indexes were opened with checkpointShare Infinity).
   for (const ix of [vectors, text]) {
     const st = ix.storageStats();
@@ -301,10 +314,25 @@ async function addNoteHere(s) {
   return { id };
 }
 
+/** Adds a stored note to whichever index lacks it, and makes that durable. */
+async function indexNote(id, s, vector) {
+  if (!vectors.has(id)) vectors.add(id, vector ?? (await embed(s)).vector);
+  if (!text.has(id)) text.add(id, s);
+  await Promise.all([vectors.flush(), text.flush()]);
+}
+
+/** A note whose text was stored but which a closed or crashed tab left out of an index. */
+async function repairNotes() {
+  for (const { id, text: s } of await notes()) {
+    if (!vectors.has(id) || !text.has(id)) await indexNote(id, s);
+  }
+}
+
 let rpcSeq = 0;
 const rpcWaiting = new Map();
 async function addNote({ text: s }) {
   if (typeof s !== 'string' || s.trim() === '') throw Object.assign(new Error('write something first'), { code: 'INVALID_ARGUMENT' });
+  if (s.length > NOTE_MAX) throw Object.assign(new Error(`a note holds at most ${NOTE_MAX} characters, not ${s.length}`), { code: 'INVALID_ARGUMENT' });
   if (!vectors.readOnly) return addNoteHere(s.trim());
   // Another tab writes: hand the note to it and wait for its answer.
   const reqId = `${Math.random().toString(36).slice(2)}-${++rpcSeq}`;

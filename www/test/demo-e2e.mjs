@@ -41,6 +41,8 @@ const NOTE = 'The spare key for the bike shed is taped under the third drawer of
 const NOTE_Q = 'where is the spare key of the bike shed?';
 const NOTE_B = 'Tuesday standup moved to the aquarium meeting room on the fourth floor.';
 const NOTE_B_Q = 'which room is the standup meeting in now?';
+const NOTE_C = 'Grandma\'s lemon cake needs three eggs, zest of two lemons and forty minutes at 180 degrees.';
+const NOTE_C_Q = 'how long does the lemon cake bake?';
 
 // Counts the page's long tasks from its first script on (the worker's are its own).
 const LONGTASKS = () => {
@@ -201,6 +203,18 @@ test('a note is found at once, in a second tab, and the second tab\'s note reach
 });
 
 test('after a reload: opened from IndexedDB without rebuilding, the notes still found', async () => {
+  // A note whose text was stored by a tab that died before indexing it (the page writes it
+  // into the passage store directly): the writer indexes it when it opens.
+  await tabA.evaluate(([id, note]) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('elex-demo-texts');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction('texts', 'readwrite');
+      tx.objectStore('texts').put(note, id);
+      tx.oncomplete = () => { open.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }), [1_000_002, NOTE_C]);
   const t = Date.now();
   await tabA.reload();
   await ready(tabA);
@@ -214,7 +228,9 @@ test('after a reload: opened from IndexedDB without rebuilding, the notes still 
   const info = await tabA.evaluate(() => window.elexDemo.info);
   report.reload.modelLoadMs = info.timings.modelLoadMs;
   report.reload.openMs = info.timings.openMs;
-  assert.equal(await tabA.getAttribute('[data-testid=notes]', 'data-count'), '2');
+  assert.equal(await tabA.getAttribute('[data-testid=notes]', 'data-count'), '3');
+  const repaired = await askByTyping(tabA, NOTE_C_Q);
+  assert.equal(repaired.ids[0], 1_000_002, 'the note left out of the indexes was indexed on open');
   const again = await askByTyping(tabA, questions[1].q);
   assert.ok(again.ids.includes(questions[1].id));
   report.longTasks.reload = await longTasks(tabA);

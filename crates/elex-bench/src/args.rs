@@ -1,4 +1,5 @@
-//! A small flag parser: `--name value` pairs and bare `--flag`s; unknown flags are errors.
+//! The options of a subcommand, read with `lexopt` (`--name value`, `--name=value`, bare
+//! `--flag`s); accessors take what they read, and `finish` refuses anything left over.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,18 +10,24 @@ pub struct Args {
 }
 
 impl Args {
+    /// Reads `raw` (the arguments after the subcommand); the names in `bare_flags` take no value.
     pub fn parse(raw: &[String], bare_flags: &[&str]) -> Result<Args, String> {
+        use lexopt::prelude::*;
         let (mut vals, mut flags) = (HashMap::new(), Vec::new());
-        let mut it = raw.iter();
-        while let Some(a) = it.next() {
-            if !a.starts_with("--") {
-                return Err(format!("unexpected argument {a}"));
-            }
-            if bare_flags.contains(&a.as_str()) {
-                flags.push(a.clone());
-            } else {
-                let v = it.next().ok_or(format!("{a} needs a value"))?;
-                vals.insert(a.clone(), v.clone());
+        let mut p = lexopt::Parser::from_args(raw.iter().cloned());
+        while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long(name) => {
+                    let name = format!("--{name}");
+                    if bare_flags.contains(&name.as_str()) {
+                        flags.push(name);
+                    } else {
+                        let v = p.value().map_err(|e| e.to_string())?;
+                        let v = v.string().map_err(|e| format!("{name}: {e}"))?;
+                        vals.insert(name, v);
+                    }
+                }
+                other => return Err(other.unexpected().to_string()),
             }
         }
         Ok(Args { vals, flags })
@@ -88,5 +95,41 @@ impl Args {
                     .join(", ")
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn values_flags_and_equals_forms() {
+        let mut a = Args::parse(
+            &args(&["--k", "10", "--keep-f32", "--ef=10,20", "--base", "b.fvecs"]),
+            &["--keep-f32"],
+        )
+        .unwrap();
+        assert_eq!(a.num::<usize>("--k", 1).unwrap(), 10);
+        assert_eq!(a.list("--ef", &[1]).unwrap(), vec![10, 20]);
+        assert!(a.flag("--keep-f32"));
+        assert_eq!(a.path("--base").unwrap().to_str(), Some("b.fvecs"));
+        assert_eq!(a.num::<usize>("--m", 16).unwrap(), 16);
+        a.finish().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        let e = Args::parse(&args(&["--k"]), &[]).err().unwrap();
+        assert!(e.contains("--k"), "{e}");
+        let e = Args::parse(&args(&["stray"]), &[]).err().unwrap();
+        assert!(e.contains("stray"), "{e}");
+        let mut a = Args::parse(&args(&["--k", "ten"]), &[]).unwrap();
+        assert!(a.num::<usize>("--k", 1).unwrap_err().contains("ten"));
+        let a = Args::parse(&args(&["--bogus", "1"]), &[]).unwrap();
+        assert!(a.finish().unwrap_err().contains("--bogus"));
     }
 }

@@ -149,34 +149,27 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     }
     if let Some(path) = json {
         let run = |o: &Outcome| {
-            format!(
-                "{{\"policy\":\"{}\",\"object_miss_ratio\":{:.6},\"byte_miss_ratio\":{:.6},\"requests\":{},\"seconds\":{:.4}}}",
-                o.policy.name(),
-                o.object_misses as f64 / o.requests as f64,
-                o.byte_misses as f64 / o.bytes.max(1) as f64,
-                o.requests,
-                o.seconds
-            )
+            serde_json::json!({
+                "policy": o.policy.name(),
+                "object_miss_ratio": o.object_misses as f64 / o.requests as f64,
+                "byte_miss_ratio": o.byte_misses as f64 / o.bytes.max(1) as f64,
+                "requests": o.requests,
+                "seconds": o.seconds,
+            })
         };
         let first = &outs[0];
-        let doc = format!(
-            "{{\"engine\":\"elex\",\"trace\":\"{}\",\"capacity_objects\":{},\"budget_bytes\":{},\"policy\":\"{}\",\"object_miss_ratio\":{:.6},\"byte_miss_ratio\":{:.6},\"runs\":[{}]}}\n",
-            trace_path.replace('\\', "/").replace('"', "'"),
-            if unit {
-                budget.to_string()
-            } else {
-                "null".into()
-            },
-            if unit {
-                "null".into()
-            } else {
-                budget.to_string()
-            },
-            first.policy.name(),
-            first.object_misses as f64 / first.requests as f64,
-            first.byte_misses as f64 / first.bytes.max(1) as f64,
-            outs.iter().map(run).collect::<Vec<_>>().join(",")
-        );
+        let doc = serde_json::json!({
+            "engine": "elex",
+            "trace": trace_path,
+            "capacity_objects": if unit { Some(budget) } else { None },
+            "budget_bytes": if unit { None } else { Some(budget) },
+            "policy": first.policy.name(),
+            "object_miss_ratio": first.object_misses as f64 / first.requests as f64,
+            "byte_miss_ratio": first.byte_misses as f64 / first.bytes.max(1) as f64,
+            "runs": outs.iter().map(run).collect::<Vec<_>>(),
+        })
+        .to_string()
+            + "\n";
         std::fs::write(&path, doc).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())

@@ -93,17 +93,22 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         );
     }
     if let Some(path) = json {
-        let opt = |v: Option<f64>| v.map_or("null".to_string(), |x| format!("{x:.6}"));
-        let doc = format!(
-            "{{\"queries\":{},\"base\":{},\"dims\":{},\"k\":{k},\"metric\":\"{metric:?}\",\"storage\":\"{storage:?}\",\"adapter\":\"{}\",\"cpu_threads\":{threads},\"cpu_seconds\":{cpu_s:.6},\"gpu_seconds\":{},\"gpu_over_cpu\":{},\"id_agreement\":{}}}\n",
-            queries.rows,
-            base.rows,
-            base.dims,
-            adapter.replace('"', "'"),
-            opt(gpu_s),
-            opt(gpu_s.map(|g| cpu_s / g)),
-            opt(agreement),
-        );
+        let doc = serde_json::json!({
+            "queries": queries.rows,
+            "base": base.rows,
+            "dims": base.dims,
+            "k": k,
+            "metric": format!("{metric:?}"),
+            "storage": format!("{storage:?}"),
+            "adapter": adapter,
+            "cpu_threads": threads,
+            "cpu_seconds": cpu_s,
+            "gpu_seconds": gpu_s,
+            "gpu_over_cpu": gpu_s.map(|g| cpu_s / g),
+            "id_agreement": agreement,
+        })
+        .to_string()
+            + "\n";
         std::fs::write(&path, doc).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())

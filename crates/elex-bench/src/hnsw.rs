@@ -154,25 +154,38 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         runs.push(run);
     }
     if let Some(path) = json {
-        let items: Vec<String> = runs
+        let items: Vec<serde_json::Value> = runs
             .iter()
             .map(|r| {
-                format!(
-                    "{{\"ef\":{},\"recall\":{:.5},\"qps\":{:.1},\"p50_us\":{:.2},\"p95_us\":{:.2},\"p99_us\":{:.2},\"dist_evals\":{:.1}}}",
-                    r.ef, r.recall, r.qps, r.p50_us, r.p95_us, r.p99_us, r.dist_evals
-                )
+                serde_json::json!({
+                    "ef": r.ef,
+                    "recall": r.recall,
+                    "qps": r.qps,
+                    "p50_us": r.p50_us,
+                    "p95_us": r.p95_us,
+                    "p99_us": r.p99_us,
+                    "dist_evals": r.dist_evals,
+                })
             })
             .collect();
-        let doc = format!(
-            "{{\"engine\":\"elex\",\"storage\":\"{}\",\"metric\":\"{}\",\"isa\":\"{}\",\"n\":{},\"dims\":{},\"queries\":{},\"k\":{k},\"m\":{m},\"ef_construction\":{efc},\"keep_f32\":{keep_f32},\"build_seconds\":{build_seconds:.3},\"bytes_per_vector\":{bpv:.1},\"runs\":[{}]}}\n",
-            format!("{storage:?}").to_lowercase(),
-            format!("{metric:?}").to_lowercase(),
-            idx.isa().name(),
-            base.rows,
-            base.dims,
-            queries.rows,
-            items.join(",")
-        );
+        let doc = serde_json::json!({
+            "engine": "elex",
+            "storage": format!("{storage:?}").to_lowercase(),
+            "metric": format!("{metric:?}").to_lowercase(),
+            "isa": idx.isa().name(),
+            "n": base.rows,
+            "dims": base.dims,
+            "queries": queries.rows,
+            "k": k,
+            "m": m,
+            "ef_construction": efc,
+            "keep_f32": keep_f32,
+            "build_seconds": build_seconds,
+            "bytes_per_vector": bpv,
+            "runs": items,
+        })
+        .to_string()
+            + "\n";
         std::fs::write(&path, doc).map_err(|e| format!("{path}: {e}"))?;
     }
     Ok(())
