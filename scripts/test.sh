@@ -70,7 +70,7 @@ step "build-optimized.sh: simd and scalar wasm, wasm-bindgen, wasm-opt, Brotli, 
 bash build-optimized.sh
 
 step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
-node www/test/node.mjs
+node --test-reporter=tap www/test/node.mjs
 
 step "TextIndex and hybridSearch in Node: BM25 against plain JS, batches, deletes, filters, snapshots, fusion"
 node --test-reporter=tap www/test/text.mjs
@@ -85,7 +85,7 @@ step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps
 node www/test/fuzz.mjs --calls 50000
 
 step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page, module worker, elex/worker API), plain <script type=module>"
-node www/test/packaging.mjs
+node --test-reporter=tap www/test/packaging.mjs
 
 step "demo end to end in Chromium: 50,000 passages built in a worker, 20 typed questions embedded in the page (all-MiniLM-L6-v2) and answered by hybrid search, embedding cache, notes across two tabs and a reload, no request off the origin (screenshots in www/test-artifacts/)"
 node --test-reporter=tap www/test/demo-e2e.mjs

@@ -2,23 +2,11 @@
 // flavours, with fake-indexeddb standing in for IndexedDB (the browser tests use the real one).
 import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, simdSupported } from 'elex';
-
-let passed = 0;
-const failed = [];
-async function test(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed.push(name);
-    console.log(`FAIL ${name}\n${e && e.stack ? e.stack : e}`);
-  }
-}
 
 function rng(seed) {
   let s = BigInt(seed);
@@ -185,6 +173,3 @@ await test('a cosine batch with underflowing or overflowing squares goes in whol
   idx.delete(3);
   assert.equal(idx.size, n - 1);
 });
-
-console.log(`${passed} passed, ${failed.length} failed`);
-if (failed.length) process.exit(1);

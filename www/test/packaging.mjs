@@ -4,6 +4,7 @@
 // driving Debian's /usr/bin/chromium), on the main thread and in a module Web Worker, with real
 // IndexedDB. Results are checked against brute force.
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, cpSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,67 +15,75 @@ import { serveDir, launchChromium } from './serve.mjs';
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (n) => join(www, 'node_modules', '.bin', n);
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
-let passed = 0;
-const step = (name) => console.log(`ok   ${name}`) || passed++;
-
 const work = mkdtempSync(join(tmpdir(), 'elex-pack-'));
-const tgz = run('npm', ['pack', '--silent', '--pack-destination', work], www).trim().split('\n').pop();
-const listing = run('tar', ['tzf', join(work, tgz)], work);
-for (const f of ['package/src/index.js', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts']) {
-  assert.ok(listing.includes(f), `tarball lacks ${f}`);
-}
-assert.ok(!listing.includes('package/test/') && !listing.includes('node_modules'), 'tarball carries tests or modules');
-assert.ok(listing.includes('/snippets/'), 'tarball lacks the IndexedDB snippet');
-step(`npm pack: ${tgz} (${listing.trim().split('\n').length} files)`);
-
 const app = join(work, 'app');
-cpSync(join(www, 'test', 'app'), app, { recursive: true });
-writeFileSync(join(app, 'package.json'), JSON.stringify({
-  name: 'elex-packaging-app', private: true, type: 'module',
-  dependencies: { elex: `file:../${tgz}` },
-}, null, 2));
-run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+let tgz;
+let server;
+let browser;
+let result; // what the Vite app's page and worker report
 
-// (1) Node ESM, from the installed package.
-writeFileSync(join(app, 'node-check.mjs'), `
-import { init } from 'elex';
-for (const simd of [true, false]) {
-  const elex = await init({ simd });
-  const idx = new elex.HnswIndex({ dims: 3 });
-  idx.add(7, new Float32Array([1, 0, 0]));
-  idx.add(8, new Float32Array([0, 1, 0]));
-  const r = idx.search(new Float32Array([0.9, 0.1, 0]), 1);
-  if (r.ids[0] !== 7) throw new Error('wrong neighbour ' + r.ids[0]);
-  console.log(elex.flavour);
-}`);
-assert.equal(run('node', ['node-check.mjs'], app).trim(), 'simd\nscalar');
-step('Node ESM imports the installed package (simd and scalar)');
+test('npm pack: the files whitelist (code and both wasm flavours, no tests, no modules)', (t) => {
+  tgz = run('npm', ['pack', '--silent', '--pack-destination', work], www).trim().split('\n').pop();
+  const listing = run('tar', ['tzf', join(work, tgz)], work);
+  for (const f of ['package/src/index.js', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts']) {
+    assert.ok(listing.includes(f), `tarball lacks ${f}`);
+  }
+  assert.ok(!listing.includes('package/test/') && !listing.includes('node_modules'), 'tarball carries tests or modules');
+  assert.ok(listing.includes('/snippets/'), 'tarball lacks the IndexedDB snippet');
+  t.diagnostic(`${tgz} (${listing.trim().split('\n').length} files)`);
+});
 
-// (2) TypeScript against the installed package's types.
-writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-  compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ESNext', 'DOM'], skipLibCheck: false },
-  files: ['types.ts'],
-}));
-run(bin('tsc'), ['-p', 'tsconfig.json'], app);
-step('TypeScript (strict) type-checks against the generated types');
+test('the tarball installs into a fresh app; Node ESM imports it (simd and scalar)', () => {
+  cpSync(join(www, 'test', 'app'), app, { recursive: true });
+  writeFileSync(join(app, 'package.json'), JSON.stringify({
+    name: 'elex-packaging-app', private: true, type: 'module',
+    dependencies: { elex: `file:../${tgz}` },
+  }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
 
-// (3) Vite build, then the page and its worker in Chromium.
-writeFileSync(join(app, 'vite.config.js'), `export default { build: { outDir: 'dist', target: 'es2022' }, worker: { format: 'es' } };`);
-run(bin('vite'), ['build', '--logLevel', 'warn'], app);
-const dist = join(app, 'dist');
-const assets = readdirSync(join(dist, 'assets'));
-assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `assets: ${assets}`);
-step(`Vite build: ${assets.length} assets, both .wasm flavours emitted`);
+  // (1) Node ESM, from the installed package.
+  writeFileSync(join(app, 'node-check.mjs'), `
+  import { init } from 'elex';
+  for (const simd of [true, false]) {
+    const elex = await init({ simd });
+    const idx = new elex.HnswIndex({ dims: 3 });
+    idx.add(7, new Float32Array([1, 0, 0]));
+    idx.add(8, new Float32Array([0, 1, 0]));
+    const r = idx.search(new Float32Array([0.9, 0.1, 0]), 1);
+    if (r.ids[0] !== 7) throw new Error('wrong neighbour ' + r.ids[0]);
+    console.log(elex.flavour);
+  }`);
+  assert.equal(run('node', ['node-check.mjs'], app).trim(), 'simd\nscalar');
+});
 
-const server = await serveDir(dist);
-const browser = await launchChromium();
-try {
+test('TypeScript (strict) type-checks against the generated types', () => {
+  // (2) TypeScript against the installed package's types.
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ESNext', 'DOM'], skipLibCheck: false },
+    files: ['types.ts'],
+  }));
+  run(bin('tsc'), ['-p', 'tsconfig.json'], app);
+});
+
+test('Vite build: both .wasm flavours emitted', () => {
+  // (3) Vite build, then the page and its worker in Chromium.
+  writeFileSync(join(app, 'vite.config.js'), `export default { build: { outDir: 'dist', target: 'es2022' }, worker: { format: 'es' } };`);
+  run(bin('vite'), ['build', '--logLevel', 'warn'], app);
+  const dist = join(app, 'dist');
+  const assets = readdirSync(join(dist, 'assets'));
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `assets: ${assets}`);
+});
+
+test('Vite app in Chromium: page and module worker, recall against brute force, IndexedDB', async () => {
+  server = await serveDir(join(app, 'dist'));
+  browser = await launchChromium();
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(server.url);
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
   const r = await page.evaluate(() => window.__result);
+  result = r;
   assert.ok(!r.error, r.error);
   assert.deepEqual(errors, []);
   assert.equal(r.main.flavour, 'simd', 'Chromium runs the simd128 build');
@@ -98,9 +107,13 @@ try {
     hits += r.main.ids[q].filter((id) => truth.has(id)).length;
   }
   assert.ok(hits / 50 >= 0.95, `recall ${hits / 50}`);
-  step(`Vite app in Chromium: page and module worker (${r.main.flavour}), recall ${hits / 50}, IndexedDB`);
-  checkWorkerApi(r.api, r.main, 'Vite');
-  step('worker API (elex/worker) from the Vite app: same results, coded errors across the boundary, rollback, cache, learner');
+});
+
+test('worker API (elex/worker) from the Vite app: same results, coded errors across the boundary, rollback, cache, learner', () => {
+  checkWorkerApi(result.api, result.main, 'Vite');
+});
+
+test('plain <script type="module"> (no bundler): the page and elex/worker', async () => {
   // The same page without a bundler: plain <script type="module"> from the installed package.
   writeFileSync(join(app, 'plain.html'), `<!doctype html><meta charset="utf-8"><pre id="out">loading</pre>
 <script type="module">
@@ -125,14 +138,15 @@ try {
     const p = await page2.evaluate(() => window.__result);
     assert.ok(!p.error, p.error);
     assert.deepEqual(p, { main: 'simd', worker: 'simd', id: 7, code: 'DIMENSION_MISMATCH' });
-    step('plain <script type="module"> (no bundler): the page and elex/worker');
   } finally {
     plain.close();
   }
-} finally {
-  await browser.close();
-  server.close();
-}
+});
+
+test.after(async () => {
+  await browser?.close();
+  server?.close();
+});
 
 function checkWorkerApi(api, main, where) {
   assert.ok(api, `${where}: no worker API result`);
@@ -161,4 +175,3 @@ function checkWorkerApi(api, main, where) {
   assert.equal(api.reopenedSize, 11, 'a persistent index reopened in the worker');
   assert.ok(api.generation >= 1);
 }
-console.log(`${passed} passed, 0 failed`);
