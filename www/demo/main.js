@@ -17,6 +17,11 @@ worker.onmessage = ({ data }) => {
   if (data.error) w.reject(Object.assign(new Error(data.error.message), { code: data.error.code }));
   else w.resolve(data.result);
 };
+// A worker that fails to load (or throws outside a call) leaves every call unanswered: say so.
+worker.onerror = (e) => {
+  status(`Error: the worker failed: ${e.message}`);
+  document.body.dataset.ready = 'error';
+};
 function call(op, args) {
   const id = ++seq;
   return new Promise((resolve, reject) => {

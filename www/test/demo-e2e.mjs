@@ -23,6 +23,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serveDir, launchChromium } from './serve.mjs';
+import { percentile } from '../bench/text/core.mjs';
 
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = join(www, '..');
@@ -242,10 +243,6 @@ test('no request left the page\'s origin', () => {
 });
 
 test('benchmark mode: the query cycle over docs-50k queries', { skip: !opts.bench }, async () => {
-  const pct = (xs, p) => {
-    const s = xs.slice().sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-  };
   const n = Number(opts.questions);
   const qs = readFileSync(join(data, 'query.txt'), 'utf8').split('\n').filter(Boolean).slice(0, n);
   const before = (await longTasks(tabA)).length;
@@ -261,7 +258,7 @@ test('benchmark mode: the query cycle over docs-50k queries', { skip: !opts.benc
   // asked 10 times each with the embedding cache bypassed.
   const summarize = (cycles) => {
     const fresh = cycles.filter((c) => !c.cached);
-    const stat = (f) => ({ p50: pct(fresh.map(f), 50), p95: pct(fresh.map(f), 95) });
+    const stat = (f) => ({ p50: percentile(fresh.map(f), 50), p95: percentile(fresh.map(f), 95) });
     return {
       queries: fresh.length,
       embed: stat((c) => c.embed),

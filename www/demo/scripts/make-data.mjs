@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync, mkdirSync, cpSync, existsSync, statSync } 
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readVecs } from '../../bench/fvecs.mjs';
 
 const www = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shared = join(www, '..', '..', 'shared');
@@ -27,21 +28,15 @@ if (!Number.isInteger(n) || n < 1) throw new Error(`--n must be a positive integ
 const dataOut = join(values.out, 'data');
 mkdirSync(dataOut, { recursive: true });
 const lines = readFileSync(join(values.data, 'base.txt'), 'utf8').split('\n').slice(0, n);
-const buf = readFileSync(join(values.data, 'base.fvecs'));
-const dims = buf.readInt32LE(0);
-const rows = buf.length / (4 + 4 * dims);
+const { dims, rows, data: vec } = readVecs(join(values.data, 'base.fvecs'), n);
 if (lines.length < n || rows < n) throw new Error(`docs-50k has ${Math.min(lines.length, rows)} passages, asked for ${n}`);
-const vec = new Float32Array(n * dims);
-for (let r = 0; r < n; r++) {
-  const at = buf.byteOffset + r * (4 + 4 * dims) + 4;
-  vec.set(new Float32Array(buf.buffer.slice(at, at + 4 * dims)), r * dims);
-}
 writeFileSync(join(dataOut, 'passages.json'), JSON.stringify(lines));
 writeFileSync(join(dataOut, 'vectors.f32'), Buffer.from(vec.buffer));
 writeFileSync(join(dataOut, 'meta.json'), JSON.stringify({ n, dims, source: 'docs-50k (all-MiniLM-L6-v2, cosine)' }));
 console.log(`demo data: ${n} passages x ${dims} dims in ${dataOut}`);
 
-// The model, copied when missing or changed in size.
+// The model, copied when missing or changed in size (the copies keep the source's read-only
+// mode, so they are not overwritten in place).
 const copyIfChanged = (from, to) => {
   if (existsSync(to) && statSync(to).size === statSync(from).size) return;
   mkdirSync(dirname(to), { recursive: true });
