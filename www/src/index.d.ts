@@ -14,6 +14,9 @@ export type {
   TextIndex,
   TextIndexOptions,
   HybridQuery,
+  SearchOptions,
+  CalibrateOptions,
+  CalibrationInfo,
 } from '../pkg/web/simd/elex.js';
 
 /** Which WebAssembly build is running. */

@@ -1,9 +1,9 @@
 // Types of `elex/worker`: the classes of `elex`, run in a module worker, every method returning a
 // promise. Option types are the generated ones of the main build.
-import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered } from '../pkg/web/simd/elex.js';
+import type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered, SearchOptions, CalibrateOptions, CalibrationInfo } from '../pkg/web/simd/elex.js';
 import type { InitOptions, Flavour } from './index.js';
 
-export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered };
+export type { HnswIndexOptions, AdaptiveCacheOptions, SliceOptions, TextIndexOptions, HybridQuery, HnswOpenOptions, TextOpenOptions, QLearnerOpenOptions, StorageStats, Recovered, SearchOptions, CalibrateOptions, CalibrationInfo };
 
 /** The persistent side of an object from `open` (`HnswIndex.open` and friends). */
 export interface WorkerPersistent {
@@ -33,11 +33,13 @@ export interface WorkerSearchResult {
 export interface WorkerHnswIndex extends WorkerPersistent {
   add(id: number, vector: Vector | Transferred): Promise<void>;
   addBatch(ids: Float64Array | number[] | Transferred, vectors: Vector | Transferred, options?: Progress): Promise<number>;
-  search(query: Vector | Transferred, k: number, ef?: number): Promise<WorkerSearchResult>;
-  searchFiltered(query: Vector | Transferred, k: number, allow: Float64Array | number[], ef?: number): Promise<WorkerSearchResult>;
+  search(query: Vector | Transferred, k: number, ef?: number | SearchOptions): Promise<WorkerSearchResult>;
+  searchFiltered(query: Vector | Transferred, k: number, allow: Float64Array | number[], ef?: number | SearchOptions): Promise<WorkerSearchResult>;
   delete(id: number): Promise<void>;
   has(id: number): Promise<boolean>;
   compact(options?: SliceOptions): Promise<void>;
+  calibrate(options?: CalibrateOptions): Promise<CalibrationInfo>;
+  calibration(): Promise<CalibrationInfo | undefined>;
   memoryBytes(): Promise<number>;
   toBytes(): Promise<Uint8Array>;
   snapshot(options?: SliceOptions): Promise<Uint8Array>;

@@ -11,7 +11,7 @@ let nextHandle = 1;
 const cancelled = new Set(); // call ids whose onProgress threw on the page
 
 // Methods that only read: they run at once, beside a batch in flight.
-const READS = new Set(['search', 'searchFiltered', 'has', 'memoryBytes', 'stats', 'value', 'get', 'terms', 'storageStats']);
+const READS = new Set(['search', 'searchFiltered', 'has', 'memoryBytes', 'calibration', 'stats', 'value', 'get', 'terms', 'storageStats']);
 const CLASSES = new Set(['HnswIndex', 'AdaptiveCache', 'QLearner', 'TextIndex']);
 // Free functions the page may call; their object arguments arrive as handles.
 const FUNCTIONS = new Set(['hybridSearch']);

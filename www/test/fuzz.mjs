@@ -159,6 +159,8 @@ async function fuzzIndex(elex, r, budget) {
   const pendingIds = new Set();
   let queued = 0; // operations queued or running on the index
   let n = 0;
+  let calibrated = false; // a calibrate() resolved on this index
+  let calibrating = 0; // calibrate() calls not settled (the index may keep one before they do)
 
   const busy = () => queued > 0;
   const settleAll = async () => {
@@ -196,13 +198,24 @@ async function fuzzIndex(elex, r, budget) {
       let [k, fk] = genCount(r, 1, Math.max(1, live + 1), ['OUT_OF_RANGE', 'ZERO_K', 'K_TOO_LARGE']);
       if (r.chance(0.03)) [k, fk] = [1e9, ['K_TOO_LARGE']]; // once a trap: capacity overflow
       const efBad = r.chance(0.1);
-      const ef = r.chance(0.5) ? undefined : efBad ? r.pick([0, -1, NaN, 2 ** 40, 'x']) : 1 + r.below(64);
+      let ef = r.chance(0.5) ? undefined : efBad ? r.pick([0, -1, NaN, 2 ** 40, 'x']) : 1 + r.below(64);
       const faults = [...fq, ...fk];
-      if (efBad && ef !== undefined) faults.push(typeof ef === 'string' ? 'INVALID_ARGUMENT' : 'OUT_OF_RANGE');
+      const mayCodes = []; // codes that may or may not come
+      if (r.chance(0.15)) {
+        // By target recall: needs a calibration; the target must be in (0, 1].
+        const t = r.chance(0.8) ? 0.5 + r.unit() * 0.5 : r.pick([0, -0.1, 1.5, NaN, 'x']);
+        ef = r.chance(0.9) ? { targetRecall: t } : { targetRecall: t, ef: 10 };
+        if ('ef' in ef) faults.push('INVALID_OPTIONS');
+        else if (typeof t !== 'number') faults.push('INVALID_ARGUMENT');
+        else if (!(t > 0 && t <= 1)) faults.push('OUT_OF_RANGE');
+        else if (!calibrated) (calibrating ? mayCodes : faults).push('NOT_CALIBRATED');
+      } else if (efBad && ef !== undefined) {
+        faults.push(typeof ef === 'string' ? 'INVALID_ARGUMENT' : 'OUT_OF_RANGE');
+      }
       const filtered = r.chance(0.3);
       const allow = filtered ? Float64Array.from({ length: r.below(20) }, () => r.below(400)) : null;
       // k above the live count: K_TOO_LARGE; while a batch is half in, k may or may not fit.
-      let maybe = false;
+      let maybe = mayCodes.length > 0;
       if (!fk.length && typeof k === 'number' && k > model.size) {
         if (k > live || !busy()) faults.push('K_TOO_LARGE');
         else maybe = true;
@@ -213,7 +226,7 @@ async function fuzzIndex(elex, r, budget) {
           filtered ? index.searchFiltered(q, k, allow, ef) : index.search(q, k, ef);
         } catch (e) {
           if (isTrap(e)) { traps++; throw new Failure(`search: TRAP ${e.message}`); }
-          if (!['K_TOO_LARGE', ...faults].includes(e.code)) throw new Failure(`search: ${e.code} ${e.message}`);
+          if (!['K_TOO_LARGE', ...mayCodes, ...faults].includes(e.code)) throw new Failure(`search: ${e.code} ${e.message}`);
         }
         continue;
       }
@@ -343,6 +356,14 @@ async function fuzzIndex(elex, r, budget) {
           return p;
         });
       }
+    } else if (op < 0.775) {
+      queued++;
+      calibrating++;
+      const samples = r.chance(0.9) ? 1 + r.below(30) : r.pick([0, -1, 1e9, 'x']);
+      const bad = !(Number.isInteger(samples) && samples >= 1 && samples <= 1e5);
+      const res = await expectAsync('calibrate', bad ? [typeof samples === 'string' ? 'INVALID_ARGUMENT' : 'OUT_OF_RANGE'] : [], () =>
+        index.calibrate({ samples, sliceMs: r.pick([0.01, 8]) })).finally(() => { queued--; calibrating--; });
+      if (res.ok) calibrated = true;
     } else if (op < 0.78) {
       queued++;
       const res = await expectAsync('compact', [], () => index.compact(r.chance(0.5) ? { sliceMs: 0.01 } : undefined)).finally(() => queued--);
@@ -372,6 +393,7 @@ async function fuzzIndex(elex, r, budget) {
         expectSync('add after close', ['CLOSED', ...(dims ? [] : [])], () => index.add(1e6, new Float32Array(dims).fill(1)));
         index.free();
         index = await elex.HnswIndex.open({ ...place });
+        calibrated = false; // a calibration is not persisted
         calls++;
         const after = index.toBytes();
         if (before.length !== after.length || before.some((b, i) => b !== after[i])) throw new Failure('a reopened index differs from the one closed');

@@ -39,6 +39,9 @@ function bruteCosine(base, dims, q, k) {
   return s.slice(0, k).map((x) => x[1]);
 }
 
+/** A SearchResult's ids and scores, comparable with deepEqual. */
+const plain = (r) => ({ ids: [...r.ids], scores: [...r.scores] });
+
 assert.equal(await simdSupported(), true, 'Node 18+ runs simd128');
 
 for (const simd of [true, false]) {
@@ -72,6 +75,47 @@ for (const simd of [true, false]) {
     idx.delete(5);
     assert.equal(idx.size, n - 1);
     assert.ok(idx.memoryBytes() > n * dims * 4);
+  });
+
+  await test(`${tag}: search by targetRecall after calibrate(), refreshed when addBatch doubles the index`, async () => {
+    const dims = 24, n = 2000, k = 10;
+    const base = vectors(2 * n + 200, dims, 21);
+    const idx = new elex.HnswIndex({ dims, metric: 'cosine', seed: 5, m: 6, efConstruction: 40 });
+    await idx.addBatch(Float64Array.from({ length: n }, (_, i) => i), base.subarray(0, n * dims));
+    const q = base.subarray((2 * n) * dims, (2 * n + 1) * dims);
+    assert.equal(idx.calibration(), undefined);
+    assert.throws(() => idx.search(q, k, { targetRecall: 0.95 }), (e) => e.code === 'NOT_CALIBRATED');
+    const seen = [];
+    const c = await idx.calibrate({ samples: 100, onProgress: (d) => seen.push(d), sliceMs: 2 });
+    assert.equal(seen.at(-1), 1);
+    assert.ok(seen.length >= 2, 'calibration yields between slices');
+    assert.deepEqual([c.samples, c.k, c.size, c.stale], [100, 10, n, false]);
+    assert.ok(c.distanceEvals >= 100 * n, 'one brute-force pass per sample at least');
+    assert.ok(c.points.every(([ef, r], i) => ef >= 10 && r >= 0 && r <= 1 && (i === 0 || ef > c.points[i - 1][0])));
+    // The search uses the smallest ef reaching the target, which is what search(q, k, ef) gives.
+    const ef = (t) => Math.max(k, (c.points.find(([, r]) => r >= t) ?? c.points.at(-1))[0]);
+    for (const t of [0.5, 0.9, 0.99]) {
+      assert.deepEqual(plain(idx.search(q, k, { targetRecall: t })), plain(idx.search(q, k, ef(t))));
+    }
+    // Held-out recall at the 0.9 target is near it or above.
+    let hits = 0;
+    for (let i = 0; i < 100; i++) {
+      const qq = base.subarray((2 * n + 100 + i) * dims, (2 * n + 101 + i) * dims);
+      const truth = new Set(bruteCosine(base.subarray(0, n * dims), dims, qq, k));
+      hits += [...idx.search(qq, k, { targetRecall: 0.9 }).ids].filter((id) => truth.has(id)).length;
+    }
+    assert.ok(hits / (100 * k) >= 0.87, `held-out recall ${hits / (100 * k)} at target 0.9`);
+    for (const bad of [0, 1.5, NaN, -1]) {
+      assert.throws(() => idx.search(q, k, { targetRecall: bad }), (e) => e instanceof RangeError);
+    }
+    assert.throws(() => idx.search(q, k, { targetRecall: 0.9, ef: 50 }), (e) => e.code === 'INVALID_OPTIONS');
+    assert.throws(() => idx.search(q, k, { tagetRecall: 0.9 }), (e) => e.code === 'INVALID_OPTIONS');
+    assert.deepEqual(plain(idx.search(q, k, { ef: 77 })), plain(idx.search(q, k, 77)));
+    await assert.rejects(idx.calibrate({ samples: -1 }), (e) => e instanceof RangeError);
+    // Doubling the index makes the calibration stale; the addBatch that does it makes it again.
+    await idx.addBatch(Float64Array.from({ length: n }, (_, i) => n + i), base.subarray(n * dims, 2 * n * dims));
+    const again = idx.calibration();
+    assert.deepEqual([again.size, again.samples, again.stale], [2 * n, 100, false]);
   });
 
   await test(`${tag}: errors are Errors with stable codes`, async () => {

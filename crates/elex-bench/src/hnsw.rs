@@ -8,6 +8,7 @@ use elex_hnsw::{Filter, Hnsw, HnswParams, Metric, Storage};
 use std::time::Instant;
 
 pub struct Run {
+    pub target: Option<f64>,
     pub ef: usize,
     pub recall: f64,
     pub qps: f64,
@@ -33,6 +34,18 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let m: usize = a.num("--m", 16)?;
     let efc: usize = a.num("--ef-construction", 200)?;
     let efs = a.list("--ef", &[10, 20, 40, 80, 160, 320])?;
+    let targets: Vec<f64> = match a.opt_text("--target-recall") {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse()
+                    .map_err(|_| format!("--target-recall: bad list {v}"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let samples: usize = a.num("--calibration-samples", elex_hnsw::DEFAULT_SAMPLES)?;
     let seed: u64 = a.num("--seed", 42)?;
     let limit: Option<usize> = a.opt_num("--limit")?;
     let nq_limit: Option<usize> = a.opt_num("--queries")?;
@@ -111,14 +124,32 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         "build {build_seconds:.2} s, {bpv:.0} bytes per vector, memory {:.1} MB",
         idx.memory_bytes() as f64 / 1e6
     );
+    // With --target-recall: calibrate, then run the ef each target gets instead of --ef.
+    let mut calibration = None;
+    let plan: Vec<(Option<f64>, usize)> = if targets.is_empty() {
+        efs.iter().map(|&ef| (None, ef)).collect()
+    } else {
+        let t = Instant::now();
+        let c = idx.calibrate(samples, k).map_err(|e| e.to_string())?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "calibration: {} samples, {secs:.2} s, {} distance evaluations ({:.2} per vector per sample)",
+            c.samples(),
+            c.distance_evals(),
+            c.distance_evals() as f64 / (c.samples().max(1) * idx.len()) as f64
+        );
+        let plan = targets.iter().map(|&t| (Some(t), c.ef_for(t, k))).collect();
+        calibration = Some((c, secs));
+        plan
+    };
     println!(
-        "{:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>10}",
-        "ef", "recall", "QPS", "p50 us", "p95 us", "p99 us", "dist/q"
+        "{:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>10}",
+        "target", "ef", "recall", "QPS", "p50 us", "p95 us", "p99 us", "dist/q"
     );
 
     let (mut s, mut out) = (idx.scratch(), Vec::with_capacity(k));
     let mut runs = Vec::new();
-    for &ef in &efs {
+    for &(target, ef) in &plan {
         let ef = ef.max(k);
         // Warm-up: one pass over a few queries so the scratch is sized.
         for q in 0..queries.rows.min(10) {
@@ -139,6 +170,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         let total = t.elapsed().as_secs_f64();
         lat.sort_by(f64::total_cmp);
         let run = Run {
+            target,
             ef,
             recall: hits as f64 / (queries.rows * k) as f64,
             qps: queries.rows as f64 / total,
@@ -148,8 +180,15 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             dist_evals: s.take_distance_evals() as f64 / queries.rows as f64,
         };
         println!(
-            "{:>6} {:>8.4} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>10.0}",
-            run.ef, run.recall, run.qps, run.p50_us, run.p95_us, run.p99_us, run.dist_evals
+            "{:>6} {:>6} {:>8.4} {:>10.0} {:>8.1} {:>8.1} {:>8.1} {:>10.0}",
+            target.map_or("-".into(), |t| t.to_string()),
+            run.ef,
+            run.recall,
+            run.qps,
+            run.p50_us,
+            run.p95_us,
+            run.p99_us,
+            run.dist_evals
         );
         runs.push(run);
     }
@@ -158,6 +197,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             .iter()
             .map(|r| {
                 serde_json::json!({
+                    "target_recall": r.target,
                     "ef": r.ef,
                     "recall": r.recall,
                     "qps": r.qps,
@@ -183,6 +223,13 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             "build_seconds": build_seconds,
             "bytes_per_vector": bpv,
             "runs": items,
+            "calibration": calibration.as_ref().map(|(c, secs)| serde_json::json!({
+                "samples": c.samples(),
+                "k": c.k(),
+                "seconds": secs,
+                "distance_evals": c.distance_evals(),
+                "points": c.points(),
+            })),
         })
         .to_string()
             + "\n";

@@ -15,9 +15,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::index::INVALID;
+use crate::index::MAX_SLOTS;
 use crate::search::Scratch;
-use crate::{Hnsw, HnswError, Metric, Storage};
+use crate::{Hnsw, HnswError, Metric, NodeId, Storage};
 use elex_simd::SplitMix64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,19 +30,18 @@ pub(crate) struct Undo {
     serial: u64,
     slots: usize,
     upper_len: usize,
-    deleted_words: usize,
-    entry: u32,
+    entry: Option<NodeId>,
     max_level: u8,
     rng: SplitMix64,
     /// Link blocks (count and every slot) of pre-batch nodes as they were before the batch
     /// first rewrote them.
-    saved: HashMap<(u32, u8), Vec<u32>>,
+    saved: HashMap<(NodeId, u8), Vec<u32>>,
 }
 
 impl Undo {
     /// Saves `n`'s link block at `level` before its first rewrite in this batch.
-    pub(crate) fn note(&mut self, n: u32, level: u8, old: &[u32]) {
-        if (n as usize) < self.slots {
+    pub(crate) fn note(&mut self, n: NodeId, level: u8, old: &[u32]) {
+        if n.idx() < self.slots {
             self.saved.entry((n, level)).or_insert_with(|| old.to_vec());
         }
     }
@@ -120,10 +119,10 @@ impl Compaction {
         while (self.next as usize) < self.slots {
             let n = self.next;
             self.next += 1;
-            if old.is_deleted(n) {
+            if old.tombs.is_deleted(NodeId(n)) {
                 continue;
             }
-            old.copy_node_into(n, &mut self.fresh, &mut self.scratch);
+            old.copy_node_into(NodeId(n), &mut self.fresh, &mut self.scratch);
             if stop() {
                 break;
             }
@@ -203,17 +202,17 @@ impl Hnsw {
                     dims: d,
                 });
             }
-            if self.ext.len() + ids.len() >= INVALID as usize - 1 {
-                return Err(HnswError::Full(self.ext.len()));
+            if self.len_slots() + ids.len() >= MAX_SLOTS {
+                return Err(HnswError::Full(self.len_slots()));
             }
             *c = BatchCheck {
                 seen: HashSet::with_capacity(ids.len()),
                 next: 0,
                 started: true,
                 shape: (ids.len(), data.len()),
-                index: (self.ext.len(), self.len()),
+                index: (self.len_slots(), self.len()),
             };
-        } else if c.index != (self.ext.len(), self.len()) || c.shape != (ids.len(), data.len()) {
+        } else if c.index != (self.len_slots(), self.len()) || c.shape != (ids.len(), data.len()) {
             return Err(HnswError::Busy(
                 "the index or the batch changed while the batch was being checked".into(),
             ));
@@ -221,7 +220,7 @@ impl Hnsw {
         while c.next < ids.len() {
             let (id, v) = (ids[c.next], &data[c.next * d..(c.next + 1) * d]);
             self.check_vector(v)?;
-            if self.map.contains_key(&id) || !c.seen.insert(id) {
+            if self.ids.contains(id) || !c.seen.insert(id) {
                 return Err(HnswError::DuplicateId(id));
             }
             c.next += 1;
@@ -283,11 +282,10 @@ impl Hnsw {
         self.batch_serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         self.undo = Some(Undo {
             serial: self.batch_serial,
-            slots: self.ext.len(),
-            upper_len: self.upper.len(),
-            deleted_words: self.deleted.len(),
-            entry: self.entry,
-            max_level: self.max_level,
+            slots: self.len_slots(),
+            upper_len: self.graph.upper_len(),
+            entry: self.graph.entry(),
+            max_level: self.graph.max_level(),
             rng: self.rng,
             saved: HashMap::new(),
         });
@@ -310,7 +308,7 @@ impl Hnsw {
         let done = check.started
             && check.next == ids.len()
             && check.shape == (ids.len(), data.len())
-            && check.index == (self.ext.len(), self.len());
+            && check.index == (self.len_slots(), self.len());
         if !done {
             return Err(HnswError::Busy(
                 "the batch was not checked whole on this index as it is".into(),
@@ -387,24 +385,20 @@ impl Hnsw {
         if let Some(s) = b.scratch {
             self.put_scratch(s);
         }
-        self.undo_batch(&b.ids[..b.done]);
+        self.undo_batch();
         Ok(())
     }
 
-    /// Rolls the open batch back; `inserted` are the ids it put in.
-    fn undo_batch(&mut self, inserted: &[u64]) {
+    /// Rolls the open batch back (the nodes it appended go, with their ids).
+    fn undo_batch(&mut self) {
         let Some(u) = self.undo.take() else {
             return;
         };
-        for id in inserted {
-            self.map.remove(id);
-        }
-        self.truncate_nodes(u.slots, u.upper_len, u.deleted_words);
+        self.truncate_nodes(u.slots, u.upper_len);
         for ((n, level), block) in u.saved {
-            self.restore_block(n, level, &block);
+            self.graph.restore_block(n, level, &block);
         }
-        self.entry = u.entry;
-        self.max_level = u.max_level;
+        self.graph.set_entry(u.entry, u.max_level);
         self.rng = u.rng;
     }
 
@@ -425,7 +419,7 @@ impl Hnsw {
         while done < total {
             if let Err(e) = self.insert_from(ids, data, &mut done, &mut s, || true) {
                 self.put_scratch(s);
-                self.undo_batch(&ids[..done]);
+                self.undo_batch();
                 return Err(e);
             }
             if done % step == 0 || done == total {
@@ -445,7 +439,7 @@ impl Hnsw {
             scratch: fresh.scratch(),
             fresh,
             next: 0,
-            slots: self.ext.len(),
+            slots: self.len_slots(),
         })
     }
 
@@ -456,6 +450,8 @@ impl Hnsw {
             return Err(HnswError::Busy("the compaction is not finished".into()));
         }
         c.fresh.shrink_to_fit();
+        // The same live vectors: the calibration still describes the rebuilt graph's scale.
+        c.fresh.set_calibration(self.calibration());
         *self = c.fresh;
         Ok(())
     }
@@ -470,16 +466,10 @@ impl Hnsw {
     }
 
     /// Appends live node `n` of `self` to `fresh` and links it.
-    fn copy_node_into(&self, n: u32, fresh: &mut Hnsw, s: &mut Scratch) {
-        let d = self.p.dims;
-        self.vectors.load(d, n, &mut s.q);
-        s.prep.clear();
-        if !self.raw.is_empty() {
-            s.prep
-                .extend_from_slice(&self.raw[n as usize * d..(n as usize + 1) * d]);
-        }
+    fn copy_node_into(&self, n: NodeId, fresh: &mut Hnsw, s: &mut Scratch) {
+        self.store.load(n, &mut s.q, &mut s.prep);
         let level = fresh.random_level();
-        let node = fresh.push_node(self.ext[n as usize], level, &s.q, &s.prep);
+        let node = fresh.push_node(self.ids.id(n), level, &s.q, &s.prep);
         fresh.link(node, s);
     }
 }

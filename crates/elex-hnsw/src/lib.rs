@@ -45,15 +45,23 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod build;
+mod calibrate;
 mod error;
+mod graph;
+mod ids;
 mod index;
 mod oplog;
+mod query;
 mod search;
+mod section;
 mod snapshot;
 mod store;
 mod stream;
+mod tombstones;
 
 pub use batch::{BatchCheck, Compaction, PendingBatch};
+pub use calibrate::{Calibration, CalibrationRun, DEFAULT_SAMPLES, EF_LADDER, REFRESH_FACTOR};
 pub use error::HnswError;
 pub use index::Hnsw;
 pub use oplog::{Op, OpLog, decode_ops};
@@ -126,6 +134,18 @@ pub struct NodeId(pub u32);
 impl NodeId {
     /// No node.
     pub const INVALID: NodeId = NodeId(u32::MAX);
+
+    /// As an index into per-node arrays.
+    #[inline]
+    pub(crate) fn idx(self) -> usize {
+        self.0 as usize
+    }
+
+    /// A link as stored in the graph's blocks.
+    #[inline]
+    pub(crate) fn from_link(l: &u32) -> NodeId {
+        NodeId(*l)
+    }
 }
 
 /// Index parameters, named as in the paper.

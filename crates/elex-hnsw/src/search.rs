@@ -2,8 +2,8 @@
 //! index size and `ef` it allocates nothing: the visited set is a generation-stamped array (a new
 //! query bumps the generation instead of clearing), and the heaps and lists keep their capacity.
 
-use crate::Storage;
 use crate::store::Encoded;
+use crate::{NodeId, Storage};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Cand {
     pub d: f32,
-    pub id: u32,
+    pub id: NodeId,
 }
 
 impl Eq for Cand {}
@@ -55,17 +55,20 @@ pub(crate) struct State {
     /// Entry points for the next layer.
     pub eps: Vec<Cand>,
     /// Unvisited neighbours of the node being expanded.
-    pub batch: Vec<u32>,
+    pub batch: Vec<NodeId>,
     /// Selected neighbours.
-    pub sel: Vec<u32>,
+    pub sel: Vec<NodeId>,
     /// Candidate lists for shrinking a neighbour's links.
     pub tmp: Vec<Cand>,
-    pub tmp_sel: Vec<u32>,
+    pub tmp_sel: Vec<NodeId>,
     /// Allow-list bits by internal id, and the ids set (to clear them again).
     pub allow: Vec<u64>,
-    pub allowed: Vec<u32>,
+    pub allowed: Vec<NodeId>,
     /// Distance evaluations since the counter was last reset.
     pub evals: u64,
+    /// A node the search neither returns nor walks through (a calibration's sample query,
+    /// which must not lead the search to its own neighbours).
+    pub skip: Option<NodeId>,
 }
 
 impl State {
@@ -79,12 +82,15 @@ impl State {
             self.stamps.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
+        if let Some(n) = self.skip {
+            self.visit(n);
+        }
     }
 
     /// Marks `id` visited; returns whether it was new.
     #[inline]
-    pub fn visit(&mut self, id: u32) -> bool {
-        match self.stamps.get_mut(id as usize) {
+    pub fn visit(&mut self, id: NodeId) -> bool {
+        match self.stamps.get_mut(id.idx()) {
             Some(s) if *s != self.generation => {
                 *s = self.generation;
                 true
@@ -100,13 +106,13 @@ impl State {
         self.w.sort_unstable();
     }
 
-    pub fn set_allowed(&mut self, n: usize, ids: impl Iterator<Item = u32>) {
+    pub fn set_allowed(&mut self, n: usize, ids: impl Iterator<Item = NodeId>) {
         let words = n.div_ceil(64);
         if self.allow.len() < words {
             self.allow.resize(words, 0);
         }
         for id in ids {
-            let (w, b) = (id as usize / 64, id % 64);
+            let (w, b) = (id.idx() / 64, id.0 % 64);
             if self.allow[w] & (1 << b) == 0 {
                 self.allow[w] |= 1 << b;
                 self.allowed.push(id);
@@ -116,7 +122,7 @@ impl State {
 
     pub fn clear_allowed(&mut self) {
         for &id in &self.allowed {
-            if let Some(w) = self.allow.get_mut(id as usize / 64) {
+            if let Some(w) = self.allow.get_mut(id.idx() / 64) {
                 *w = 0;
             }
         }

@@ -30,10 +30,11 @@
 //! half-loaded. Older versions would pass through an explicit `migrate_vN`; there is one so far.
 //! The body is read (and may be written) in chunks by the `stream` module.
 
-use crate::index::{Hnsw, INVALID, MAX_DIMS, MAX_LEVEL, MAX_M, validate_params};
-use crate::store::Vectors;
+use crate::graph::{Graph, MAX_LEVEL};
+use crate::index::{Hnsw, MAX_DIMS, MAX_M, MAX_SLOTS, validate_params};
+use crate::section::Section;
 use crate::stream::SnapshotReader;
-use crate::{HnswError, HnswParams, Metric, Storage};
+use crate::{HnswError, HnswParams, Metric, NodeId, Storage};
 use elex_simd::Checksum;
 
 /// The first 8 bytes of every snapshot.
@@ -47,24 +48,43 @@ pub(crate) const CHECKSUM_AT: usize = 88;
 /// Where body bytes go: a checksum, a writer, or both.
 type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), HnswError> + 'a;
 
-/// Emits a slice of plain numbers as little-endian bytes, through a small buffer.
-macro_rules! put_le {
-    ($sink:expr, $items:expr, $size:expr) => {{
-        let mut buf = [0u8; 4096];
-        let mut at = 0;
-        for x in $items {
-            if at + $size > buf.len() {
-                $sink(&buf[..at])?;
-                at = 0;
-            }
-            buf[at..at + $size].copy_from_slice(&x.to_le_bytes());
-            at += $size;
-        }
-        $sink(&buf[..at])?;
-    }};
+/// The component a section of the body belongs to, and which of its sections it is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Part {
+    Ids,
+    Graph(usize),
+    Tombstones,
+    Store(usize),
+}
+
+/// The v1 body, section by section: caller ids, levels, tombstone bits, level-0 blocks, upper
+/// blocks, then the vector store's sections (`store_sections` of them).
+pub(crate) fn layout(store_sections: usize) -> Vec<Part> {
+    let mut l = vec![
+        Part::Ids,
+        Part::Graph(Graph::LEVELS),
+        Part::Tombstones,
+        Part::Graph(Graph::LEVEL0),
+        Part::Graph(Graph::UPPER),
+    ];
+    l.extend((0..store_sections).map(Part::Store));
+    l
 }
 
 impl Hnsw {
+    /// The body's sections in snapshot order, as the components hold them.
+    pub(crate) fn sections(&self) -> Vec<Section<'_>> {
+        layout(self.store.sections())
+            .into_iter()
+            .map(|p| match p {
+                Part::Ids => self.ids.section(),
+                Part::Graph(i) => self.graph.section(i),
+                Part::Tombstones => self.tombs.section(),
+                Part::Store(i) => self.store.section(i),
+            })
+            .collect()
+    }
+
     pub(crate) fn header(&self, body_len: u64, checksum: u64) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..8].copy_from_slice(&MAGIC);
@@ -72,12 +92,12 @@ impl Hnsw {
         h[10] = self.p.metric.code();
         h[11] = self.p.storage.code();
         h[12] = u8::from(self.p.keep_f32);
-        h[13] = self.max_level;
+        h[13] = self.graph.max_level();
         let u32s = [
             self.p.dims as u32,
-            self.ext.len() as u32,
-            self.n_deleted as u32,
-            self.entry,
+            self.len_slots() as u32,
+            self.tombs.count() as u32,
+            self.graph.entry().unwrap_or(NodeId::INVALID).0,
             self.p.m as u32,
             self.p.m0 as u32,
             self.p.ef_construction.min(u32::MAX as usize) as u32,
@@ -100,26 +120,20 @@ impl Hnsw {
         h
     }
 
+    /// Streams the body through `sink` in pieces of about 4 KB.
     fn emit_body(&self, sink: &mut Sink<'_>) -> Result<(), HnswError> {
-        put_le!(sink, self.ext.iter(), 8);
-        sink(&self.levels)?;
-        put_le!(sink, self.deleted.iter(), 8);
-        put_le!(sink, self.level0.iter(), 4);
-        put_le!(sink, self.upper.iter(), 4);
-        match &self.vectors {
-            Vectors::F32(v) => put_le!(sink, v.iter(), 4),
-            Vectors::F16(v) => put_le!(sink, v.iter().map(|h| h.to_bits()), 2),
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                put_le!(sink, codes.iter(), 1);
-                put_le!(sink, scale.iter(), 4);
-                put_le!(sink, norm_sq.iter(), 4);
+        let mut buf = Vec::with_capacity(4096);
+        for s in self.sections() {
+            let step = 4096 / s.width();
+            let mut from = 0;
+            while from < s.len() {
+                let to = s.len().min(from + step);
+                buf.clear();
+                s.put(from, to, &mut buf);
+                sink(&buf)?;
+                from = to;
             }
         }
-        put_le!(sink, self.raw.iter(), 4);
         Ok(())
     }
 
@@ -253,7 +267,7 @@ impl Header {
         if m < 2 || m > MAX_M as u64 || m0 < m || m0 > 2 * MAX_M as u64 {
             return corrupt(format!("m = {m}, m0 = {m0} out of range"));
         }
-        if max_level > MAX_LEVEL || slots >= INVALID as u64 || n_deleted > slots {
+        if max_level > MAX_LEVEL || slots > MAX_SLOTS as u64 || n_deleted > slots {
             return corrupt("level or counts out of range");
         }
         let params = HnswParams {

@@ -7,7 +7,8 @@
 //! scale `s` (`x ≈ s·q`) and its exact squared norm, so `a·b ≈ s_a s_b (q_a·q_b)` and
 //! `‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b`.
 
-use crate::{HnswError, Metric, Storage};
+use crate::section::{Reserve, Section, Sink};
+use crate::{HnswError, Metric, NodeId, Storage};
 use elex_simd::{Kernels, f16};
 
 /// One encoded vector, stored or query.
@@ -340,5 +341,221 @@ impl Space {
     #[inline]
     pub(crate) fn dist_f32(&self, x: &[f32], y: &[f32]) -> f32 {
         self.dist(View::F32(x), View::F32(y))
+    }
+}
+
+/// The vectors of every node in the storage kind, and their f32 copies when `keep_f32`.
+///
+/// Invariants: one vector (and one copy, when kept) per node, every value finite; i8 scales
+/// and squared norms are finite and not negative.
+#[derive(Clone, Debug)]
+pub(crate) struct VectorStore {
+    dims: usize,
+    vectors: Vectors,
+    /// f32 copies (prepared form) when `keep_f32` and the storage is quantized.
+    raw: Vec<f32>,
+    keep_f32: bool,
+}
+
+impl VectorStore {
+    pub(crate) fn new(dims: usize, storage: Storage, keep_f32: bool) -> VectorStore {
+        VectorStore {
+            dims,
+            vectors: Vectors::new(storage),
+            raw: Vec::new(),
+            keep_f32,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn view(&self, n: NodeId) -> View<'_> {
+        self.vectors.view(self.dims, n.0)
+    }
+
+    #[inline]
+    pub(crate) fn prefetch(&self, n: NodeId) {
+        self.vectors.prefetch(self.dims, n.0);
+    }
+
+    /// Whether exact f32 copies are kept (searches re-rank over them).
+    #[inline]
+    pub(crate) fn keeps_f32(&self) -> bool {
+        self.keep_f32
+    }
+
+    /// `n`'s f32 copy, when kept.
+    #[inline]
+    pub(crate) fn exact(&self, n: NodeId) -> Option<&[f32]> {
+        let r = n.idx() * self.dims;
+        self.raw.get(r..r + self.dims)
+    }
+
+    /// Appends one node's encoding and, when kept, its prepared f32 form.
+    pub(crate) fn push(&mut self, e: &Encoded, prep: &[f32]) {
+        self.vectors.push(e);
+        if self.keep_f32 {
+            self.raw.extend_from_slice(prep);
+        }
+    }
+
+    /// Copies `n`'s encoding into `e` and its f32 copy (if kept) into `prep`.
+    pub(crate) fn load(&self, n: NodeId, e: &mut Encoded, prep: &mut Vec<f32>) {
+        self.vectors.load(self.dims, n.0, e);
+        prep.clear();
+        if let Some(x) = self.exact(n) {
+            prep.extend_from_slice(x);
+        }
+    }
+
+    /// `n` decoded to f32: its copy when kept, else the stored encoding decoded.
+    pub(crate) fn decode(&self, k: &Kernels, n: NodeId) -> Vec<f32> {
+        if let Some(x) = self.exact(n) {
+            return x.to_vec();
+        }
+        let mut out = vec![0.0; self.dims];
+        self.vectors.decode(k, self.dims, n.0, &mut out);
+        out
+    }
+
+    /// Keeps the first `slots` nodes.
+    pub(crate) fn truncate(&mut self, slots: usize) {
+        self.vectors.truncate(self.dims, slots);
+        if self.keep_f32 {
+            self.raw.truncate(slots * self.dims);
+        }
+    }
+
+    /// Room for `n` more nodes.
+    pub(crate) fn reserve_exact(&mut self, n: usize) -> Reserve {
+        let nd = n * self.dims;
+        if self.keep_f32 {
+            self.raw.try_reserve_exact(nd)?;
+        }
+        match &mut self.vectors {
+            Vectors::F32(v) => v.try_reserve_exact(nd),
+            Vectors::F16(v) => v.try_reserve_exact(nd),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.try_reserve_exact(nd)?;
+                scale.try_reserve_exact(n)?;
+                norm_sq.try_reserve_exact(n)
+            }
+        }
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.raw.shrink_to_fit();
+        match &mut self.vectors {
+            Vectors::F32(v) => v.shrink_to_fit(),
+            Vectors::F16(v) => v.shrink_to_fit(),
+            Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.shrink_to_fit();
+                scale.shrink_to_fit();
+                norm_sq.shrink_to_fit();
+            }
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.vectors.heap_bytes() + self.raw.capacity() * 4
+    }
+
+    // ---- snapshot -----------------------------------------------------------------------
+    //
+    // The encodings (f32, f16, or i8 codes then scales then squared norms), then the f32
+    // copies (empty when not kept). Values are checked as they are decoded.
+
+    /// Sections: 2 for f32 and f16, 4 for i8.
+    pub(crate) fn sections(&self) -> usize {
+        match self.vectors {
+            Vectors::I8 { .. } => 4,
+            _ => 2,
+        }
+    }
+
+    pub(crate) fn section(&self, i: usize) -> Section<'_> {
+        match (&self.vectors, i) {
+            (Vectors::F32(v), 0) => Section::F32(v),
+            (Vectors::F16(v), 0) => Section::F16(v),
+            (Vectors::I8 { codes, .. }, 0) => Section::I8(codes),
+            (Vectors::I8 { scale, .. }, 1) => Section::F32(scale),
+            (Vectors::I8 { norm_sq, .. }, 2) => Section::F32(norm_sq),
+            _ => Section::F32(&self.raw),
+        }
+    }
+
+    pub(crate) fn sink(&mut self, i: usize) -> Sink<'_> {
+        match (&mut self.vectors, i) {
+            (Vectors::F32(v), 0) => Sink::F32(v),
+            (Vectors::F16(v), 0) => Sink::F16(v),
+            (Vectors::I8 { codes, .. }, 0) => Sink::I8(codes),
+            (Vectors::I8 { scale, .. }, 1) => Sink::F32(scale),
+            (Vectors::I8 { norm_sq, .. }, 2) => Sink::F32(norm_sq),
+            _ => Sink::F32(&mut self.raw),
+        }
+    }
+
+    /// Elements of section `i` for `slots` nodes.
+    pub(crate) fn section_len(&self, i: usize, slots: u64) -> u64 {
+        let nd = slots * self.dims as u64;
+        match (&self.vectors, i) {
+            (_, 0) => nd,
+            (Vectors::I8 { .. }, 1 | 2) => slots,
+            _ if self.keep_f32 => nd,
+            _ => 0,
+        }
+    }
+
+    /// An empty store ready to decode `slots` nodes into.
+    pub(crate) fn for_reading(
+        dims: usize,
+        storage: Storage,
+        keep_f32: bool,
+        slots: usize,
+    ) -> VectorStore {
+        let nd = slots * dims;
+        let vectors = match storage {
+            Storage::F32 => Vectors::F32(Vec::with_capacity(nd)),
+            Storage::F16 => Vectors::F16(Vec::with_capacity(nd)),
+            Storage::I8 => Vectors::I8 {
+                codes: Vec::with_capacity(nd),
+                scale: Vec::with_capacity(slots),
+                norm_sq: Vec::with_capacity(slots),
+            },
+        };
+        VectorStore {
+            dims,
+            vectors,
+            raw: Vec::with_capacity(if keep_f32 { nd } else { 0 }),
+            keep_f32,
+        }
+    }
+
+    /// Checks the values of section `i` decoded since `*done` were checked.
+    pub(crate) fn check_values(&self, i: usize, done: &mut usize) -> Result<(), String> {
+        let (ok, len) = match self.section(i) {
+            Section::F32(v) if matches!(self.vectors, Vectors::I8 { .. }) && (i == 1 || i == 2) => {
+                (
+                    v[*done..].iter().all(|x| x.is_finite() && *x >= 0.0),
+                    v.len(),
+                )
+            }
+            Section::F32(v) => (v[*done..].iter().all(|x| x.is_finite()), v.len()),
+            Section::F16(v) => (v[*done..].iter().all(|x| x.is_finite()), v.len()),
+            s => (true, s.len()),
+        };
+        *done = len;
+        if ok {
+            Ok(())
+        } else {
+            Err("a stored vector has a NaN or infinite value".into())
+        }
     }
 }

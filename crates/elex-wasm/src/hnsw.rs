@@ -142,14 +142,59 @@ export interface SliceOptions {
   /** Milliseconds of work between yields to the event loop (default 8; Infinity: never yield). */
   sliceMs?: number;
 }
+
+/** The third argument of `search` / fourth of `searchFiltered` as an object. */
+export interface SearchOptions {
+  /** Search breadth (default the index's efSearch, at least k). */
+  ef?: number;
+  /** In (0, 1]: search with the smallest calibrated ef whose recall@k reached this on the
+   * index's own data (`NOT_CALIBRATED` before `calibrate()`). Not with `ef`. */
+  targetRecall?: number;
+}
+
+/** Options of `calibrate`. */
+export interface CalibrateOptions {
+  /** Sample queries drawn from the index (default 200). */
+  samples?: number;
+  /** The k of the recall measured (default 10). */
+  k?: number;
+  /** Called after every slice with (done share, 1). */
+  onProgress?: (done: number, total: number) => void;
+  /** Milliseconds of work between yields (default 8). */
+  sliceMs?: number;
+}
+
+/** Recall by ef on the index's own data, as `calibrate` measured it. */
+export interface CalibrationInfo {
+  samples: number;
+  k: number;
+  /** Live vectors when it was made. */
+  size: number;
+  /** Whether the live count has since doubled or halved (addBatch then makes it again). */
+  stale: boolean;
+  /** Its cost in distance evaluations. */
+  distanceEvals: number;
+  /** [ef, mean recall@k], ef ascending. */
+  points: [number, number][];
+}
 "#;
 
 /// `onProgress` and the slice budget from `addBatch`'s third argument.
 pub(crate) fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f64), JsValue> {
+    slice_options_and(v, &[])
+}
+
+/// [`slice_options`] where the object may also hold the keys in `more`.
+fn slice_options_and(
+    v: &JsValue,
+    more: &[&str],
+) -> Result<(Option<js_sys::Function>, f64), JsValue> {
     if v.is_undefined() || v.is_null() || v.is_function() {
         return Ok((args::opt_function(v, "onProgress")?, DEFAULT_SLICE_MS));
     }
-    crate::error::check_keys(v, "slice options", &["onProgress", "sliceMs"])?;
+    let mut keys = vec!["onProgress", "sliceMs"];
+    keys.extend_from_slice(more);
+    crate::error::check_keys(v, "slice options", &keys)?;
     let get =
         |k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
     let f = args::opt_function(&get("onProgress"), "onProgress")?;
@@ -167,6 +212,100 @@ pub(crate) fn slice_options(v: &JsValue) -> Result<(Option<js_sys::Function>, f6
         x
     };
     Ok((f, ms))
+}
+
+/// The `ef` of a search: the third argument is an ef, or `{ ef }`, or `{ targetRecall }` (the
+/// smallest calibrated ef whose recall reaches it); at least `k`.
+fn search_ef(h: &Hnsw, v: &JsValue, k: usize) -> Result<usize, JsValue> {
+    if !v.is_object() {
+        let ef = args::opt_integer(v, "ef", 1.0, MAX_K)?.map(|e| e as usize);
+        return Ok(ef.unwrap_or(h.params().ef_search).max(k));
+    }
+    crate::error::check_keys(v, "search options", &["ef", "targetRecall"])?;
+    let get =
+        |key: &str| js_sys::Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let ef = args::opt_integer(&get("ef"), "ef", 1.0, MAX_K)?.map(|e| e as usize);
+    let target = get("targetRecall");
+    if target.is_undefined() {
+        return Ok(ef.unwrap_or(h.params().ef_search).max(k));
+    }
+    if ef.is_some() {
+        return Err(type_error(
+            "INVALID_OPTIONS",
+            "search options: give ef or targetRecall, not both",
+        ));
+    }
+    let t = args::number(&target, "targetRecall")?;
+    if !(t > 0.0 && t <= 1.0) {
+        return Err(args::out_of_range(
+            "targetRecall",
+            format!("must be in (0, 1], got {t}"),
+        ));
+    }
+    match h.calibration() {
+        Some(c) => Ok(c.ef_for(t, k)),
+        None => Err(js_error(
+            "NOT_CALIBRATED",
+            "a search by targetRecall needs a calibration: await index.calibrate() first".into(),
+            false,
+        )),
+    }
+}
+
+/// Runs a calibration of `inner` in time slices and keeps it.
+async fn calibrate_in_slices(
+    inner: &Rc<RefCell<Hnsw>>,
+    samples: usize,
+    k: usize,
+    slicer: &mut Slicer,
+    progress: Option<&js_sys::Function>,
+) -> Result<(), JsValue> {
+    let mut run = inner
+        .try_borrow()
+        .map_err(|_| busy("calibrate"))?
+        .begin_calibration(samples, k)
+        .map_err(hnsw_error)?;
+    loop {
+        let done = {
+            let h = inner.try_borrow().map_err(|_| busy("calibrate"))?;
+            run.step(&h, || slicer.expired()).map_err(hnsw_error)?
+        };
+        if let Some(f) = progress {
+            f.call2(&JsValue::NULL, &run.progress().into(), &1.0.into())?;
+        }
+        if done {
+            break;
+        }
+        slicer.pause().await;
+    }
+    let c = run.finish().map_err(hnsw_error)?;
+    inner
+        .try_borrow()
+        .map_err(|_| busy("calibrate"))?
+        .set_calibration(Some(c));
+    Ok(())
+}
+
+/// The kept calibration as `CalibrationInfo`, or `undefined`.
+fn calibration_info(h: &Hnsw) -> JsValue {
+    let Some(c) = h.calibration() else {
+        return JsValue::UNDEFINED;
+    };
+    let o = js_sys::Object::new();
+    let set = |key: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(key), &v);
+    };
+    set("samples", (c.samples() as f64).into());
+    set("k", (c.k() as f64).into());
+    set("size", (c.len() as f64).into());
+    set("stale", c.is_stale(h.len()).into());
+    set("distanceEvals", (c.distance_evals() as f64).into());
+    let points = js_sys::Array::new();
+    for &(ef, r) in c.points() {
+        points.push(&js_sys::Array::of2(&(ef as f64).into(), &r.into()));
+    }
+    set("points", points.into());
+    o.into()
 }
 
 /// The vectors of an `addBatch`: a JS `Float32Array` still to copy, or values already copied.
@@ -287,8 +426,7 @@ impl HnswIndex {
     ) -> Result<SearchResult, JsValue> {
         let h = self.read()?;
         let k = args::integer(k, "k", 1.0, MAX_K)? as usize;
-        let ef = args::opt_integer(ef, "ef", 1.0, MAX_K)?.map(|e| e as usize);
-        let ef = ef.unwrap_or(h.params().ef_search).max(k);
+        let ef = search_ef(&h, ef, k)?;
         let mut q = self.query.try_borrow_mut().map_err(|_| busy("search"))?;
         args::f32s_into(query, "query", &mut q)?;
         let filter = match allow {
@@ -668,6 +806,16 @@ impl HnswIndex {
                 .map_err(|_| busy("addBatch"))?
                 .commit_batch(batch)
                 .map_err(hnsw_error)?;
+            // A calibration the batch made stale is made again (same samples and k), in slices.
+            let stale = {
+                let h = inner.try_borrow().map_err(|_| busy("addBatch"))?;
+                h.calibration()
+                    .filter(|c| c.is_stale(h.len()))
+                    .map(|c| (c.samples().max(1), c.k()))
+            };
+            if let Some((samples, k)) = stale {
+                calibrate_in_slices(&inner, samples, k, &mut slicer, None).await?;
+            }
             if let (Some(d), Some((ids, data))) = (&durable, logged) {
                 // Resolves once the batch is durable.
                 let bytes = ids.len() * 9 + data.len() * 4;
@@ -684,7 +832,9 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
         query: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "number")] ef: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | SearchOptions")] ef: Option<
+            JsValue,
+        >,
     ) -> Result<SearchResult, JsValue> {
         self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), None)
     }
@@ -697,7 +847,9 @@ impl HnswIndex {
         query: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] allow: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "number")] ef: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | SearchOptions")] ef: Option<
+            JsValue,
+        >,
     ) -> Result<SearchResult, JsValue> {
         let allow = args::ids(&allow, "allow")?;
         self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), Some(&allow))
@@ -900,6 +1052,51 @@ impl HnswIndex {
     #[wasm_bindgen(getter, js_name = deletedCount)]
     pub fn deleted_count(&self) -> usize {
         self.inner.try_borrow().map_or(0, |h| h.deleted_count())
+    }
+
+    /// Measures recall@k by `ef` on sample queries drawn from the index's own vectors (see
+    /// `search(q, k, { targetRecall })`), in time slices; resolves with the calibration, which
+    /// the index keeps (and makes again at the end of an `addBatch` once the live count has
+    /// doubled or halved since).
+    pub fn calibrate(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CalibrateOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> js_sys::Promise {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let parsed = (|| {
+            let (progress, slice_ms) = slice_options_and(&options, &["samples", "k"])?;
+            let get = |key: &str| {
+                if options.is_object() {
+                    js_sys::Reflect::get(&options, &JsValue::from_str(key))
+                        .unwrap_or(JsValue::UNDEFINED)
+                } else {
+                    JsValue::UNDEFINED
+                }
+            };
+            let samples = args::opt_integer(&get("samples"), "samples", 1.0, 100_000.0)?
+                .map_or(elex_hnsw::DEFAULT_SAMPLES, |x| x as usize);
+            let k = args::opt_integer(&get("k"), "k", 1.0, MAX_K)?.map_or(10, |x| x as usize);
+            Ok::<_, JsValue>((progress, slice_ms, samples, k))
+        })();
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        promise(async move {
+            let _turn = turn.await;
+            let (progress, slice_ms, samples, k) = parsed?;
+            let mut slicer = Slicer::new(slice_ms);
+            calibrate_in_slices(&inner, samples, k, &mut slicer, progress.as_ref()).await?;
+            let h = inner.try_borrow().map_err(|_| busy("calibrate"))?;
+            Ok(calibration_info(&h))
+        })
+    }
+
+    /// The calibration the index keeps (`undefined` before `calibrate()`), with `stale` set once
+    /// the live count has doubled or halved since it was made.
+    #[wasm_bindgen(unchecked_return_type = "CalibrationInfo | undefined")]
+    pub fn calibration(&self) -> Result<JsValue, JsValue> {
+        Ok(calibration_info(&*self.read()?))
     }
 
     /// Bytes the index holds in wasm memory.

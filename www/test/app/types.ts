@@ -1,6 +1,6 @@
 // Compiled with tsc --noEmit --strict against the installed package: the generated types must
 // describe the API as used here.
-import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex } from 'elex';
+import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex, type CalibrationInfo } from 'elex';
 import { open, type WorkerElex, type WorkerHnswIndex, type WorkerSearchResult, type WorkerTextIndex } from 'elex/worker';
 
 export async function typed(): Promise<number> {
@@ -20,6 +20,10 @@ export async function typed(): Promise<number> {
   const t: SearchResult = text.search('fox', 5);
   const h: SearchResult = elex.hybridSearch(idx, text, { vector: [1, 0, 0, 0], text: 'fox', k: 2, fusion: { alpha: 0.3 }, allow: [1, 2] });
   const words: string[] = text.terms('Red Foxes');
+  const cal: CalibrationInfo = await idx.calibrate({ samples: 50, k: 1, sliceMs: 4 });
+  const byTarget: SearchResult = idx.search([1, 0, 0, 0], 1, { targetRecall: 0.95 });
+  const stale: boolean = idx.calibration()?.stale ?? true;
+  void (cal.points[0][0] + byTarget.length + (stale ? 1 : 0));
   const kept: HnswIndex = await elex.HnswIndex.open({ dbName: 'db', name: 'docs', dims: 4, storage: 'i8', checkpointShare: 0.5, durability: 'relaxed' });
   kept.add(9, [1, 0, 0, 0]);
   await kept.flush();

@@ -1,0 +1,215 @@
+//! Building and repairing the graph: insertion (Algorithms 1 and 4 of the paper), the
+//! neighbour-selection heuristic, and deletion with neighbour repair.
+
+use crate::graph::MAX_LEVEL;
+use crate::index::MAX_SLOTS;
+use crate::search::{Cand, Scratch, State};
+use crate::{Hnsw, HnswError, NodeId};
+
+impl Hnsw {
+    pub(crate) fn random_level(&mut self) -> u8 {
+        let mut l = 0;
+        while l < MAX_LEVEL && self.rng.next_u64() < self.level_threshold {
+            l += 1;
+        }
+        l
+    }
+
+    /// Inserts one vector under caller id `id`.
+    pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<NodeId, HnswError> {
+        self.check_idle("insert")?;
+        self.check_vector(vector)?;
+        if self.ids.contains(id) {
+            return Err(HnswError::DuplicateId(id));
+        }
+        let mut s = self.take_scratch();
+        let r = self.insert_unchecked(id, vector, &mut s);
+        self.put_scratch(s);
+        r
+    }
+
+    /// Replaces the vector of a live id (the old node becomes a tombstone).
+    pub fn update(&mut self, id: u64, vector: &[f32]) -> Result<NodeId, HnswError> {
+        self.check_idle("update")?;
+        self.check_vector(vector)?;
+        if !self.ids.contains(id) {
+            return Err(HnswError::UnknownId(id));
+        }
+        self.delete(id)?;
+        self.insert(id, vector)
+    }
+
+    /// `vector` has passed `check_vector`, `id` is new.
+    pub(crate) fn insert_unchecked(
+        &mut self,
+        id: u64,
+        vector: &[f32],
+        s: &mut Scratch,
+    ) -> Result<NodeId, HnswError> {
+        let slots = self.len_slots();
+        if slots >= MAX_SLOTS {
+            return Err(HnswError::Full(slots));
+        }
+        // One vector at a time grows the arrays by an eighth, not by doubling: an index loaded
+        // at its exact size would otherwise take twice its memory for the first add.
+        if self.ids.at_capacity() {
+            self.reserve_exact((slots / 8).max(16))?;
+        }
+        self.space.prepare(vector, &mut s.prep)?;
+        self.space.encode(&s.prep, &mut s.q);
+        let level = self.random_level();
+        let node = self.push_node(id, level, &s.q, &s.prep);
+        self.link(node, s);
+        Ok(node)
+    }
+
+    /// Links a pushed node into the graph (Algorithm 1). `s.q` holds its encoding.
+    pub(crate) fn link(&mut self, node: NodeId, s: &mut Scratch) {
+        let level = self.graph.level(node);
+        let Some(entry) = self.graph.entry() else {
+            self.graph.set_entry(Some(node), level);
+            return;
+        };
+        let max_level = self.graph.max_level();
+        let (q, st) = (&s.q, &mut s.state);
+        let qv = q.view();
+        let mut ep = Cand {
+            d: self.space.dist(qv, self.store.view(entry)),
+            id: entry,
+        };
+        for l in (level + 1..=max_level).rev() {
+            ep = self.greedy(qv, ep, l, st);
+        }
+        st.eps.clear();
+        st.eps.push(ep);
+        for l in (0..=level.min(max_level)).rev() {
+            let eps = std::mem::take(&mut st.eps);
+            self.search_layer(qv, &eps, self.p.ef_construction, l, st, |n, idx: &Hnsw| {
+                !idx.tombs.is_deleted(n)
+            });
+            st.eps = eps;
+            st.drain_sorted();
+            let mut sel = std::mem::take(&mut st.sel);
+            self.select(&st.w, self.p.m, &mut sel, &mut st.evals);
+            st.eps.clear();
+            st.eps.extend_from_slice(&st.w);
+            if st.eps.is_empty() {
+                st.eps.push(ep);
+            }
+            // The graph is mutated below; `qv` borrows the scratch, not the index.
+            self.connect(node, l, &sel, st);
+            st.sel = sel;
+        }
+        if level > max_level || self.tombs.is_deleted(entry) {
+            self.graph.set_entry(Some(node), level);
+        }
+    }
+
+    /// Sets `node`'s links at `level` to `sel` and adds the reverse links, shrinking any
+    /// neighbour that overflows with the heuristic.
+    fn connect(&mut self, node: NodeId, level: u8, sel: &[NodeId], st: &mut State) {
+        self.set_links(node, level, sel);
+        let cap = self.graph.cap(level);
+        for &e in sel {
+            let mut links = self.graph.links(e, level);
+            if links.clone().any(|x| x == node) {
+                continue;
+            }
+            if links.len() < cap {
+                let mut v = std::mem::take(&mut st.tmp_sel);
+                v.clear();
+                v.extend(&mut links);
+                v.push(node);
+                self.set_links(e, level, &v);
+                st.tmp_sel = v;
+            } else {
+                self.shrink(e, level, &[node], st);
+            }
+        }
+    }
+
+    /// Re-selects `e`'s links at `level` from its current links plus `extra` (live nodes only, not
+    /// `e` itself) with the heuristic: the overflow of `connect` and the repair of `delete`.
+    fn shrink(&mut self, e: NodeId, level: u8, extra: &[NodeId], st: &mut State) {
+        let ev = self.store.view(e);
+        st.tmp.clear();
+        for x in self.graph.links(e, level).chain(extra.iter().copied()) {
+            if x != e && !self.tombs.is_deleted(x) {
+                st.tmp.push(Cand {
+                    d: self.space.dist(ev, self.store.view(x)),
+                    id: x,
+                });
+                st.evals += 1;
+            }
+        }
+        st.tmp.sort_unstable();
+        st.tmp.dedup_by_key(|c| c.id);
+        let tmp = std::mem::take(&mut st.tmp);
+        let mut out = std::mem::take(&mut st.tmp_sel);
+        self.select(&tmp, self.graph.cap(level), &mut out, &mut st.evals);
+        self.set_links(e, level, &out);
+        st.tmp = tmp;
+        st.tmp_sel = out;
+    }
+
+    /// The neighbour-selection heuristic (Algorithm 4, without extending or keeping pruned
+    /// candidates): walking candidates nearest first, keep one only if it is closer to the base
+    /// than to every neighbour kept so far. `cands` is sorted nearest first.
+    fn select(&self, cands: &[Cand], m: usize, out: &mut Vec<NodeId>, evals: &mut u64) {
+        out.clear();
+        for c in cands {
+            if out.len() >= m {
+                break;
+            }
+            let cv = self.store.view(c.id);
+            let mut good = true;
+            for &r in out.iter() {
+                *evals += 1;
+                if self.space.dist(cv, self.store.view(r)) < c.d {
+                    good = false;
+                    break;
+                }
+            }
+            if good {
+                out.push(c.id);
+            }
+        }
+    }
+
+    /// Deletes a live id: its node becomes a tombstone (still traversed, never returned) and
+    /// every neighbour that linked to it re-selects its links from its own links plus the
+    /// deleted node's, so paths through the hole stay short.
+    pub fn delete(&mut self, id: u64) -> Result<(), HnswError> {
+        self.check_idle("delete")?;
+        let node = self.ids.remove(id).ok_or(HnswError::UnknownId(id))?;
+        self.tombs.mark(node);
+        let mut s = self.take_scratch();
+        let st = &mut s.state;
+        for level in 0..=self.graph.level(node) {
+            let hole: Vec<NodeId> = self.graph.links(node, level).collect();
+            for &nb in &hole {
+                if self.tombs.is_deleted(nb) || !self.graph.links(nb, level).any(|x| x == node) {
+                    continue;
+                }
+                // nb's candidates: its links (the tombstone is skipped) plus the tombstone's links.
+                self.shrink(nb, level, &hole, st);
+            }
+        }
+        self.put_scratch(s);
+        if self.graph.entry() == Some(node) {
+            self.replace_entry();
+        }
+        Ok(())
+    }
+
+    /// After the entry point is deleted: the live node with the highest level (first on ties).
+    fn replace_entry(&mut self) {
+        let best = self
+            .live_nodes()
+            .max_by_key(|&n| (self.graph.level(n), std::cmp::Reverse(n)));
+        match best {
+            Some(n) => self.graph.set_entry(Some(n), self.graph.level(n)),
+            None => self.graph.set_entry(None, 0),
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Queries: search (Algorithm 5 of the paper), filtered search, exact search, distances to
+//! given ids.
+//!
+//! Filtered search picks between two plans by a cost model: brute force over the allowed set
+//! costs one distance per allowed vector; a graph search that only accepts allowed vectors
+//! visits about `ef · m0 / selectivity` nodes, because the result list fills at the rate allowed
+//! nodes are met (the search widens by itself: it keeps expanding while fewer than `ef` allowed
+//! results are held). Brute force is taken when it is cheaper, which is always the case at 1%
+//! selectivity on realistic sizes, so recall there is exact.
+
+use crate::search::{Cand, Near, Scratch, State};
+use crate::store::View;
+use crate::tombstones::bit;
+use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
+use std::collections::HashSet;
+
+/// How many neighbours ahead of the distance loop vectors are prefetched.
+const AHEAD: usize = 1;
+
+impl Hnsw {
+    /// Greedy descent on one upper layer (ef = 1).
+    pub(crate) fn greedy(&self, q: View<'_>, mut cur: Cand, level: u8, st: &mut State) -> Cand {
+        loop {
+            let mut changed = false;
+            for nb in self.graph.links(cur.id, level) {
+                if st.skip == Some(nb) {
+                    continue;
+                }
+                let d = self.space.dist(q, self.store.view(nb));
+                st.evals += 1;
+                if d < cur.d {
+                    cur = Cand { d, id: nb };
+                    changed = true;
+                }
+            }
+            if !changed {
+                return cur;
+            }
+        }
+    }
+
+    /// Algorithm 2: best-first search of one layer from `eps`, keeping the `ef` nearest nodes
+    /// that `accept` takes in `st.res` (all nodes are traversed, accepted or not).
+    pub(crate) fn search_layer<F: Fn(NodeId, &Hnsw) -> bool>(
+        &self,
+        q: View<'_>,
+        eps: &[Cand],
+        ef: usize,
+        level: u8,
+        st: &mut State,
+        accept: F,
+    ) {
+        st.new_visit(self.len_slots());
+        st.cand.clear();
+        st.res.clear();
+        for &ep in eps {
+            if st.visit(ep.id) {
+                st.cand.push(Near(ep));
+                if accept(ep.id, self) {
+                    st.res.push(ep);
+                }
+            }
+        }
+        while st.res.len() > ef {
+            st.res.pop();
+        }
+        while let Some(Near(c)) = st.cand.pop() {
+            if st.res.len() >= ef && st.res.peek().is_some_and(|w| c.d > w.d) {
+                break;
+            }
+            // Collect the unvisited neighbours first, then compute their distances while the
+            // next one's vector is being prefetched.
+            if let Some(Near(next)) = st.cand.peek() {
+                self.graph.prefetch(next.id, level);
+            }
+            st.batch.clear();
+            for nb in self.graph.links(c.id, level) {
+                if st.visit(nb) {
+                    if st.batch.len() < AHEAD {
+                        self.store.prefetch(nb);
+                    }
+                    st.batch.push(nb);
+                }
+            }
+            for i in 0..st.batch.len() {
+                let nb = st.batch[i];
+                if let Some(&next) = st.batch.get(i + AHEAD) {
+                    self.store.prefetch(next);
+                }
+                let d = self.space.dist(q, self.store.view(nb));
+                st.evals += 1;
+                if st.res.len() < ef || st.res.peek().is_some_and(|w| d < w.d) {
+                    st.cand.push(Near(Cand { d, id: nb }));
+                    if accept(nb, self) {
+                        st.res.push(Cand { d, id: nb });
+                        if st.res.len() > ef {
+                            st.res.pop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `k` nearest live vectors, with `ef = max(ef_search, k)`.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, HnswError> {
+        self.search_filtered(query, k, self.p.ef_search.max(k), Filter::None)
+    }
+
+    /// The `k` nearest live vectors that pass `filter`, with an explicit `ef` (`ef ≥ k`).
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<Hit>, HnswError> {
+        let mut s = self.take_scratch();
+        // `k` is checked against the index's size in `search_into`: never reserve by it first.
+        let mut out = Vec::with_capacity(k.min(self.len()));
+        let r = self.search_into(query, k, ef, filter, &mut s, &mut out);
+        self.put_scratch(s);
+        r.map(|()| out)
+    }
+
+    /// The search with caller-held buffers: after warm-up it allocates nothing. Results go to
+    /// `out` (cleared first), nearest first; ties break by insertion order.
+    pub fn search_into(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Filter<'_>,
+        s: &mut Scratch,
+        out: &mut Vec<Hit>,
+    ) -> Result<(), HnswError> {
+        self.search_into_plan(query, k, ef, filter, FilterPlan::Auto, s, out)
+    }
+
+    /// [`Hnsw::search_into`] with an explicit plan for filtered searches.
+    #[allow(clippy::too_many_arguments)]
+    pub fn search_into_plan(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Filter<'_>,
+        plan: FilterPlan,
+        s: &mut Scratch,
+        out: &mut Vec<Hit>,
+    ) -> Result<(), HnswError> {
+        out.clear();
+        if k == 0 {
+            return Err(HnswError::ZeroK);
+        }
+        if ef < k {
+            return Err(HnswError::EfTooSmall { ef, k });
+        }
+        self.space.check(query)?;
+        if k > self.len() {
+            return Err(HnswError::KTooLarge { k, len: self.len() });
+        }
+        self.space.prepare(query, &mut s.prep)?;
+        self.space.encode(&s.prep, &mut s.q);
+        // Each plan falls back to exact search when the graph yields fewer than k results
+        // while more exist: after many deletes with a small `m`, a region can be cut off from
+        // the entry point, and a search must still return every live vector it is asked for.
+        match filter {
+            Filter::None => {
+                self.graph_search(s, ef, |n, idx| !idx.tombs.is_deleted(n));
+                if s.state.res.len() < k {
+                    self.brute(s, ef, self.live_nodes());
+                }
+            }
+            Filter::Allow(ids) => {
+                s.state.set_allowed(
+                    self.len_slots(),
+                    ids.iter().filter_map(|&id| self.ids.node(id)),
+                );
+                let mut short = true;
+                if !self.use_brute(plan, ef, s.state.allowed.len()) {
+                    // The bits leave the scratch for the search, which borrows it mutably.
+                    let bits = std::mem::take(&mut s.state.allow);
+                    self.graph_search(s, ef, |n, idx| !idx.tombs.is_deleted(n) && bit(&bits, n.0));
+                    s.state.allow = bits;
+                    short = s.state.res.len() < k;
+                }
+                if short {
+                    let nodes = std::mem::take(&mut s.state.allowed);
+                    self.brute(s, ef, nodes.iter().copied());
+                    s.state.allowed = nodes;
+                }
+                s.state.clear_allowed();
+            }
+            Filter::Predicate(pred) => {
+                let mut short = true;
+                if !self.use_brute(plan, ef, self.estimate_allowed(pred)) {
+                    self.graph_search(s, ef, |n, idx| {
+                        !idx.tombs.is_deleted(n) && pred(idx.ids.id(n))
+                    });
+                    short = s.state.res.len() < k;
+                }
+                if short {
+                    self.brute(s, ef, self.live_nodes().filter(|&n| pred(self.ids.id(n))));
+                }
+            }
+        }
+        self.finish(s, k, out);
+        Ok(())
+    }
+
+    fn graph_search<F: Fn(NodeId, &Hnsw) -> bool>(&self, s: &mut Scratch, ef: usize, accept: F) {
+        let (q, st) = (&s.q, &mut s.state);
+        st.res.clear();
+        let Some(entry) = self.graph.entry() else {
+            return;
+        };
+        let qv = q.view();
+        let mut ep = Cand {
+            d: self.space.dist(qv, self.store.view(entry)),
+            id: entry,
+        };
+        st.evals += 1;
+        for l in (1..=self.graph.max_level()).rev() {
+            ep = self.greedy(qv, ep, l, st);
+        }
+        st.eps.clear();
+        st.eps.push(ep);
+        let eps = std::mem::take(&mut st.eps);
+        self.search_layer(qv, &eps, ef, 0, st, accept);
+        st.eps = eps;
+    }
+
+    /// Exact distances over `nodes`, keeping the `ef` nearest in `st.res`.
+    fn brute(&self, s: &mut Scratch, ef: usize, nodes: impl Iterator<Item = NodeId>) {
+        let (q, st) = (&s.q, &mut s.state);
+        let qv = q.view();
+        st.res.clear();
+        for n in nodes {
+            if self.tombs.is_deleted(n) {
+                continue;
+            }
+            let d = self.space.dist(qv, self.store.view(n));
+            st.evals += 1;
+            if st.res.len() < ef {
+                st.res.push(Cand { d, id: n });
+            } else if st.res.peek().is_some_and(|w| Cand { d, id: n } < *w) {
+                st.res.pop();
+                st.res.push(Cand { d, id: n });
+            }
+        }
+    }
+
+    fn use_brute(&self, plan: FilterPlan, ef: usize, allowed: usize) -> bool {
+        match plan {
+            FilterPlan::Auto => allowed <= self.brute_force_limit(ef, allowed),
+            FilterPlan::Graph => false,
+            FilterPlan::BruteForce => true,
+        }
+    }
+
+    /// Brute force wins when the allowed set is smaller than the nodes a filtered graph search
+    /// would visit (`ef · m0 / selectivity`, see the module docs).
+    fn brute_force_limit(&self, ef: usize, allowed: usize) -> usize {
+        let live = self.len().max(1);
+        let selectivity = (allowed.max(1) as f64 / live as f64).min(1.0);
+        let graph_cost = (ef * self.p.m0) as f64 / selectivity;
+        graph_cost.min(live as f64) as usize
+    }
+
+    /// Live nodes that pass `pred`, estimated from up to 512 evenly spaced live nodes.
+    fn estimate_allowed(&self, pred: &dyn Fn(u64) -> bool) -> usize {
+        let n = self.len_slots();
+        if n == 0 {
+            return 0;
+        }
+        let step = (n / 512).max(1);
+        let (mut seen, mut pass) = (0usize, 0usize);
+        for node in self.nodes().step_by(step) {
+            if !self.tombs.is_deleted(node) {
+                seen += 1;
+                pass += usize::from(pred(self.ids.id(node)));
+            }
+        }
+        (pass as f64 / seen.max(1) as f64 * self.len() as f64).ceil() as usize
+    }
+
+    /// Sorts `st.res`, re-ranks exactly when f32 copies are kept, and writes the best `k`.
+    fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
+        s.state.drain_sorted();
+        if self.store.keeps_f32() {
+            for c in s.state.w.iter_mut() {
+                c.d = self.exact_dist(&s.prep, c.id);
+            }
+            s.state.w.sort_unstable();
+        }
+        out.extend(s.state.w.iter().take(k).map(|c| Hit {
+            id: self.ids.id(c.id),
+            distance: c.d,
+        }));
+    }
+
+    /// Exact k nearest live vectors by brute force over the stored vectors (the recall oracle;
+    /// exact for f32 storage, exact over the f32 copies when kept).
+    pub fn exact_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<Hit>, HnswError> {
+        if k == 0 {
+            return Err(HnswError::ZeroK);
+        }
+        self.space.check(query)?;
+        if k > self.len() {
+            return Err(HnswError::KTooLarge { k, len: self.len() });
+        }
+        let mut s = self.scratch();
+        self.space.prepare(query, &mut s.prep)?;
+        self.space.encode(&s.prep, &mut s.q);
+        let allow: Option<HashSet<u64>> = match filter {
+            Filter::Allow(ids) => Some(ids.iter().copied().collect()),
+            _ => None,
+        };
+        let pass = |n: NodeId| {
+            let id = self.ids.id(n);
+            match filter {
+                Filter::None => true,
+                Filter::Allow(_) => allow.as_ref().is_some_and(|a| a.contains(&id)),
+                Filter::Predicate(p) => p(id),
+            }
+        };
+        let mut all: Vec<Cand> = self
+            .live_nodes()
+            .filter(|&n| pass(n))
+            .map(|n| Cand {
+                d: self.final_dist(&s, n),
+                id: n,
+            })
+            .collect();
+        all.sort_unstable();
+        Ok(all
+            .iter()
+            .take(k)
+            .map(|c| Hit {
+                id: self.ids.id(c.id),
+                distance: c.d,
+            })
+            .collect())
+    }
+
+    /// Distances from `query` to the given ids (`None` for an id not live), computed like the
+    /// search's final ranking: over the f32 copies when kept, else the stored vectors. For
+    /// fusing with another ranking that names ids this index did not return.
+    pub fn distances(&self, query: &[f32], ids: &[u64]) -> Result<Vec<Option<f32>>, HnswError> {
+        self.space.check(query)?;
+        let mut s = self.scratch();
+        self.space.prepare(query, &mut s.prep)?;
+        self.space.encode(&s.prep, &mut s.q);
+        Ok(ids
+            .iter()
+            .map(|&id| Some(self.final_dist(&s, self.ids.node(id)?)))
+            .collect())
+    }
+
+    /// The exact distance from a prepared query to `n`'s f32 copy (kept: `keep_f32`).
+    #[inline]
+    fn exact_dist(&self, prep: &[f32], n: NodeId) -> f32 {
+        self.store
+            .exact(n)
+            .map_or(f32::INFINITY, |x| self.space.dist_f32(prep, x))
+    }
+
+    /// The distance a search ranks by at the end: over the f32 copies when kept, else the
+    /// stored encodings. `s` holds the prepared and encoded query.
+    fn final_dist(&self, s: &Scratch, n: NodeId) -> f32 {
+        if self.store.keeps_f32() {
+            self.exact_dist(&s.prep, n)
+        } else {
+            self.space.dist(s.q.view(), self.store.view(n))
+        }
+    }
+
+    /// The stored vector of a live id, decoded to f32 (normalized under cosine; `s·q` under i8).
+    pub fn get(&self, id: u64) -> Result<Vec<f32>, HnswError> {
+        let n = self.ids.node(id).ok_or(HnswError::UnknownId(id))?;
+        Ok(self.store.decode(&self.space.k, n))
+    }
+}
