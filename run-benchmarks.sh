@@ -2,9 +2,9 @@
 # Benchmarks elex and its peers side by side, in one run, on this machine.
 #   --quick       the shorter run: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
 #                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
-#                 suite against libcachesim, elex in Chromium and Node beside hnswlib-wasm and
-#                 voy, long tasks while building 10,000 vectors in Chromium (sliced, one task,
-#                 old chunks, worker), text search beside MiniSearch and Orama on 10,000
+#                 suite against libcachesim, elex in Chromium and Node beside hnswlib built with
+#                 emscripten and SIMD, hnswlib-wasm and voy, long tasks while building 10,000
+#                 vectors in Chromium (sliced, one task, old chunks, worker), text search beside MiniSearch and Orama on 10,000
 #                 passages, and Q-learning batch updates natively and in wasm against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
@@ -71,8 +71,14 @@ fi
 cargo run -q --release -p elex-cache --example evict_p99 | tee "$out/cache-evict.txt"
 
 echo
-echo "== browser benchmark: elex (simd, scalar) beside hnswlib-wasm, edgevec, mememo and voy, in Chromium and Node"
+echo "== browser benchmark: elex (simd, scalar) beside hnswlib built with emscripten and SIMD (the honest wasm anchor), hnswlib-wasm, edgevec, mememo and voy, in Chromium and Node"
 bash build-optimized.sh > "$out/sizes.txt"
+# hnswlib's own C++ from its PyPI sdist, built with Debian's emscripten at -O3 -msimd128 -msse..sse3.
+if ! command -v em++ > /dev/null || [[ ! -d /usr/share/nodejs/acorn ]]; then
+  apt-get update -qq -o DPkg::Lock::Timeout=600
+  apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends emscripten node-acorn > /dev/null
+fi
+bash www/bench/peers/hnswlib-emcc/build.sh
 # onnxruntime-node (under transformers.js) would download binaries at install: they ship in the
 # package already, so its install script is skipped.
 (cd www/bench/peers && export ONNXRUNTIME_NODE_INSTALL=skip && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
@@ -80,7 +86,7 @@ bash build-optimized.sh > "$out/sizes.txt"
 if [[ $mode == quick ]]; then
   # Quick: the peers that build fast (mememo and edgevec take minutes; the full run has them).
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 \
-    --engines elex-simd,"elex-simd i8+rerank",elex-scalar,hnswlib-wasm,"voy-search (exact)" --out "$out"
+    --engines elex-simd,"elex-simd i8+rerank",elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,"voy-search (exact)" --out "$out"
 else
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --out "$out"
   # Every engine at 50K too; three ef points bracket recall 0.95 (EdgeVec fixes ef at build time,

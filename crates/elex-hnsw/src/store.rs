@@ -299,9 +299,16 @@ impl Space {
         }
     }
 
-    /// Distance between two encodings of the same kind; smaller is closer.
+    /// Distance between two encodings of the same kind; smaller is closer. Never NaN: a query
+    /// of huge values can overflow a sum into `inf - inf`, which ranks last, as +inf.
     #[inline]
     pub(crate) fn dist(&self, a: View<'_>, b: View<'_>) -> f32 {
+        let d = self.dist_raw(a, b);
+        if d.is_nan() { f32::INFINITY } else { d }
+    }
+
+    #[inline]
+    fn dist_raw(&self, a: View<'_>, b: View<'_>) -> f32 {
         let k = &self.k;
         match (a, b) {
             (View::F32(x), View::F32(y)) => match self.metric {

@@ -198,6 +198,12 @@ impl Kernels {
     #[inline]
     pub fn dot_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, SimdError> {
         same_len(a.len(), b.len())?;
+        // A wasm simd128 build has one SIMD ISA, fixed at compile time: a direct call, which
+        // inlines, instead of an indirect one through the table.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 {
+            return Ok(crate::wasm32::simd128::dot_f32(a, b));
+        }
         // SAFETY: `self` only exists for an ISA the CPU supports; the kernel clamps to the
         // shorter slice.
         Ok(unsafe { (self.t.dot_f32)(a, b) })
@@ -207,6 +213,12 @@ impl Kernels {
     #[inline]
     pub fn l2sq_f32(&self, a: &[f32], b: &[f32]) -> Result<f32, SimdError> {
         same_len(a.len(), b.len())?;
+        // A wasm simd128 build has one SIMD ISA, fixed at compile time: a direct call, which
+        // inlines, instead of an indirect one through the table.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 {
+            return Ok(crate::wasm32::simd128::l2sq_f32(a, b));
+        }
         // SAFETY: as in `dot_f32`.
         Ok(unsafe { (self.t.l2sq_f32)(a, b) })
     }
@@ -234,6 +246,12 @@ impl Kernels {
     #[inline]
     pub fn dot_f16(&self, a: &[f16], b: &[f16]) -> Result<f32, SimdError> {
         same_len(a.len(), b.len())?;
+        // A wasm simd128 build has one SIMD ISA, fixed at compile time: a direct call, which
+        // inlines, instead of an indirect one through the table.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 {
+            return Ok(crate::wasm32::simd128::dot_f16(a, b));
+        }
         // SAFETY: as in `dot_f32`.
         Ok(unsafe { (self.t.dot_f16)(a, b) })
     }
@@ -242,6 +260,12 @@ impl Kernels {
     #[inline]
     pub fn l2sq_f16(&self, a: &[f16], b: &[f16]) -> Result<f32, SimdError> {
         same_len(a.len(), b.len())?;
+        // A wasm simd128 build has one SIMD ISA, fixed at compile time: a direct call, which
+        // inlines, instead of an indirect one through the table.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 {
+            return Ok(crate::wasm32::simd128::l2sq_f16(a, b));
+        }
         // SAFETY: as in `dot_f32`.
         Ok(unsafe { (self.t.l2sq_f16)(a, b) })
     }
@@ -260,8 +284,14 @@ impl Kernels {
     }
 
     /// Exact integer inner product of two i8 vectors (see the crate docs for the scale scheme).
+    #[inline]
     pub fn dot_i8(&self, a: &[i8], b: &[i8]) -> Result<i64, SimdError> {
         same_len(a.len(), b.len())?;
+        // As in `dot_f32`; one chunk is what an HNSW distance always is.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 && a.len() <= I8_CHUNK {
+            return Ok(i64::from(crate::wasm32::simd128::dot_i8(a, b)));
+        }
         Ok(self.chunked_i8(self.t.dot_i8, a, b))
     }
 

@@ -24,6 +24,28 @@ function engines(L, dims, n) {
         search(q, k) { return idx.searchKnn(q, k, undefined).neighbors; },
       };
     },
+    // hnswlib's own C++ built with emscripten and SIMD (peers/hnswlib-emcc): the honest anchor.
+    'hnswlib-emcc-simd': async () => {
+      const M = await L.hnswlibEmcc();
+      let qp = 0, out = 0;
+      return {
+        build(base) {
+          M._hn_create(dims, n, 16, 200, 42);
+          qp = M._malloc(dims * 4);
+          out = M._malloc(4 * 1024);
+          for (let i = 0; i < n; i++) {
+            M.HEAPF32.set(base.subarray(i * dims, (i + 1) * dims), qp >> 2);
+            M._hn_add(qp, i);
+          }
+        },
+        setEf(ef) { M._hn_set_ef(ef); },
+        search(q, k) {
+          M.HEAPF32.set(q, qp >> 2);
+          const c = M._hn_search(qp, k, out);
+          return Array.from(M.HEAP32.subarray(out >> 2, (out >> 2) + c));
+        },
+      };
+    },
     edgevec: async () => {
       const ev = await L.edgevec();
       let base = null;

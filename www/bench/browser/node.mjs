@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { run, groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
 // hnswlib-wasm mounts an IDBFS at load time: give it an IndexedDB (elex's bench does not use one).
@@ -16,7 +17,7 @@ const data = arg('data', join(here, '..', '..', '..', '..', 'shared', 'data', 'd
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const efs = arg('ef', '10,20,40,80,160').split(',').map(Number);
 const rounds = Number(arg('rounds', 3));
-const names = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
+const names = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
 
 const base = readVecs(join(data, 'base.fvecs'), n);
 const queries = readVecs(join(data, 'query.fvecs'), nq);
@@ -29,6 +30,15 @@ const loaders = {
     globalThis.window ??= globalThis; // hnswlib-wasm's Emscripten glue looks for a window
     const { loadHnswlib } = await import(join(peers, 'hnswlib-wasm', 'dist', 'hnswlib.js'));
     return loadHnswlib();
+  },
+  // Emscripten's Node glue fetches its .wasm by path, which Node's fetch refuses: pass the bytes.
+  hnswlibEmcc: async () => {
+    const dir = join(here, '..', 'peers', 'hnswlib-emcc', 'out');
+    // Its ES module glue (emscripten 3.1.6) still reads CommonJS's __dirname and require in Node.
+    globalThis.__dirname ??= dir;
+    globalThis.require ??= createRequire(import.meta.url);
+    const factory = (await import(join(dir, 'hnswlib-emcc.mjs'))).default;
+    return factory({ wasmBinary: readFileSync(join(dir, 'hnswlib-emcc.wasm')) });
   },
   edgevec: async () => {
     const ev = await import(join(peers, 'edgevec', 'edgevec.js'));

@@ -4,6 +4,7 @@ import { init } from 'elex';
 import { run } from './harness.js';
 import edgevecWasm from 'edgevec/edgevec_bg.wasm?url';
 import voyWasm from 'voy-search/voy_search_bg.wasm?url';
+import hnswEmccWasm from 'hnswlib-emcc/hnswlib-emcc.wasm?url';
 
 const logEl = document.getElementById('log');
 const log = (m) => { logEl.textContent += `\n${m}`; console.log(m); };
@@ -17,6 +18,10 @@ const bin = async (path, Kind) => new Kind(await (await fetch(path)).arrayBuffer
 const loaders = {
   elex: (simd) => init({ simd }),
   hnswlib: async () => (await import('hnswlib-wasm')).loadHnswlib(),
+  hnswlibEmcc: async () => {
+    const factory = (await import('hnswlib-emcc/hnswlib-emcc.mjs')).default;
+    return factory({ wasmBinary: await (await fetch(hnswEmccWasm)).arrayBuffer() });
+  },
   edgevec: async () => {
     const ev = await import('edgevec/edgevec.js');
     await ev.default({ module_or_path: edgevecWasm });

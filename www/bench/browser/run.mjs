@@ -19,7 +19,7 @@ const data = resolve(arg('data', join(www, '..', '..', 'shared', 'data', 'docs-5
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const ef = arg('ef', '10,20,40,80,160');
 const rounds = arg('rounds', '3');
-const engines = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
+const engines = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
 const out = resolve(arg('out', join(www, '..', 'bench-results')));
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
@@ -72,6 +72,7 @@ const listFiles = (dir, re) => readdirSync(dir).filter((f) => re.test(f)).map((f
 const sizes = {
   'elex (simd flavour: wasm + glue + loader)': sizeOf([join(www, 'pkg/web/simd/elex_bg.wasm'), join(www, 'pkg/web/simd/elex.js'), join(www, 'src/index.js')]),
   'hnswlib-wasm': sizeOf(listFiles(join(peers, 'hnswlib-wasm/dist'), /\.js$/)),
+  'hnswlib-emcc-simd': sizeOf([join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.wasm'), join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.mjs')]),
   edgevec: sizeOf([join(peers, 'edgevec/edgevec_bg.wasm'), join(peers, 'edgevec/edgevec.js')]),
   mememo: sizeOf([join(peers, 'mememo/dist/index.es.js')]),
   'voy-search': sizeOf([join(peers, 'voy-search/voy_search_bg.wasm'), join(peers, 'voy-search/voy_search_bg.js')]),

@@ -11,6 +11,7 @@ export default {
       { find: /^mememo$/, replacement: `${peers}mememo/dist/index.es.js` },
       { find: /^edgevec\//, replacement: `${peers}edgevec/` },
       { find: /^voy-search\//, replacement: `${peers}voy-search/` },
+      { find: /^hnswlib-emcc\//, replacement: at('../peers/hnswlib-emcc/out/') },
     ],
   },
   build: { outDir: at('../../dist/bench'), emptyOutDir: true, target: 'es2022' },

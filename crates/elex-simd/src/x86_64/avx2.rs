@@ -69,22 +69,55 @@ unsafe fn ld_i8(p: *const i8, i: usize) -> __m256i {
     _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(p.add(i).cast()) })
 }
 
-/// Stores four 8-lane accumulators as the canonical partial sums 0..32.
+/// Eight f32 lanes at `p + i`: the `have` (< 8) there, then zeros.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + have)` must be readable; the CPU must have AVX.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn lanes(s: [__m256; 4]) -> [f32; LANES] {
-    let mut l = [0.0f32; LANES];
-    for (k, v) in s.into_iter().enumerate() {
-        // SAFETY: `l` has room for 8 floats at 8 * k for k < 4.
-        unsafe { _mm256_storeu_ps(l.as_mut_ptr().add(8 * k), v) };
-    }
-    l
+unsafe fn ld_pad(p: *const f32, i: usize, have: usize) -> __m256 {
+    // A masked load: lanes at or past `have` are neither read nor faulted on, and read as zero.
+    let mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(have as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
+    // SAFETY: the caller guarantees `have` readable floats at `p + i`; only those are loaded.
+    unsafe { _mm256_maskload_ps(p.add(i), mask) }
+}
+
+/// Eight f16 lanes at `p + i` widened: the `have` (< 8) there, then zeros.
+///
+/// # Safety
+/// `p.add(i)..p.add(i + have)` must be readable; the CPU must have F16C.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn ld_h_pad(p: *const f16, i: usize, have: usize) -> __m256 {
+    let mut buf = [f16::ZERO; 8];
+    // SAFETY: the caller guarantees `have` readable values at `p + i`; have <= 8.
+    unsafe { core::ptr::copy_nonoverlapping(p.add(i), buf.as_mut_ptr(), have.min(8)) };
+    // SAFETY: buf holds 8 values.
+    unsafe { ld_h(buf.as_ptr(), 0) }
+}
+
+/// The canonical fold (`scalar::fold`'s pairwise tree over partial sums 0..32) on the four
+/// accumulators with lane-wise adds: accumulators 0+2 and 1+3, then 0+1, then the 128-bit
+/// halves, then lanes (0,1)+(2,3), then lanes 0+1. Same adds in the same order: the same bits.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn fold4(s: [__m256; 4]) -> f32 {
+    let v = _mm256_add_ps(_mm256_add_ps(s[0], s[2]), _mm256_add_ps(s[1], s[3]));
+    let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 0b01)))
 }
 
 /// Canonical-order two-input reduction: `$ld` loads 8 lanes, `$step` folds a pair into an
-/// accumulator, `$tail` adds the last `n % 32` elements into the stored partial sums.
+/// accumulator. The tail after the last whole block of 32 goes into the same accumulators (its
+/// element `j` is partial sum `j`): whole groups of 8 as they are, the last group zero-padded,
+/// which leaves the partial sums it does not reach unchanged (a zero product added to a sum that
+/// started at +0.0, which can never be -0.0, changes no bit).
 macro_rules! reduce2 {
-    ($a:ident, $b:ident, $ld:ident, $step:expr, $tail:path) => {{
+    ($a:ident, $b:ident, $ld:ident, $pad:ident, $step:expr) => {{
         let n = $a.len().min($b.len());
         let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
         let step = $step;
@@ -99,9 +132,20 @@ macro_rules! reduce2 {
             }
             i += LANES;
         }
-        let mut l = lanes(s);
-        $tail(&$a[i..n], &$b[i..n], &mut l);
-        scalar::fold(&l)
+        let mut k = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n; k < 4 because fewer than 32 elements remain.
+            s[k] = step(s[k], unsafe { $ld(pa, i) }, unsafe { $ld(pb, i) });
+            i += 8;
+            k += 1;
+        }
+        if i < n {
+            // SAFETY: n - i < 8 readable elements in both slices.
+            s[k] = step(s[k], unsafe { $pad(pa, i, n - i) }, unsafe {
+                $pad(pb, i, n - i)
+            });
+        }
+        fold4(s)
     }};
 }
 
@@ -120,27 +164,28 @@ fn sq_add(s: __m256, x: __m256, y: __m256) -> __m256 {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld, mul_add, scalar::dot_tail)
+    reduce2!(a, b, ld, ld_pad, mul_add)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld, sq_add, scalar::l2_tail)
+    reduce2!(a, b, ld, ld_pad, sq_add)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld_h, mul_add, scalar::dot_tail)
+    reduce2!(a, b, ld_h, ld_h_pad, mul_add)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld_h, sq_add, scalar::l2_tail)
+    reduce2!(a, b, ld_h, ld_h_pad, sq_add)
 }
 
-/// Canonical-order one-pass cosine reduction: three sets of four accumulators.
+/// Canonical-order one-pass cosine reduction: three sets of four accumulators, the tail as in
+/// `reduce2`.
 macro_rules! dot_norms {
-    ($a:ident, $b:ident, $ld:ident) => {{
+    ($a:ident, $b:ident, $ld:ident, $pad:ident) => {{
         let n = $a.len().min($b.len());
         let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
         let mut s = [[_mm256_setzero_ps(); 4]; 3];
@@ -155,24 +200,35 @@ macro_rules! dot_norms {
             }
             i += LANES;
         }
-        let mut l = [lanes(s[0]), lanes(s[1]), lanes(s[2])];
-        scalar::norms_tail(&$a[i..n], &$b[i..n], &mut l);
-        [
-            scalar::fold(&l[0]),
-            scalar::fold(&l[1]),
-            scalar::fold(&l[2]),
-        ]
+        let mut k = 0;
+        while i < n {
+            let have = (n - i).min(8);
+            // SAFETY: `have` readable elements at i in both slices; k < 4 as in `reduce2`.
+            let (x, y) = unsafe {
+                if have == 8 {
+                    ($ld(pa, i), $ld(pb, i))
+                } else {
+                    ($pad(pa, i, have), $pad(pb, i, have))
+                }
+            };
+            s[0][k] = mul_add(s[0][k], x, y);
+            s[1][k] = mul_add(s[1][k], x, x);
+            s[2][k] = mul_add(s[2][k], y, y);
+            i += have;
+            k += 1;
+        }
+        [fold4(s[0]), fold4(s[1]), fold4(s[2])]
     }};
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    dot_norms!(a, b, ld)
+    dot_norms!(a, b, ld, ld_pad)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    dot_norms!(a, b, ld_h)
+    dot_norms!(a, b, ld_h, ld_h_pad)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
