@@ -94,6 +94,8 @@ else
   node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80 --out "$out"
   node www/bench/hnsw.mjs --data "$data" --json "$out/wasm-hnsw-50k.json" | tee "$out/wasm-hnsw-50k.txt"
 fi
+# The recall-vs-QPS plots, with the plotting the native report uses (matplotlib).
+"$py" www/bench/browser/plot.py "$out"/browser-bench-[0-9]*k.json
 
 echo
 echo "== text: BM25 against PyPI bm25s (live), then elex beside MiniSearch and Orama (full-text and hybrid) and known-item quality, in Node and Chromium"

@@ -79,7 +79,7 @@ step "persistent indexes in Node (fake-indexeddb): op log, checkpoints, byte-ide
 node --test-reporter=tap www/test/persist.mjs
 
 step "persistent indexes in Chromium: two tabs (one writer, a follower that takes over), 4 crash trials (renderer crash, browser SIGKILL)"
-node www/test/persist-browser.mjs --trials 4
+node --test-reporter=tap www/test/persist-browser.mjs --trials 4
 
 step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps (scripts/fuzz.sh runs 1M)"
 node www/test/fuzz.mjs --calls 50000

@@ -6,8 +6,10 @@
 //    renderer through CDP, or the whole browser with SIGKILL); on reopen every acknowledged
 //    batch is there, no batch is there in part, the present batches are a prefix, and the
 //    index passes its structural check (its snapshot reloads, every vector finds itself).
-// Usage: node www/test/persist-browser.mjs [--trials N] [--seed S] [--kill both|browser|renderer] [--no-tabs]
+// Usage: node [--test-reporter=tap] www/test/persist-browser.mjs [--trials N] [--seed S]
+//   [--kill both|browser|renderer|main] [--no-tabs] [--page-bytes B]   (node:test: one test per part)
 import assert from 'node:assert/strict';
+import test from 'node:test';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,11 +89,17 @@ const until = async (what, f, ms = 15000) => {
   }
 };
 
-let passed = 0;
 const profile = mkdtempSync(join(tmpdir(), 'elex-persist-'));
-try {
-  // ---- two tabs -------------------------------------------------------------------------
-  if (!args['no-tabs']) {
+// The tests are awaited one by one (each records its own failure), so the server and the
+// profile go once the last is done.
+const cleanUp = () => {
+  server.close();
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (_) { /* a temp dir */ }
+};
+
+// ---- two tabs ---------------------------------------------------------------------------
+if (!args['no-tabs']) {
+  await test('two tabs: one writer, a follower that sees flushed adds and takes over; a learner followed the same way', async () => {
     const { browser, context, child, exited } = await startBrowser(join(profile, 'tabs'));
     const open = (p) => p.evaluate(async () => {
       window.index = await elex.HnswIndex.open({ dbName: 'tabs', name: 'shared', dims: 8 });
@@ -145,17 +153,17 @@ try {
     await settle(browser.close());
     child.killAll();
     await exited;
-    passed++;
-    console.log('ok   two tabs: one writer, a follower that sees flushed adds and takes over; a learner followed the same way');
-  }
+  });
+}
 
-  // ---- crash trials ---------------------------------------------------------------------
-  const DIMS = 32;
-  const PER_BATCH = 16;
-  const outcomes = [];
-  for (let trial = 0; trial < TRIALS; trial++) {
+// ---- crash trials -----------------------------------------------------------------------
+const DIMS = 32;
+const PER_BATCH = 16;
+const outcomes = [];
+for (let trial = 0; trial < TRIALS; trial++) {
+  const killBrowser = args.kill === 'both' ? trial % 2 === 1 : args.kill === 'browser' || args.kill === 'main';
+  await test(`crash trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'})`, async () => {
     const dir = join(profile, `crash-${trial}`);
-    const killBrowser = args.kill === 'both' ? trial % 2 === 1 : args.kill === 'browser' || args.kill === 'main';
     let lastAck = -1;
     {
       const { browser, context, child, exited } = await startBrowser(dir);
@@ -196,7 +204,7 @@ try {
         await exited;
       }
     }
-    console.log(`  trial ${trial}: killed after batch ${lastAck}`);
+    console.log(`# trial ${trial}: killed after batch ${lastAck}`);
     if (process.env.ELEX_KEEP_PROFILE) {
       const { cpSync } = await import('node:fs');
       cpSync(dir, join(process.env.ELEX_KEEP_PROFILE, `trial-${trial}`), { recursive: true });
@@ -264,9 +272,8 @@ try {
         throw new Error(`trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'}, ${lastAck + 1} batches acknowledged): reopen failed: ${report.error}; databases ${JSON.stringify(report.dbs)}, records ${JSON.stringify(report.counts)}`);
       }
       outcomes.push({ trial, kill: 'browser', acked: lastAck + 1, reopened: 0, discarded: true });
-      console.log(`ok   crash trial ${trial} (browser SIGKILL): Chromium discarded the corrupt database on reopen (${lastAck + 1} batches acknowledged); open failed with DATA_LOST quoting it, recover: true opened an empty index`);
-      passed++;
-      continue;
+      console.log(`# crash trial ${trial} (browser SIGKILL): Chromium discarded the corrupt database on reopen (${lastAck + 1} batches acknowledged); open failed with DATA_LOST quoting it, recover: true opened an empty index`);
+      return;
     }
     const present = new Map(report.batches);
     for (const [b, n] of present) assert.equal(n, PER_BATCH, `trial ${trial}: batch ${b} is there in part (${n} of ${PER_BATCH})`);
@@ -276,15 +283,13 @@ try {
     assert.equal(report.size, present.size * PER_BATCH);
     assert.equal(report.selfHits, report.size, `trial ${trial}: ${report.size - report.selfHits} vectors do not find themselves`);
     outcomes.push({ trial, kill: killBrowser ? 'browser' : 'renderer', acked: lastAck + 1, reopened: top + 1, checkpoints: report.stats.generation });
-    console.log(`ok   crash trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'}): ${lastAck + 1} batches acknowledged, ${top + 1} back, none in part, generation ${report.stats.generation}`);
-    passed++;
-  }
+    console.log(`# crash trial ${trial} (${killBrowser ? 'browser SIGKILL' : 'renderer crash'}): ${lastAck + 1} batches acknowledged, ${top + 1} back, none in part, generation ${report.stats.generation}`);
+  });
+}
+{
   const ahead = outcomes.filter((o) => o.reopened > o.acked).length;
   const discarded = outcomes.filter((o) => o.discarded).length;
   const browserKills = outcomes.filter((o) => o.kill === 'browser').length;
   console.log(`# crash trials: ${outcomes.length} (${browserKills} browser SIGKILL); every acknowledged batch back in the ${outcomes.length - discarded} whose database the browser kept, none in part; ${ahead} had an unacknowledged batch land whole; Chromium discarded the database as corrupt in ${discarded} (reported as DATA_LOST)`);
-} finally {
-  server.close();
-  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (_) { /* a temp dir */ }
 }
-console.log(`# pass ${passed}`);
+cleanUp();

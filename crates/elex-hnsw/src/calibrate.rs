@@ -10,14 +10,21 @@
 //! lead straight to its own neighbours and overstate the recall: 0.91 instead of 0.77 at
 //! ef 10 on a docs-50k slice).
 //!
-//! Cost: per sample one brute-force pass over the index and one search per ladder step up to
-//! the first `ef` that finds the whole exact answer (larger steps are counted as exact). A
+//! Cost: per sample one brute-force pass over the index (scanned in chunks, so a step in a
+//! browser stays short at any size) and one search per ladder step up to the first `ef` that
+//! finds the whole exact answer (larger steps are counted as exact). A
 //! calibration is made on first use and refreshed when the live count has grown or shrunk by
 //! [`REFRESH_FACTOR`] since ([`Calibration::is_stale`]); [`CalibrationRun`] makes one in steps.
 
-use crate::search::Scratch;
+use std::collections::BinaryHeap;
+
+use crate::search::{Cand, Scratch};
 use crate::{Filter, Hit, Hnsw, HnswError, NodeId};
 use elex_simd::SplitMix64;
+
+/// Nodes the exact pass of a sample scans between two checks of `stop`: a step stays short
+/// however large the index (a whole pass over 1M vectors would be a long task in a browser).
+const SCAN_CHUNK: usize = 2048;
 
 /// The `ef` values measured, smallest first.
 pub const EF_LADDER: [usize; 14] = [
@@ -108,11 +115,22 @@ pub struct CalibrationRun {
     evals: u64,
     scratch: Scratch,
     hits: Vec<Hit>,
+    /// The exact pass of the current sample, while it is under way.
+    exact: Option<Exact>,
+}
+
+/// A sample's exact pass: its query, how many nodes were scanned, the best `k + 1` so far.
+#[derive(Debug)]
+struct Exact {
+    q: Vec<f32>,
+    scanned: usize,
+    best: BinaryHeap<Cand>,
 }
 
 impl CalibrationRun {
-    /// Runs sample queries until `stop()` says so (checked after each) or all are done;
-    /// returns whether all are done.
+    /// Runs sample queries until `stop()` says so (checked after every 2,048 nodes of a
+    /// sample's exact pass and after each sample) or all are done; returns whether all are
+    /// done.
     pub fn step(
         &mut self,
         index: &Hnsw,
@@ -125,8 +143,11 @@ impl CalibrationRun {
         }
         while self.next < self.queries.len() {
             let n = self.queries[self.next];
-            self.next += 1;
+            if !self.scan(index, n, &mut stop)? {
+                return Ok(false);
+            }
             self.sample(index, n)?;
+            self.next += 1;
             if stop() {
                 break;
             }
@@ -137,19 +158,78 @@ impl CalibrationRun {
     /// Share of the sample queries done, 0..=1.
     pub fn progress(&self) -> f64 {
         if self.queries.is_empty() {
-            1.0
-        } else {
-            self.next as f64 / self.queries.len() as f64
+            return 1.0;
+        }
+        let part = self
+            .exact
+            .as_ref()
+            .map_or(0.0, |e| 0.9 * e.scanned as f64 / self.slots.max(1) as f64);
+        (self.next as f64 + part) / self.queries.len() as f64
+    }
+
+    /// Advances sample `n`'s exact pass (the `k + 1` nearest live vectors by the distance a
+    /// search ranks by at the end, as [`Hnsw::exact_search`]) until it is done (true) or
+    /// `stop()` says so between chunks (false).
+    fn scan(
+        &mut self,
+        index: &Hnsw,
+        n: NodeId,
+        stop: &mut impl FnMut() -> bool,
+    ) -> Result<bool, HnswError> {
+        let s = &mut self.scratch;
+        let e = match &mut self.exact {
+            Some(e) => e,
+            None => {
+                let q = index.store.decode(&index.space.k, n);
+                index.space.prepare(&q, &mut s.prep)?;
+                index.space.encode(&s.prep, &mut s.q);
+                self.exact.insert(Exact {
+                    q,
+                    scanned: 0,
+                    best: BinaryHeap::new(),
+                })
+            }
+        };
+        let (keep, slots) = (self.k_measured + 1, index.len_slots());
+        loop {
+            let end = (e.scanned + SCAN_CHUNK).min(slots);
+            for m in (e.scanned..end).map(|i| NodeId(i as u32)) {
+                if index.tombs.is_deleted(m) {
+                    continue;
+                }
+                let c = Cand {
+                    d: index.final_dist(s, m),
+                    id: m,
+                };
+                if e.best.len() < keep {
+                    e.best.push(c);
+                } else if e.best.peek().is_some_and(|w| c < *w) {
+                    e.best.pop();
+                    e.best.push(c);
+                }
+            }
+            e.scanned = end;
+            if end == slots {
+                return Ok(true);
+            }
+            if stop() {
+                return Ok(false);
+            }
         }
     }
 
+    /// Sample `n`, its exact pass done: the recall of each ladder step.
     fn sample(&mut self, index: &Hnsw, n: NodeId) -> Result<(), HnswError> {
         let (k, id) = (self.k_measured, index.ids.id(n));
-        let q = index.store.decode(&index.space.k, n);
-        let truth: Vec<u64> = index
-            .exact_search(&q, k + 1, Filter::None)?
+        let Some(exact) = self.exact.take() else {
+            return Ok(());
+        };
+        let q = exact.q;
+        let truth: Vec<u64> = exact
+            .best
+            .into_sorted_vec()
             .iter()
-            .map(|h| h.id)
+            .map(|c| index.ids.id(c.id))
             .filter(|&x| x != id)
             .take(k)
             .collect();
@@ -237,6 +317,7 @@ impl Hnsw {
             evals: 0,
             scratch: self.scratch(),
             hits: Vec::new(),
+            exact: None,
         })
     }
 

@@ -373,7 +373,7 @@ impl Hnsw {
 
     /// The distance a search ranks by at the end: over the f32 copies when kept, else the
     /// stored encodings. `s` holds the prepared and encoded query.
-    fn final_dist(&self, s: &Scratch, n: NodeId) -> f32 {
+    pub(crate) fn final_dist(&self, s: &Scratch, n: NodeId) -> f32 {
         if self.store.keeps_f32() {
             self.exact_dist(&s.prep, n)
         } else {

@@ -202,3 +202,22 @@ fn a_calibration_in_steps_refuses_an_index_that_changed() {
     idx.insert(1000, &data[200 * dims..201 * dims]).unwrap();
     assert!(matches!(run.step(&idx, || false), Err(HnswError::Busy(_))));
 }
+
+#[test]
+fn a_sample_s_exact_pass_is_split_across_steps_and_gives_the_same_calibration() {
+    let dims = 8;
+    let data = clustered(8, 5000, dims, 10, 0.5);
+    let idx = build(Metric::Cosine, &data, dims, 8);
+    let mut run = idx.begin_calibration(3, 10).unwrap();
+    let (mut steps, mut last) = (0, 0.0);
+    while !run.step(&idx, || true).unwrap() {
+        steps += 1;
+        // Progress moves inside a sample too.
+        assert!(run.progress() > last && run.progress() < 1.0);
+        last = run.progress();
+    }
+    // 5,000 nodes scanned 2,048 at a time: three chunks (two pauses) and a pause after each
+    // sample but the last.
+    assert_eq!(steps, 3 * 2 + 2);
+    assert_eq!(run.finish().unwrap(), idx.calibrate(3, 10).unwrap());
+}

@@ -1,6 +1,6 @@
 // The browser benchmark driver: the same data and engines in headless Chromium (playwright-core,
-// Debian's /usr/bin/chromium) and in Node, in one run. Writes JSON, a markdown table and a
-// recall-vs-QPS plot (SVG) to --out.
+// Debian's /usr/bin/chromium) and in Node, in one run. Writes JSON and a markdown table to --out
+// (run-benchmarks.sh then plots recall against QPS with plot.py, matplotlib).
 // node www/bench/browser/run.mjs [--data DIR] [--n 10000] [--queries 200] [--ef 10,20,40,80,160]
 //   [--rounds 3] [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
@@ -103,32 +103,6 @@ function table(run) {
   }
   return md;
 }
-function svg(runs) {
-  const W = 720, H = 420, L = 60, B = 50;
-  const all = runs.flatMap(([, r]) => r.results.filter((e) => e.runs).flatMap((e) => e.runs));
-  const maxQ = Math.max(...all.map((r) => r.qps)), minQ = Math.max(1, Math.min(...all.map((r) => r.qps)));
-  const x = (rec) => L + ((rec - 0.8) / 0.2) * (W - L - 20);
-  const y = (qps) => H - B - ((Math.log10(qps) - Math.log10(minQ)) / (Math.log10(maxQ) - Math.log10(minQ) || 1)) * (H - B - 20);
-  const colors = ['#1a4fb4', '#6a9df0', '#d1495b', '#edae49', '#00798c', '#30638e', '#8d6a9f'];
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="#fff"/>`;
-  s += `<text x="${W / 2}" y="${H - 10}" text-anchor="middle">recall@10 (docs-50k, first ${n} vectors)</text><text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">QPS (log)</text>`;
-  s += `<line x1="${L}" y1="${H - B}" x2="${W - 10}" y2="${H - B}" stroke="#888"/><line x1="${L}" y1="10" x2="${L}" y2="${H - B}" stroke="#888"/>`;
-  for (const rec of [0.8, 0.85, 0.9, 0.95, 1.0]) s += `<text x="${x(rec)}" y="${H - B + 16}" text-anchor="middle">${rec}</text>`;
-  let i = 0, ly = 20;
-  for (const [envName, r] of runs) {
-    for (const e of r.results.filter((e) => e.runs)) {
-      const c = colors[i++ % colors.length];
-      const dash = envName === 'node' ? ' stroke-dasharray="4 3"' : '';
-      const pts = e.runs.filter((p) => p.recall >= 0.8).map((p) => `${x(p.recall).toFixed(1)},${y(p.qps).toFixed(1)}`).join(' ');
-      s += `<polyline points="${pts}" fill="none" stroke="${c}" stroke-width="2"${dash}/>`;
-      for (const p of e.runs.filter((p) => p.recall >= 0.8)) s += `<circle cx="${x(p.recall)}" cy="${y(p.qps)}" r="3" fill="${c}"/>`;
-      s += `<text x="${L + 10}" y="${ly}" fill="${c}">${e.engine} (${envName})</text>`;
-      ly += 14;
-    }
-  }
-  return `${s}</svg>`;
-}
-
 const doc = { n, nq, dims, k, rounds: Number(rounds), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
 writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
 let md = `# Browser benchmark, first ${n} docs-50k vectors x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
@@ -138,5 +112,4 @@ if (nodeRun) md += `## Node (${nodeRun.environment})\n\n${table(nodeRun)}\n`;
 md += `## Package sizes (wasm + JS, Brotli q 11)\n\n| package | raw bytes | Brotli bytes |\n|---|---:|---:|\n`;
 for (const [name, s] of Object.entries(sizes)) md += `| ${name} | ${s.raw} | ${s.br} |\n`;
 writeFileSync(join(out, `browser-bench-${tag}.md`), md);
-writeFileSync(join(out, `browser-bench-${tag}.svg`), svg([['chromium', chromiumRun], ...(nodeRun ? [['node', nodeRun]] : [])]));
 console.log(md);
