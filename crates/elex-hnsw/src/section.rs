@@ -108,5 +108,6 @@ impl Sink<'_> {
     }
 }
 
-/// Turns a failed `try_reserve` into the index's error.
+/// What a component's `reserve_exact` returns: the allocator's error, which
+/// `Hnsw::reserve_exact` turns into the index's `OutOfMemory`.
 pub(crate) type Reserve = Result<(), std::collections::TryReserveError>;
