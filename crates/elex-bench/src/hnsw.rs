@@ -62,6 +62,12 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         "l2" => Metric::L2,
         s => return Err(format!("--metric must be cosine, dot or l2, not {s}")),
     };
+    let kernels = match a.opt_text("--isa") {
+        None => elex_simd::Kernels::detect(),
+        Some(name) => elex_simd::Isa::from_name(&name)
+            .and_then(|isa| elex_simd::Kernels::force(isa).ok())
+            .ok_or(format!("--isa {name}: unknown or not on this CPU"))?,
+    };
     let json = a.opt_text("--json");
     a.finish()?;
 
@@ -98,7 +104,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     p.storage = storage;
     p.seed = seed;
     p.keep_f32 = keep_f32;
-    let mut idx = Hnsw::new(p).map_err(|e| e.to_string())?;
+    let mut idx = Hnsw::with_kernels(p, kernels).map_err(|e| e.to_string())?;
     let ids: Vec<u64> = (0..base.rows as u64).collect();
     println!(
         "elex-hnsw: {} base x {} dims, {} queries, k={k}, M={m}, efC={efc}, {metric:?}, {storage:?}{}, isa={}",

@@ -5,6 +5,7 @@
 //!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
 //!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
 //!     [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
+//!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -23,6 +24,7 @@ const USAGE: &str = "usage:
       [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
       [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
       [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
+      [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]
   elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]

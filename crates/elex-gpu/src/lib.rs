@@ -194,7 +194,7 @@ pub fn prepare(
     if dims == 0 {
         return Err(GpuError::Empty);
     }
-    if data.len() % dims != 0 {
+    if !data.len().is_multiple_of(dims) {
         return Err(GpuError::Shape {
             expected: dims,
             got: data.len(),

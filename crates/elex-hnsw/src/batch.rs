@@ -163,13 +163,13 @@ impl Hnsw {
                 f32::MAX / 4.0
             )));
         }
-        if self.p.storage == Storage::F16 {
-            if let Some(i) = v.iter().position(|x| x.abs() > 65504.0) {
-                return Err(HnswError::ValueTooLarge(format!(
-                    "component {i} = {} does not fit f16 storage (|x| <= 65504)",
-                    v[i]
-                )));
-            }
+        if self.p.storage == Storage::F16
+            && let Some(i) = v.iter().position(|x| x.abs() > 65504.0)
+        {
+            return Err(HnswError::ValueTooLarge(format!(
+                "component {i} = {} does not fit f16 storage (|x| <= 65504)",
+                v[i]
+            )));
         }
         Ok(())
     }

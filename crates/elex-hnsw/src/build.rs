@@ -4,6 +4,7 @@
 use crate::graph::MAX_LEVEL;
 use crate::index::MAX_SLOTS;
 use crate::search::{Cand, Scratch, State};
+use crate::store::{AnyRows, Rows};
 use crate::{Hnsw, HnswError, NodeId};
 
 impl Hnsw {
@@ -131,18 +132,21 @@ impl Hnsw {
     /// Re-selects `e`'s links at `level` from its current links plus `extra` (live nodes only, not
     /// `e` itself) with the heuristic: the overflow of `connect` and the repair of `delete`.
     fn shrink(&mut self, e: NodeId, level: u8, extra: &[NodeId], st: &mut State) {
-        let ev = self.store.view(e);
-        st.tmp.clear();
+        st.batch.clear();
         for x in self.graph.links(e, level).chain(extra.iter().copied()) {
             if x != e && !self.tombs.is_deleted(x) {
-                st.tmp.push(Cand {
-                    d: self.space.dist(ev, self.store.view(x)),
-                    id: x,
-                });
-                st.evals += 1;
+                st.batch.push(x);
             }
         }
-        st.tmp.sort_unstable();
+        st.evals += st.batch.len() as u64;
+        st.tmp.clear();
+        match self.store.rows(&self.space, self.store.view(e)) {
+            Some(AnyRows::F32(r)) => push_dists(&r, &st.batch, &mut st.tmp),
+            Some(AnyRows::F16(r)) => push_dists(&r, &st.batch, &mut st.tmp),
+            Some(AnyRows::I8(r)) => push_dists(&r, &st.batch, &mut st.tmp),
+            None => {}
+        }
+        crate::search::sort_cands(&mut st.tmp);
         st.tmp.dedup_by_key(|c| c.id);
         let tmp = std::mem::take(&mut st.tmp);
         let mut out = std::mem::take(&mut st.tmp_sel);
@@ -212,4 +216,17 @@ impl Hnsw {
             None => self.graph.set_entry(None, 0),
         }
     }
+}
+
+/// Appends each id with its distance from the rows' query, four per call.
+fn push_dists<R: Rows>(rows: &R, ids: &[NodeId], out: &mut Vec<Cand>) {
+    let mut groups = ids.chunks_exact(4);
+    for g in &mut groups {
+        let d = rows.dist4([g[0], g[1], g[2], g[3]]);
+        out.extend(g.iter().zip(d).map(|(&id, d)| Cand { d, id }));
+    }
+    out.extend(groups.remainder().iter().map(|&id| Cand {
+        d: rows.dist(id),
+        id,
+    }));
 }

@@ -9,24 +9,35 @@
 //! selectivity on realistic sizes, so recall there is exact.
 
 use crate::search::{Cand, Near, Scratch, State};
-use crate::store::View;
+use crate::store::{AnyRows, Rows, View};
 use crate::tombstones::bit;
 use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
 use std::collections::HashSet;
 
-/// How many neighbours ahead of the distance loop vectors are prefetched.
-const AHEAD: usize = 1;
+/// Distances computed per kernel call in the search loop (the four-row kernels), and so how
+/// many neighbours' vectors are prefetched ahead of it; a batch's last few go one at a time,
+/// each prefetching the next.
+const GROUP: usize = 4;
 
 impl Hnsw {
     /// Greedy descent on one upper layer (ef = 1).
-    pub(crate) fn greedy(&self, q: View<'_>, mut cur: Cand, level: u8, st: &mut State) -> Cand {
+    pub(crate) fn greedy(&self, q: View<'_>, cur: Cand, level: u8, st: &mut State) -> Cand {
+        match self.store.rows(&self.space, q) {
+            Some(AnyRows::F32(r)) => self.greedy_in(&r, cur, level, st),
+            Some(AnyRows::F16(r)) => self.greedy_in(&r, cur, level, st),
+            Some(AnyRows::I8(r)) => self.greedy_in(&r, cur, level, st),
+            None => cur,
+        }
+    }
+
+    fn greedy_in<R: Rows>(&self, rows: &R, mut cur: Cand, level: u8, st: &mut State) -> Cand {
         loop {
             let mut changed = false;
             for nb in self.graph.links(cur.id, level) {
                 if st.skip == Some(nb) {
                     continue;
                 }
-                let d = self.space.dist(q, self.store.view(nb));
+                let d = rows.dist(nb);
                 st.evals += 1;
                 if d < cur.d {
                     cur = Cand { d, id: nb };
@@ -44,6 +55,26 @@ impl Hnsw {
     pub(crate) fn search_layer<F: Fn(NodeId, &Hnsw) -> bool>(
         &self,
         q: View<'_>,
+        eps: &[Cand],
+        ef: usize,
+        level: u8,
+        st: &mut State,
+        accept: F,
+    ) {
+        match self.store.rows(&self.space, q) {
+            Some(AnyRows::F32(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
+            Some(AnyRows::F16(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
+            Some(AnyRows::I8(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
+            None => {
+                st.cand.clear();
+                st.res.clear();
+            }
+        }
+    }
+
+    fn search_layer_in<R: Rows, F: Fn(NodeId, &Hnsw) -> bool>(
+        &self,
+        rows: &R,
         eps: &[Cand],
         ef: usize,
         level: u8,
@@ -76,28 +107,50 @@ impl Hnsw {
             st.batch.clear();
             for nb in self.graph.links(c.id, level) {
                 if st.visit(nb) {
-                    if st.batch.len() < AHEAD {
-                        self.store.prefetch(nb);
+                    if st.batch.len() < GROUP {
+                        rows.prefetch(nb);
                     }
                     st.batch.push(nb);
                 }
             }
-            for i in 0..st.batch.len() {
-                let nb = st.batch[i];
-                if let Some(&next) = st.batch.get(i + AHEAD) {
-                    self.store.prefetch(next);
-                }
-                let d = self.space.dist(q, self.store.view(nb));
-                st.evals += 1;
-                if st.res.len() < ef || st.res.peek().is_some_and(|w| d < w.d) {
-                    st.cand.push(Near(Cand { d, id: nb }));
-                    if accept(nb, self) {
-                        st.res.push(Cand { d, id: nb });
-                        if st.res.len() > ef {
-                            st.res.pop();
+            // Four distances per kernel call (they do not depend on the heaps, so the heaps
+            // see them in the same order as one at a time), the rest one by one.
+            let mut i = 0;
+            while i < st.batch.len() {
+                let mut d = [0.0; GROUP];
+                let take = if i + GROUP <= st.batch.len() {
+                    let ids = [
+                        st.batch[i],
+                        st.batch[i + 1],
+                        st.batch[i + 2],
+                        st.batch[i + 3],
+                    ];
+                    for &next in st.batch.iter().skip(i + GROUP).take(GROUP) {
+                        rows.prefetch(next);
+                    }
+                    d = rows.dist4(ids);
+                    GROUP
+                } else {
+                    if let Some(&next) = st.batch.get(i + 1) {
+                        rows.prefetch(next);
+                    }
+                    d[0] = rows.dist(st.batch[i]);
+                    1
+                };
+                for (j, &d) in d.iter().enumerate().take(take) {
+                    let nb = st.batch[i + j];
+                    st.evals += 1;
+                    if st.res.len() < ef || st.res.peek().is_some_and(|w| d < w.d) {
+                        st.cand.push(Near(Cand { d, id: nb }));
+                        if accept(nb, self) {
+                            st.res.push(Cand { d, id: nb });
+                            if st.res.len() > ef {
+                                st.res.pop();
+                            }
                         }
                     }
                 }
+                i += take;
             }
         }
     }
@@ -292,7 +345,7 @@ impl Hnsw {
             for c in s.state.w.iter_mut() {
                 c.d = self.exact_dist(&s.prep, c.id);
             }
-            s.state.w.sort_unstable();
+            crate::search::sort_cands(&mut s.state.w);
         }
         out.extend(s.state.w.iter().take(k).map(|c| Hit {
             id: self.ids.id(c.id),
@@ -338,7 +391,7 @@ impl Hnsw {
                 id: n,
             })
             .collect();
-        all.sort_unstable();
+        crate::search::sort_cands(&mut all);
         Ok(all
             .iter()
             .take(k)

@@ -37,6 +37,24 @@ impl Ord for Cand {
     }
 }
 
+impl Cand {
+    /// A `u64` that orders candidates exactly as [`Ord`] does: the distance's bits made
+    /// monotonic (`-0.0` first turned into `+0.0`, which `Ord` treats as equal), then the id.
+    /// Sorting by it compares integers without branches; distances are never NaN.
+    #[inline]
+    pub fn key(&self) -> u64 {
+        let b = (self.d + 0.0).to_bits();
+        let ordered = if b >> 31 == 1 { !b } else { b | 1 << 31 };
+        u64::from(ordered) << 32 | u64::from(self.id.0)
+    }
+}
+
+/// Sorts candidates nearest first (ties by id), as `sort_unstable` would, by [`Cand::key`].
+#[inline]
+pub(crate) fn sort_cands(c: &mut [Cand]) {
+    c.sort_unstable_by_key(Cand::key);
+}
+
 /// Min-heap adapter for the candidate queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Near(pub Cand);
@@ -113,7 +131,7 @@ impl State {
     pub fn drain_sorted(&mut self) {
         self.w.clear();
         self.w.extend(self.res.drain());
-        self.w.sort_unstable();
+        sort_cands(&mut self.w);
     }
 
     pub fn set_allowed(&mut self, n: usize, ids: impl Iterator<Item = NodeId>) {

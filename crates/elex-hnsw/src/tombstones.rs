@@ -88,7 +88,7 @@ impl Tombstones {
         let words = self.bits.len();
         let bits: u64 = self.bits.iter().map(|w| w.count_ones() as u64).sum();
         if bits != count
-            || (slots % 64 != 0 && words > 0 && self.bits[words - 1] >> (slots % 64) != 0)
+            || (!slots.is_multiple_of(64) && words > 0 && self.bits[words - 1] >> (slots % 64) != 0)
         {
             return Err("tombstone bits do not match the deleted count".into());
         }

@@ -51,7 +51,7 @@ fn queries_allocate_nothing_after_warm_up() {
         idx.insert_batch(&ids, &data, |_, _| {}).unwrap();
         let queries = clustered(4, 50, dims, 10, 0.4);
         let allow: Vec<u64> = (0..2000).filter(|i| i % 10 == 0).collect();
-        let pred = |id: u64| id % 7 == 0;
+        let pred = |id: u64| id.is_multiple_of(7);
         let (mut s, mut out) = (idx.scratch(), Vec::with_capacity(10));
         let filters = [
             Filter::None,

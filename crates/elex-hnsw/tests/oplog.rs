@@ -67,7 +67,7 @@ fn play(live: &mut Hnsw, seed: u64, n_records: usize) -> Vec<(u32, Vec<u8>)> {
                     live.update(id, &v).unwrap();
                     log.update(id, &v);
                 }
-                9 if rng(&mut s) % 4 == 0 => {
+                9 if rng(&mut s).is_multiple_of(4) => {
                     live.compact().unwrap();
                     log.compact();
                 }

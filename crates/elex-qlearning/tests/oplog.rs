@@ -26,7 +26,7 @@ fn play(l: &mut Learner, seed: u64, records: usize) -> Vec<(u32, Vec<u8>)> {
     for _ in 0..records {
         let mut log = LearnerLog::default();
         for _ in 0..1 + mix(&mut s) % 3 {
-            if mix(&mut s) % 3 == 0 {
+            if mix(&mut s).is_multiple_of(3) {
                 let (state, eps) = (
                     (mix(&mut s) % 20) as u32,
                     (mix(&mut s) % 100) as f32 / 100.0,
@@ -42,7 +42,9 @@ fn play(l: &mut Learner, seed: u64, records: usize) -> Vec<(u32, Vec<u8>)> {
                     .map(|_| (mix(&mut s) % 200) as f32 / 10.0 - 10.0)
                     .collect();
                 let nx: Vec<u32> = (0..n).map(|_| (mix(&mut s) % 20) as u32).collect();
-                let dn: Vec<u8> = (0..n).map(|_| (mix(&mut s) % 5 == 0) as u8).collect();
+                let dn: Vec<u8> = (0..n)
+                    .map(|_| mix(&mut s).is_multiple_of(5) as u8)
+                    .collect();
                 l.update_batch_arrays(&st, &ac, &rw, &nx, &dn).unwrap();
                 log.update(&st, &ac, &rw, &nx, &dn);
             }

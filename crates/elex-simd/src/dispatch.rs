@@ -18,6 +18,9 @@ pub enum Isa {
     Sse2,
     /// x86_64 AVX2 with FMA and F16C, detected at run time.
     Avx2,
+    /// x86_64 AVX-512 F, BW and VL (with AVX2, FMA and F16C), detected at run time: its own
+    /// float and i8 distances and one-query-four-rows kernels, AVX2's for the rest.
+    Avx512,
     /// aarch64 Advanced SIMD (every aarch64 CPU).
     Neon,
     /// wasm32 `simd128`, chosen when the module is compiled with `+simd128`.
@@ -26,7 +29,14 @@ pub enum Isa {
 
 impl Isa {
     /// Every ISA elex knows, whether or not this host has it.
-    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Neon, Isa::Simd128];
+    pub const ALL: [Isa; 6] = [
+        Isa::Scalar,
+        Isa::Sse2,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Neon,
+        Isa::Simd128,
+    ];
 
     /// The lower-case name used in bench ids and reports (`avx2`, `neon`, ...).
     pub fn name(self) -> &'static str {
@@ -34,6 +44,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Sse2 => "sse2",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
             Isa::Simd128 => "simd128",
         }
@@ -55,6 +66,13 @@ impl Isa {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                     && std::arch::is_x86_feature_detected!("f16c")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                Isa::Avx2.is_available()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
@@ -84,7 +102,13 @@ pub(crate) struct Table {
     pub max_abs_f32: unsafe fn(&[f32]) -> f32,
     pub max_f32: unsafe fn(&[f32]) -> f32,
     pub td_update_row: unsafe fn(&mut [f32], &[f32], f32),
+    /// One query against four rows, where an ISA has a kernel for it (else four calls).
+    pub dot_f32_x4: Option<X4>,
+    pub l2sq_f32_x4: Option<X4>,
 }
+
+/// A one-query-four-rows kernel: the four results of the single-row kernel, bit for bit.
+pub(crate) type X4 = unsafe fn(&[f32], [&[f32]; 4]) -> [f32; 4];
 
 pub(crate) const SCALAR: Table = Table {
     dot_f32: scalar::dot_f32,
@@ -101,6 +125,8 @@ pub(crate) const SCALAR: Table = Table {
     max_abs_f32: scalar::max_abs_f32,
     max_f32: scalar::max_f32,
     td_update_row: scalar::td_update_row,
+    dot_f32_x4: None,
+    l2sq_f32_x4: None,
 };
 
 /// The kernels of one ISA. Cheap to copy; build it once and keep it.
@@ -171,6 +197,8 @@ impl Kernels {
             Isa::Sse2 => crate::x86_64::sse2::TABLE,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => crate::x86_64::avx2::TABLE,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => crate::x86_64::avx512::TABLE,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => crate::aarch64::neon::TABLE,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -221,6 +249,41 @@ impl Kernels {
         }
         // SAFETY: as in `dot_f32`.
         Ok(unsafe { (self.t.l2sq_f32)(a, b) })
+    }
+
+    /// [`Kernels::dot_f32`] of `q` and each of four rows, the same bits as four calls; one
+    /// kernel call where the ISA has one (AVX-512), four calls otherwise.
+    #[inline]
+    pub fn dot_f32_x4(&self, q: &[f32], rows: [&[f32]; 4]) -> Result<[f32; 4], SimdError> {
+        for r in rows {
+            same_len(q.len(), r.len())?;
+        }
+        if let Some(f) = self.t.dot_f32_x4 {
+            // SAFETY: as in `dot_f32`; every row has the query's length.
+            return Ok(unsafe { f(q, rows) });
+        }
+        let mut out = [0.0; 4];
+        for (o, r) in out.iter_mut().zip(rows) {
+            *o = self.dot_f32(q, r)?;
+        }
+        Ok(out)
+    }
+
+    /// [`Kernels::l2sq_f32`] of `q` and each of four rows, as [`Kernels::dot_f32_x4`].
+    #[inline]
+    pub fn l2sq_f32_x4(&self, q: &[f32], rows: [&[f32]; 4]) -> Result<[f32; 4], SimdError> {
+        for r in rows {
+            same_len(q.len(), r.len())?;
+        }
+        if let Some(f) = self.t.l2sq_f32_x4 {
+            // SAFETY: as in `dot_f32`; every row has the query's length.
+            return Ok(unsafe { f(q, rows) });
+        }
+        let mut out = [0.0; 4];
+        for (o, r) in out.iter_mut().zip(rows) {
+            *o = self.l2sq_f32(q, r)?;
+        }
+        Ok(out)
     }
 
     /// Cosine similarity `a·b / (‖a‖‖b‖)` in one pass; [`SimdError::ZeroNorm`] for a zero vector.

@@ -462,6 +462,49 @@ fn float_reductions_are_bit_identical_across_isas() {
     }
 }
 
+/// One query against four rows gives the bits of four single-row calls, on every ISA (the
+/// AVX-512 kernel and the four-call fallback alike), at every length and alignment; a row of
+/// another length is an error.
+#[test]
+fn four_row_kernels_equal_single_rows_bit_for_bit() {
+    let mut rng = Rng(SplitMix64(12));
+    for k in kernels() {
+        for n in dims() {
+            let q = rng.vec(n + OFFSETS);
+            let rows: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(n + OFFSETS)).collect();
+            for off in 0..OFFSETS {
+                let q = &q[off..off + n];
+                let r: [&[f32]; 4] = std::array::from_fn(|i| &rows[i][(off + i) % OFFSETS..][..n]);
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                let dot = k.dot_f32_x4(q, r).unwrap();
+                let l2 = k.l2sq_f32_x4(q, r).unwrap();
+                for i in 0..4 {
+                    assert_eq!(
+                        dot[i].to_bits(),
+                        k.dot_f32(q, r[i]).unwrap().to_bits(),
+                        "dot {ctx} row {i}"
+                    );
+                    assert_eq!(
+                        l2[i].to_bits(),
+                        k.l2sq_f32(q, r[i]).unwrap().to_bits(),
+                        "l2 {ctx} row {i}"
+                    );
+                }
+            }
+        }
+        let (q, long) = ([1.0f32; 8], [1.0f32; 9]);
+        let bad: [&[f32]; 4] = [&q, &q, &long, &q];
+        assert!(matches!(
+            k.dot_f32_x4(&q, bad),
+            Err(SimdError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            k.l2sq_f32_x4(&q, bad),
+            Err(SimdError::LengthMismatch { .. })
+        ));
+    }
+}
+
 /// Golden values: the canonical order gives these exact bits on every platform and build (this
 /// test runs natively, under qemu on aarch64 and in wasm with and without simd128).
 #[test]

@@ -188,10 +188,10 @@ fn a_rejected_record_ends_the_log_there() {
     let records = log(0..5);
     let mut s = LogScan::new(Kind::Hnsw, 0);
     for (k, b) in &records {
-        if let Some(r) = s.next(*k, b) {
-            if r.seq == 2 {
-                s.reject(2, "its operations were refused");
-            }
+        if let Some(r) = s.next(*k, b)
+            && r.seq == 2
+        {
+            s.reject(2, "its operations were refused");
         }
     }
     let e = s.finish(false).unwrap_err();

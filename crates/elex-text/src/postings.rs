@@ -45,7 +45,7 @@ impl Postings {
     /// Appends a document whose slot is above every slot held.
     pub fn push(&mut self, slot: u32, tf: u32, len: u32) {
         debug_assert!(self.slots.last().is_none_or(|&s| s < slot));
-        if self.slots.len() % BLOCK == 0 {
+        if self.slots.len().is_multiple_of(BLOCK) {
             self.blocks.push(Block {
                 last: slot,
                 max_tf: tf,

@@ -26,6 +26,8 @@ pub(crate) const TABLE: Table = Table {
     max_abs_f32,
     max_f32,
     td_update_row,
+    dot_f32_x4: None,
+    l2sq_f32_x4: None,
     ..SCALAR
 };
 
