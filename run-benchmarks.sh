@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks elex and its peers side by side, in one run, on this machine.
 #   --quick       the shorter run: kernel SIMD/scalar ratios (native and wasm in Node), HNSW on
-#                 the first 10,000 vectors against hnswlib, faiss and usearch, the cache trace
+#                 the first 10,000 vectors against hnswlib, faiss and usearch (and beside hnswlib
+#                 in interleaved rounds, also on 100,000 GloVe 50-d vectors), the cache trace
 #                 suite against libcachesim, elex in Chromium and Node beside hnswlib built with
 #                 emscripten and SIMD, hnswlib-wasm and voy, long tasks while building 10,000
 #                 vectors in Chromium (sliced, one task, old chunks, worker), text search beside MiniSearch and Orama on 10,000
@@ -59,6 +60,17 @@ done
   --gt "$data/groundtruth.ivecs" --ef "$ef" "${set_args[@]}" --out-dir "$out"
 files+=("$out/hnsw-hnswlib.json" "$out/hnsw-faiss.json" "$out/hnsw-usearch.json")
 "$py" crates/elex-bench/peers/report.py "$out" "${files[@]}"
+
+echo
+echo "== HNSW: elex beside hnswlib in interleaved rounds (median of per-round QPS ratios at recall 0.9 and 0.95)"
+glove=$(bash scripts/make-glove.sh)
+rounds=$([[ $mode == quick ]] && echo 1 || echo 3)
+"$py" crates/elex-bench/peers/hnsw_interleaved.py --bin target/release/elex-bench --base "$data/base.fvecs" \
+  --query "$data/query.fvecs" --gt "$data/groundtruth.ivecs" --rounds "$rounds" "${set_args[@]}" \
+  --json "$out/hnsw-interleaved-docs.json" | tee "$out/hnsw-interleaved-docs.txt"
+"$py" crates/elex-bench/peers/hnsw_interleaved.py --bin target/release/elex-bench --base "$glove/base.fvecs" \
+  --query "$glove/query.fvecs" --gt "$glove/groundtruth.ivecs" --rounds "$rounds" "${set_args[@]}" \
+  --json "$out/hnsw-interleaved-glove.json" | tee "$out/hnsw-interleaved-glove.txt"
 
 echo
 echo "== cache: elex's policies beside libcachesim's on the cache-traces suite"
