@@ -165,15 +165,12 @@ impl Hnsw {
             if out.len() >= m {
                 break;
             }
-            let cv = self.store.view(c.id);
-            let mut good = true;
-            for &r in out.iter() {
-                *evals += 1;
-                if self.space.dist(cv, self.store.view(r)) < c.d {
-                    good = false;
-                    break;
-                }
-            }
+            let good = match self.store.rows(&self.space, self.store.view(c.id)) {
+                Some(AnyRows::F32(r)) => all_farther(&r, out, c.d, evals),
+                Some(AnyRows::F16(r)) => all_farther(&r, out, c.d, evals),
+                Some(AnyRows::I8(r)) => all_farther(&r, out, c.d, evals),
+                None => true,
+            };
             if good {
                 out.push(c.id);
             }
@@ -229,4 +226,23 @@ fn push_dists<R: Rows>(rows: &R, ids: &[NodeId], out: &mut Vec<Cand>) {
         d: rows.dist(id),
         id,
     }));
+}
+
+/// Whether every node of `kept` is at least `d` from the rows' query (the heuristic's test),
+/// four distances per call; stops at the first group with a closer one.
+fn all_farther<R: Rows>(rows: &R, kept: &[NodeId], d: f32, evals: &mut u64) -> bool {
+    let mut groups = kept.chunks_exact(4);
+    for g in &mut groups {
+        *evals += 4;
+        if rows.dist4([g[0], g[1], g[2], g[3]]).iter().any(|&x| x < d) {
+            return false;
+        }
+    }
+    for &x in groups.remainder() {
+        *evals += 1;
+        if rows.dist(x) < d {
+            return false;
+        }
+    }
+    true
 }
