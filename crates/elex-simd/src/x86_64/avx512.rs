@@ -1,10 +1,9 @@
 //! AVX-512 (F, BW, VL) kernels for the f32 and i8 distances, over AVX2's for the rest (an
 //! AVX-512 f16 kernel, widening 16 lanes per load, searched docs-50k 0.82x as fast as AVX2's:
-//! not kept). Float
-//! reductions follow the canonical order of `scalar`: the 32 partial sums of a block are two
-//! 16-lane accumulators (multiply then add, no FMA), the tail after the last block goes into
-//! the same partial sums through masked loads, and the fold is `scalar::fold`'s pairwise tree,
-//! so every result is bit-identical to every other ISA.
+//! not kept). Float reductions follow the canonical order of `scalar`: the 32 partial sums of a
+//! block are two 16-lane accumulators (multiply then add, no FMA), the tail after the last block
+//! goes into the same partial sums through masked loads, and the fold is `scalar::fold`'s
+//! pairwise tree, so every result is bit-identical to every other ISA.
 //!
 //! One query against four rows (`dot_f32_x4`, `l2sq_f32_x4`) is where AVX-512 pays: a single
 //! row's two accumulators are a chain of dependent adds (one per block), which leaves half of
@@ -13,9 +12,10 @@
 //! # Safety (whole module)
 //! Every function here is an `unsafe fn` with `#[target_feature(enable = "avx512f,avx512bw,
 //! avx512vl,avx2,fma,f16c")]`: the caller must have checked that the CPU supports them, which
-//! `Kernels::force` does. Loads stay below `n = min(len)` of the slices they read: whole loads
-//! end at or before `n`, masked loads only read the lanes their mask selects (AVX-512 masked
-//! loads neither read nor fault on the others).
+//! `Kernels::force` does. Loads stay below `n = min(len)` of the slices they read: float loads
+//! are masked to the lanes below `n` (AVX-512 masked loads neither read nor fault on the others;
+//! their addresses are formed with `wrapping_add`, so an empty mask past the end is no pointer
+//! overflow), i8 loads are whole 32-byte loads that end at or before `n`.
 
 use crate::dispatch::Table;
 use crate::scalar::{self, LANES};
@@ -41,12 +41,13 @@ fn first(have: usize) -> __mmask16 {
 /// Sixteen f32 lanes at `p + i`: the first `have` (<= 16) there, the rest zero.
 ///
 /// # Safety
-/// `p.add(i)..p.add(i + have)` must be readable; the CPU must have AVX-512F.
+/// The `have` floats from `p + i` on must be readable; the CPU must have AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn ld(p: *const f32, i: usize, have: usize) -> __m512 {
-    // SAFETY: the caller guarantees `have` readable floats at `p + i`; the mask loads only those.
-    unsafe { _mm512_maskz_loadu_ps(first(have), p.add(i)) }
+    // SAFETY: the caller guarantees `have` readable floats at `p + i`; the mask loads only those
+    // (none when `have` is 0, where `p + i` may lie past the slice: hence `wrapping_add`).
+    unsafe { _mm512_maskz_loadu_ps(first(have), p.wrapping_add(i)) }
 }
 
 /// The canonical fold of the 32 partial sums held as two 16-lane accumulators: lanes `j` and
