@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hnsw_peers import exact_gt, read_vecs, recall  # noqa: E402
+from hnsw_peers import build_hnswlib, exact_gt, read_vecs, recall  # noqa: E402
 
 
 def qps_at(runs, target):
@@ -52,15 +52,7 @@ def best_per_ef(runs):
 
 
 def run_hnswlib(base, queries, gt, a):
-    import hnswlib
-
-    space = {"cosine": "cosine", "dot": "ip", "l2": "l2"}[a.metric]
-    idx = hnswlib.Index(space=space, dim=base.shape[1])
-    t = time.perf_counter()
-    idx.init_index(max_elements=len(base), M=a.m, ef_construction=a.ef_construction, random_seed=a.seed)
-    idx.set_num_threads(1)
-    idx.add_items(base, np.arange(len(base)), num_threads=1)
-    build = time.perf_counter() - t
+    idx, build = build_hnswlib(base, a)
     runs = []
     for ef in a.ef:
         idx.set_ef(max(ef, a.k))

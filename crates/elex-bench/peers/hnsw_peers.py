@@ -62,17 +62,24 @@ def rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_hnswlib(base, queries, gt, a):
+def build_hnswlib(base, a):
+    """hnswlib over `base` on one thread with `a`'s metric, M, efC and seed: (index, seconds)."""
     import hnswlib
 
     space = {"cosine": "cosine", "dot": "ip", "l2": "l2"}[a.metric]
     idx = hnswlib.Index(space=space, dim=base.shape[1])
-    before = rss_bytes()
     t = time.perf_counter()
     idx.init_index(max_elements=len(base), M=a.m, ef_construction=a.ef_construction, random_seed=a.seed)
     idx.set_num_threads(1)
     idx.add_items(base, np.arange(len(base)), num_threads=1)
-    build = time.perf_counter() - t
+    return idx, time.perf_counter() - t
+
+
+def run_hnswlib(base, queries, gt, a):
+    import hnswlib
+
+    before = rss_bytes()
+    idx, build = build_hnswlib(base, a)
     mem = rss_bytes() - before
     runs = []
     for ef in a.ef:

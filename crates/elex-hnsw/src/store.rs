@@ -406,43 +406,56 @@ pub(crate) enum AnyRows<'a> {
     I8(KindRows<'a, (&'a [i8], f32, f32), Vectors>),
 }
 
-impl Rows for KindRows<'_, &[f32], Vec<f32>> {
+/// An element of an unquantized storage kind (f32, f16): its slices are views, and a storage
+/// kind with a four-row kernel uses it.
+pub(crate) trait Elem: Sized {
+    fn view(s: &[Self]) -> View<'_>;
+    /// [`Space::dist`] of `q` and each row.
     #[inline]
-    fn dist(&self, n: NodeId) -> f32 {
-        let d = self.space.dims;
-        let y = self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[]);
-        self.space.dist(View::F32(self.q), View::F32(y))
-    }
-    #[inline]
-    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
-        let d = self.space.dims;
-        let rows = n.map(|n| self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[]));
-        self.space.dist_f32_x4(self.q, rows)
-    }
-    #[inline]
-    fn prefetch(&self, n: NodeId) {
-        let d = self.space.dims;
-        elex_simd::prefetch(
-            self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[]),
-            PREFETCH_LINES,
-        );
+    fn dist4(space: &Space, q: &[Self], rows: [&[Self]; 4]) -> [f32; 4] {
+        rows.map(|r| space.dist(Self::view(q), Self::view(r)))
     }
 }
 
-impl Rows for KindRows<'_, &[f16], Vec<f16>> {
+impl Elem for f32 {
+    #[inline]
+    fn view(s: &[f32]) -> View<'_> {
+        View::F32(s)
+    }
+    #[inline]
+    fn dist4(space: &Space, q: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
+        space.dist_f32_x4(q, rows)
+    }
+}
+
+impl Elem for f16 {
+    #[inline]
+    fn view(s: &[f16]) -> View<'_> {
+        View::F16(s)
+    }
+}
+
+impl<T: Elem> KindRows<'_, &[T], Vec<T>> {
+    /// `n`'s stored row (empty past the end, which every kernel answers with an error).
+    #[inline]
+    fn row(&self, n: NodeId) -> &[T] {
+        let d = self.space.dims;
+        self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[])
+    }
+}
+
+impl<T: Elem> Rows for KindRows<'_, &[T], Vec<T>> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
-        let d = self.space.dims;
-        let y = self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[]);
-        self.space.dist(View::F16(self.q), View::F16(y))
+        self.space.dist(T::view(self.q), T::view(self.row(n)))
+    }
+    #[inline]
+    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
+        T::dist4(self.space, self.q, n.map(|n| self.row(n)))
     }
     #[inline]
     fn prefetch(&self, n: NodeId) {
-        let d = self.space.dims;
-        elex_simd::prefetch(
-            self.v.get(n.idx() * d..(n.idx() + 1) * d).unwrap_or(&[]),
-            PREFETCH_LINES,
-        );
+        elex_simd::prefetch(self.row(n), PREFETCH_LINES);
     }
 }
 

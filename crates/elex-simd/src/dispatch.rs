@@ -110,6 +110,9 @@ pub(crate) struct Table {
 /// A one-query-four-rows kernel: the four results of the single-row kernel, bit for bit.
 pub(crate) type X4 = unsafe fn(&[f32], [&[f32]; 4]) -> [f32; 4];
 
+/// A safe single-row kernel, the fallback of a four-row call.
+type OneRow = fn(&Kernels, &[f32], &[f32]) -> Result<f32, SimdError>;
+
 pub(crate) const SCALAR: Table = Table {
     dot_f32: scalar::dot_f32,
     l2sq_f32: scalar::l2sq_f32,
@@ -255,33 +258,34 @@ impl Kernels {
     /// kernel call where the ISA has one (AVX-512), four calls otherwise.
     #[inline]
     pub fn dot_f32_x4(&self, q: &[f32], rows: [&[f32]; 4]) -> Result<[f32; 4], SimdError> {
-        for r in rows {
-            same_len(q.len(), r.len())?;
-        }
-        if let Some(f) = self.t.dot_f32_x4 {
-            // SAFETY: as in `dot_f32`; every row has the query's length.
-            return Ok(unsafe { f(q, rows) });
-        }
-        let mut out = [0.0; 4];
-        for (o, r) in out.iter_mut().zip(rows) {
-            *o = self.dot_f32(q, r)?;
-        }
-        Ok(out)
+        self.x4(self.t.dot_f32_x4, Kernels::dot_f32, q, rows)
     }
 
     /// [`Kernels::l2sq_f32`] of `q` and each of four rows, as [`Kernels::dot_f32_x4`].
     #[inline]
     pub fn l2sq_f32_x4(&self, q: &[f32], rows: [&[f32]; 4]) -> Result<[f32; 4], SimdError> {
+        self.x4(self.t.l2sq_f32_x4, Kernels::l2sq_f32, q, rows)
+    }
+
+    /// A four-row kernel of the table, else `one` four times; rows of another length are errors.
+    #[inline]
+    fn x4(
+        &self,
+        kernel: Option<X4>,
+        one: OneRow,
+        q: &[f32],
+        rows: [&[f32]; 4],
+    ) -> Result<[f32; 4], SimdError> {
         for r in rows {
             same_len(q.len(), r.len())?;
         }
-        if let Some(f) = self.t.l2sq_f32_x4 {
+        if let Some(f) = kernel {
             // SAFETY: as in `dot_f32`; every row has the query's length.
             return Ok(unsafe { f(q, rows) });
         }
         let mut out = [0.0; 4];
         for (o, r) in out.iter_mut().zip(rows) {
-            *o = self.l2sq_f32(q, r)?;
+            *o = one(self, q, r)?;
         }
         Ok(out)
     }
