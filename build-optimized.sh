@@ -14,7 +14,8 @@ opt="${ELEX_WASM_OPT:--O3}"
 limit=$((500 * 1024))
 out=www/pkg
 wasm_opt=www/node_modules/.bin/wasm-opt
-[[ -x $wasm_opt ]] || (cd www && npm ci --no-audit --no-fund --loglevel=error)
+# ONNXRUNTIME_NODE_INSTALL=skip: the demo's transformers.js would fetch a binary from outside the registries.
+[[ -x $wasm_opt ]] || (cd www && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error)
 base_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue)
 rm -rf "$out"

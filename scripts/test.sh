@@ -18,8 +18,9 @@ export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
 # lavapipe's window-system code wants a runtime dir even when nothing is shown.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's header says when it began (seconds into the run), so a slow step shows.
 t0=$SECONDS
+step() { printf '\n=== [%s s] %s\n' "$((SECONDS - t0))" "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -392,6 +392,69 @@ for (const simd of [true, false]) {
   });
 }
 
+test('read-write transactions run one at a time per database: a checkpoint\'s pages, log records and a learner beside them', async () => {
+  // Chromium cannot revert two read-write transactions of one database that were both on
+  // disk, uncommitted, when the browser died: it deletes the whole backing store instead
+  // (idb.js, transaction()). So no read-write transaction may start while another runs.
+  const elex = await init();
+  const dbName = fresh();
+  const proto = globalThis.IDBDatabase.prototype;
+  const original = proto.transaction;
+  const events = [];
+  let next = 0;
+  proto.transaction = function (store, mode, options) {
+    const tx = original.call(this, store, mode, options);
+    if (mode === 'readwrite' && this.name === dbName) {
+      const id = next++;
+      let started = false;
+      const objectStore = tx.objectStore.bind(tx);
+      tx.objectStore = (name) => {
+        const os = objectStore(name);
+        for (const k of ['put', 'delete', 'get']) {
+          const f = os[k].bind(os);
+          os[k] = (...a) => {
+            const r = f(...a);
+            r.addEventListener('success', () => { if (!started) { started = true; events.push(['start', id]); } });
+            return r;
+          };
+        }
+        return os;
+      };
+      tx.addEventListener('complete', () => events.push(['end', id]));
+      tx.addEventListener('abort', () => events.push(['end', id]));
+    }
+    return tx;
+  };
+  try {
+    const a = await elex.HnswIndex.open({ dbName, name: 'i', dims: 32, checkpointShare: Infinity, pageBytes: 4096 });
+    const q = await elex.QLearner.open({ dbName, name: 'q', states: 8, actions: 2, alpha: 0.5, gamma: 0.9, seed: 1 });
+    const v = vectors(500, 32, 9);
+    await a.addBatch(Float64Array.from({ length: 300 }, (_, i) => i), v.subarray(0, 300 * 32));
+    const cp = a.checkpoint();
+    const writes = [];
+    for (let i = 300; i < 500; i++) {
+      a.add(i, v.subarray(i * 32, (i + 1) * 32));
+      if (i % 20 === 19) { writes.push(a.flush()); q.updateBatch([i % 8], [i % 2], [1], [(i + 1) % 8], [0]); writes.push(q.flush()); }
+    }
+    await Promise.all([cp, ...writes]);
+    await a.close();
+    await q.close();
+  } finally {
+    proto.transaction = original;
+  }
+  const started = events.filter((e) => e[0] === 'start').length;
+  assert.ok(started > 30, `only ${started} read-write transactions seen`);
+  let running = null;
+  for (const [what, id] of events) {
+    if (what === 'start') {
+      assert.equal(running, null, `read-write transaction ${id} started while ${running} ran`);
+      running = id;
+    } else if (running === id) {
+      running = null;
+    }
+  }
+});
+
 test('a database the browser reports deleting (dataLoss "total") is DATA_LOST, not a silent empty index', async () => {
   const elex = await init();
   const dbName = fresh();
