@@ -73,15 +73,13 @@ export function idbOpen(name, version) {
 
 /// Every read-write transaction also names `meta`, so the browser runs them one at a time per
 /// database (IndexedDB serializes transactions whose scopes overlap). Chromium needs that to
-/// survive a crash: a read-write transaction reaches its disk before it commits (LevelDB
+/// survive a crash. Its read-write transactions reach the disk before they commit (LevelDB
 /// "scopes" write the changes and an undo log at the first read after a write, which every
-/// `put` does), and at the next start Chromium reverts each such transaction after taking its
-/// locks exclusively, database lock included. Two read-write transactions in flight at once
-/// (log records beside a checkpoint's pages) both held that lock, so after a kill of the whole
-/// browser the second revert found it taken (so the damaged profiles read: two uncommitted
-/// transactions, both locking the database), Chromium declared the backing store corrupt
-/// ("Unknown corruption") and deleted every database of
-/// the origin: after 8 of 138 such kills in this repository's crash trials; none in 205 since.
+/// `put` makes), and at the next start it reverts each uncommitted one after taking that one's
+/// locks. A damaged profile from the crash trials held two uncommitted at once (a checkpoint
+/// page beside a log record, both locking the database); Chromium called it corrupt ("Unknown
+/// corruption") and deleted every database of the origin. That followed 8 of 138 SIGKILLs of
+/// the whole browser while elex let such transactions overlap; none of 205 since.
 export function transaction(db, store, mode, options) {
   if (mode === 'readwrite' && db.objectStoreNames.contains('meta')) {
     const names = typeof store === 'string' ? [store] : [...store];

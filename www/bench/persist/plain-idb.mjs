@@ -1,0 +1,99 @@
+// Chromium's IndexedDB alone (no elex) under whole-browser SIGKILLs: a page commits read-write
+// transactions in a loop, the test kills every browser process at a random moment, reopens the
+// profile and counts the databases Chromium deleted as corrupt (dataLoss in the upgrade event).
+//   --mode one: one transaction at a time (a put each);
+//   --mode two: two at once on two object stores (a --big put, 1 MB by default, on one beside
+//               a 2 KB put on the other), which is what elex's checkpoint pages beside its log
+//               appends used to do.
+// Usage: node www/bench/persist/plain-idb.mjs [--mode one|two] [--big BYTES] [--trials 40] [--seed 1]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const { values: args } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'two' },
+    trials: { type: 'string', default: '40' },
+    seed: { type: 'string', default: '1' },
+    big: { type: 'string', default: String(1 << 20) },
+  },
+});
+if (!['one', 'two'].includes(args.mode)) throw new Error(`--mode ${args.mode}: one or two`);
+let seed = Number(args.seed) >>> 0;
+const random = () => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const server = createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html>'); });
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+async function start(dir) {
+  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', ['--headless=new', '--no-sandbox', '--disable-gpu',
+    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--remote-debugging-port=0',
+    `--user-data-dir=${dir}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const ws = await new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err}`)));
+  });
+  const exited = new Promise((r) => child.on('exit', r));
+  const browser = await chromium.connectOverCDP(ws);
+  const page = await browser.contexts()[0].newPage();
+  await page.goto(url);
+  return { child, exited, page, kill: () => { try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ } } };
+}
+
+const root = mkdtempSync(join(tmpdir(), 'plain-idb-'));
+let deleted = 0;
+for (let t = 0; t < Number(args.trials); t++) {
+  const dir = join(root, `t${t}`);
+  let b = await start(dir);
+  await b.page.evaluate(({ mode, big }) => {
+    const open = indexedDB.open('plain', 1);
+    open.onupgradeneeded = () => { open.result.createObjectStore('a'); open.result.createObjectStore('b'); };
+    open.onsuccess = () => {
+      const db = open.result;
+      const loop = async (store, bytes) => {
+        for (let i = 0; ; i++) {
+          const tx = db.transaction(store, 'readwrite', { durability: 'strict' });
+          tx.objectStore(store).put(new Uint8Array(bytes).fill(i & 255), i);
+          await new Promise((r) => { tx.oncomplete = r; });
+        }
+      };
+      loop('a', 2048);
+      if (mode === 'two') loop('b', big);
+    };
+  }, { mode: args.mode, big: Number(args.big) });
+  await new Promise((r) => setTimeout(r, 300 + random() * 2500));
+  b.kill();
+  await b.exited;
+  b = await start(dir);
+  const loss = await b.page.evaluate(() => new Promise((resolve) => {
+    const open = indexedDB.open('plain', 1);
+    let lost = 'none';
+    open.onupgradeneeded = (ev) => { lost = `${ev.dataLoss}: ${ev.dataLossMessage}`; };
+    open.onsuccess = () => resolve(lost);
+    open.onerror = () => resolve(`error: ${open.error}`);
+  }));
+  if (loss !== 'none') deleted++;
+  console.log(`trial ${t}: ${loss === 'none' ? 'database kept' : `database deleted (${loss})`}`);
+  b.kill();
+  await b.exited;
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`plain IndexedDB, ${args.mode === 'one' ? 'one read-write transaction at a time' : 'two read-write transactions at once'}: Chromium deleted the database after ${deleted} of ${args.trials} whole-browser SIGKILLs`);
+server.close();
+rmSync(root, { recursive: true, force: true });
