@@ -393,9 +393,9 @@ for (const simd of [true, false]) {
 }
 
 test('read-write transactions run one at a time per database: a checkpoint\'s pages, log records and a learner beside them', async () => {
-  // Chromium cannot revert two read-write transactions of one database that were both on
-  // disk, uncommitted, when the browser died: it deletes the whole backing store instead
-  // (idb.js, transaction()). So no read-write transaction may start while another runs.
+  // Killed with two of elex's read-write transactions of one database uncommitted on disk,
+  // Chromium deleted the whole backing store on the next start (idb.js, transaction()). So no
+  // read-write transaction may start while another runs.
   const elex = await init();
   const dbName = fresh();
   const proto = globalThis.IDBDatabase.prototype;
