@@ -183,18 +183,24 @@ macro_rules! reduce2 {
             }
             i += LANES;
         }
-        let mut k = 0;
-        while i + 4 <= n {
-            // SAFETY: i + 4 <= n; k < 8 because fewer than 32 elements remain.
-            let (x, y) = unsafe { ($ld4(pa, i), $ld4(pb, i)) };
-            s[k] = $step(s[k], x, y);
-            i += 4;
-            k += 1;
-        }
-        if i < n {
-            // SAFETY: n - i < 4 readable elements in both slices.
-            let (x, y) = unsafe { ($pad(pa, i, n - i), $pad(pb, i, n - i)) };
-            s[k] = $step(s[k], x, y);
+        // Fewer than 32 elements remain: at most eight groups, one per accumulator in order. A
+        // loop over the accumulators themselves (not an index) unrolls into fixed ones, which
+        // keeps them out of memory.
+        for acc in s.iter_mut() {
+            let have = (n - i).min(4);
+            if have == 0 {
+                break;
+            }
+            // SAFETY: `have` readable elements at i in both slices.
+            let (x, y) = unsafe {
+                if have == 4 {
+                    ($ld4(pa, i), $ld4(pb, i))
+                } else {
+                    ($pad(pa, i, have), $pad(pb, i, have))
+                }
+            };
+            *acc = $step(*acc, x, y);
+            i += have;
         }
         fold8(s)
     }};
