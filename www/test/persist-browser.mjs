@@ -10,13 +10,12 @@
 //   [--kill both|browser|renderer|main] [--no-tabs] [--page-bytes B]   (node:test: one test per part)
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { serveDir } from './serve.mjs';
+import { serveDir, spawnChromium } from './serve.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,34 +39,6 @@ const random = () => {
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const server = await serveDir(www);
 const PAGE = `${server.url}test/persist/index.html`;
-const { chromium } = await import('playwright-core');
-
-/** Chromium started here (so the test can SIGKILL it), driven over CDP. */
-async function startBrowser(userDataDir) {
-  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  // The whole process group: the browser and its renderer, GPU and utility processes.
-  // Only while it runs: once it has exited, its group id may belong to another process.
-  child.killAll = () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ }
-  };
-  const ws = await new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err}`)));
-  });
-  const browser = await chromium.connectOverCDP(ws);
-  const exited = new Promise((r) => child.on('exit', r));
-  return { browser, context: browser.contexts()[0], child, exited };
-}
 
 async function openPage(context) {
   const page = await context.newPage();
@@ -100,7 +71,7 @@ const cleanUp = () => {
 // ---- two tabs ---------------------------------------------------------------------------
 if (!args['no-tabs']) {
   await test('two tabs: one writer, a follower that sees flushed adds and takes over; a learner followed the same way', async () => {
-    const { browser, context, child, exited } = await startBrowser(join(profile, 'tabs'));
+    const { browser, context, child, exited } = await spawnChromium(join(profile, 'tabs'));
     const open = (p) => p.evaluate(async () => {
       window.index = await elex.HnswIndex.open({ dbName: 'tabs', name: 'shared', dims: 8 });
       return window.index.readOnly;
@@ -166,7 +137,7 @@ for (let trial = 0; trial < TRIALS; trial++) {
     const dir = join(profile, `crash-${trial}`);
     let lastAck = -1;
     {
-      const { browser, context, child, exited } = await startBrowser(dir);
+      const { browser, context, child, exited } = await spawnChromium(dir);
       const { page } = await openPage(context);
       page.on('console', (m) => {
         const x = /^ack (\d+)$/.exec(m.text());
@@ -210,7 +181,7 @@ for (let trial = 0; trial < TRIALS; trial++) {
       cpSync(dir, join(process.env.ELEX_KEEP_PROFILE, `trial-${trial}`), { recursive: true });
     }
     // Reopen in a fresh browser on the same profile.
-    const { browser, context, child, exited } = await startBrowser(dir);
+    const { browser, context, child, exited } = await spawnChromium(dir);
     const { page } = await openPage(context);
     const report = await page.evaluate(async ({ DIMS, PER_BATCH }) => {
       let index;

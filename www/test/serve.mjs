@@ -3,6 +3,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, extname } from 'node:path';
+import { spawn } from 'node:child_process';
 
 const TYPES = {
   '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css',
@@ -38,4 +39,36 @@ export async function launchChromium({ args = [] } = {}) {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...args],
   });
+}
+
+/**
+ * Debian's Chromium started as a child process of its own group (so a test can SIGKILL the
+ * browser and every helper process at once with `child.killAll()`), on `userDataDir`, driven over
+ * CDP. Resolves to `{ browser, context, child, exited }`.
+ */
+export async function spawnChromium(userDataDir) {
+  const { chromium } = await import('playwright-core');
+  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--remote-debugging-port=0', `--user-data-dir=${userDataDir}`, 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // The whole process group: the browser and its renderer, GPU and utility processes.
+  // Only while it runs: once it has exited, its group id may belong to another process.
+  child.killAll = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ }
+  };
+  const ws = await new Promise((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 30000);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err}`)));
+  });
+  const browser = await chromium.connectOverCDP(ws);
+  const exited = new Promise((r) => child.on('exit', r));
+  return { browser, context: browser.contexts()[0], child, exited };
 }

@@ -6,13 +6,12 @@
 //               a 2 KB put on the other), which is what elex's checkpoint pages beside its log
 //               appends used to do.
 // Usage: node www/bench/persist/plain-idb.mjs [--mode one|two] [--big BYTES] [--trials 40] [--seed 1]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { spawnChromium } from '../../test/serve.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,23 +36,10 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/`;
 
 async function start(dir) {
-  const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', ['--headless=new', '--no-sandbox', '--disable-gpu',
-    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--remote-debugging-port=0',
-    `--user-data-dir=${dir}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  const ws = await new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err}`)));
-  });
-  const exited = new Promise((r) => child.on('exit', r));
-  const browser = await chromium.connectOverCDP(ws);
-  const page = await browser.contexts()[0].newPage();
+  const { context, child, exited } = await spawnChromium(dir);
+  const page = await context.newPage();
   await page.goto(url);
-  return { child, exited, page, kill: () => { try { process.kill(-child.pid, 'SIGKILL'); } catch (_) { /* gone */ } } };
+  return { exited, page, kill: () => child.killAll() };
 }
 
 const root = mkdtempSync(join(tmpdir(), 'plain-idb-'));
