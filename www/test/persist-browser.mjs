@@ -16,6 +16,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serveDir, spawnChromium } from './serve.mjs';
+import { rng } from '../bench/text/core.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,14 +28,7 @@ const { values: args } = parseArgs({
   },
 });
 const TRIALS = Number(args.trials);
-let seed = Number(args.seed) >>> 0;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = rng(Number(args.seed));
 
 const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const server = await serveDir(www);

@@ -6,6 +6,7 @@ import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { init } from 'elex';
+import { rng } from '../bench/text/core.mjs';
 
 const CORPUS = [
   'The quick brown fox jumps over the lazy dog',
@@ -17,17 +18,6 @@ const CORPUS = [
   'A lazy afternoon with a good book',
   'KeyError: the key was not found in the mapping',
 ];
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** BM25 (Lucene idf, k1 1.2, b 0.75) in f64 over documents given as term lists. */
 function bm25(docs, query) {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnChromium } from '../../test/serve.mjs';
+import { rng } from '../text/core.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,14 +23,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!['one', 'two'].includes(args.mode)) throw new Error(`--mode ${args.mode}: one or two`);
-let seed = Number(args.seed) >>> 0;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = rng(Number(args.seed));
 
 const server = createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html>'); });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
