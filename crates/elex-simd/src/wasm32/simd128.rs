@@ -238,7 +238,8 @@ macro_rules! dot_norms {
         let mut k = 0;
         while i < n {
             let have = (n - i).min(4);
-            // SAFETY: `have` readable elements at i in both slices; k < 8 as in `reduce2`.
+            // SAFETY: `have` readable elements at i in both slices; k < 8 because fewer than
+            // 32 elements remain after the main loop.
             let (x, y) = unsafe {
                 if have == 4 {
                     ($ld4(pa, i), $ld4(pb, i))
