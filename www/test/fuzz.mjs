@@ -147,7 +147,7 @@ function sameIds(a, b) {
 async function fuzzIndex(elex, r, budget) {
   const dims = 1 + r.below(8);
   const metric = r.pick(['cosine', 'l2', 'dot']);
-  const storage = r.pick(['f32', 'f16', 'i8']);
+  const storage = r.pick(['f32', 'f16', 'i8', 'q4']);
   const cosine = metric === 'cosine';
   const options = { dims, metric, storage, m: 4 + r.below(8), efConstruction: 16 + r.below(40), seed: r.below(1000), keepF32: r.chance(0.5) };
   // A third of the rounds fuzz a persistent index (op log, checkpoints, reopen).

@@ -77,6 +77,33 @@ for (const simd of [true, false]) {
     assert.ok(idx.memoryBytes() > n * dims * 4);
   });
 
+  await test(`${tag}: q4 storage keeps 4-bit codes (a fraction of f32's memory) and re-ranks with keepF32`, async () => {
+    const dims = 64, n = 2000, k = 10;
+    const base = vectors(n, dims, 11);
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const mem = {};
+    for (const [name, opts] of [['f32', {}], ['q4', { storage: 'q4' }], ['q4+f32', { storage: 'q4', keepF32: true }]]) {
+      const idx = new elex.HnswIndex({ dims, seed: 3, ...opts });
+      await idx.addBatch(ids, base);
+      mem[name] = idx.memoryBytes();
+      const queries = vectors(40, dims, 12);
+      let hits = 0;
+      for (let qi = 0; qi < 40; qi++) {
+        const q = queries.subarray(qi * dims, (qi + 1) * dims);
+        const truth = new Set(bruteCosine(base, dims, q, k));
+        hits += [...idx.search(q, k, 100).ids].filter((id) => truth.has(id)).length;
+      }
+      const recall = hits / (40 * k);
+      // Codes alone rank coarsely; re-ranked over the exact copies they match f32.
+      assert.ok(recall >= (name === 'q4' ? 0.6 : 0.95), `${name}: recall ${recall}`);
+      const back = elex.HnswIndex.fromBytes(idx.toBytes());
+      assert.deepEqual(plain(back.search(queries.subarray(0, dims), k)), plain(idx.search(queries.subarray(0, dims), k)));
+    }
+    // 32 code bytes + 8 per vector against 256: the vectors' part shrinks 6.4x (links stay).
+    assert.ok(mem.q4 < mem.f32 * 0.6, JSON.stringify(mem));
+    assert.ok(mem['q4+f32'] > mem.f32, JSON.stringify(mem));
+  });
+
   await test(`${tag}: search by targetRecall after calibrate(), refreshed when addBatch doubles the index`, async () => {
     const dims = 24, n = 2000, k = 10;
     const base = vectors(2 * n + 200, dims, 21);

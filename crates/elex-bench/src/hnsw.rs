@@ -54,7 +54,8 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         "f32" => Storage::F32,
         "f16" => Storage::F16,
         "i8" => Storage::I8,
-        s => return Err(format!("--storage must be f32, f16 or i8, not {s}")),
+        "q4" => Storage::Q4,
+        s => return Err(format!("--storage must be f32, f16, i8 or q4, not {s}")),
     };
     let metric = match a.text("--metric", "cosine").as_str() {
         "cosine" => Metric::Cosine,

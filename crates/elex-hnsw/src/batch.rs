@@ -467,7 +467,7 @@ impl Hnsw {
 
     /// Appends live node `n` of `self` to `fresh` and links it.
     fn copy_node_into(&self, n: NodeId, fresh: &mut Hnsw, s: &mut Scratch) {
-        self.store.load(n, &mut s.q, &mut s.prep);
+        self.store.load(&self.space.k, n, &mut s.q, &mut s.prep);
         let level = fresh.random_level();
         let node = fresh.push_node(self.ids.id(n), level, &s.q, &s.prep);
         fresh.link(node, s);

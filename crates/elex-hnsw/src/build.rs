@@ -144,6 +144,7 @@ impl Hnsw {
             Some(AnyRows::F32(r)) => push_dists(&r, &st.batch, &mut st.tmp),
             Some(AnyRows::F16(r)) => push_dists(&r, &st.batch, &mut st.tmp),
             Some(AnyRows::I8(r)) => push_dists(&r, &st.batch, &mut st.tmp),
+            Some(AnyRows::Q4(r)) => push_dists(&r, &st.batch, &mut st.tmp),
             None => {}
         }
         crate::search::sort_cands(&mut st.tmp);
@@ -169,6 +170,7 @@ impl Hnsw {
                 Some(AnyRows::F32(r)) => all_farther(&r, out, c.d, evals),
                 Some(AnyRows::F16(r)) => all_farther(&r, out, c.d, evals),
                 Some(AnyRows::I8(r)) => all_farther(&r, out, c.d, evals),
+                Some(AnyRows::Q4(r)) => all_farther(&r, out, c.d, evals),
                 None => true,
             };
             if good {

@@ -95,6 +95,11 @@ pub enum Storage {
     /// 1 byte per component plus 8 bytes per vector (scale and squared norm), symmetric
     /// per-vector quantization (see `elex_simd::Kernels::quantize_i8`).
     I8,
+    /// Half a byte per component (16 bytes per started block of 32) plus 8 bytes per vector:
+    /// 4-bit codes over sixteen non-uniform levels with one scale per vector (see
+    /// `elex_simd::Kernels::quantize_q4`); queries are scored as i8 against them. Coarse on
+    /// its own: pair it with `keep_f32` (or a budgeted exact tier) to re-rank.
+    Q4,
 }
 
 impl Metric {
@@ -118,10 +123,11 @@ impl Storage {
             Storage::F32 => 0,
             Storage::F16 => 1,
             Storage::I8 => 2,
+            Storage::Q4 => 3,
         }
     }
     pub(crate) fn from_code(c: u8) -> Option<Storage> {
-        [Storage::F32, Storage::F16, Storage::I8]
+        [Storage::F32, Storage::F16, Storage::I8, Storage::Q4]
             .into_iter()
             .find(|s| s.code() == c)
     }

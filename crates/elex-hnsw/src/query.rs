@@ -26,6 +26,7 @@ impl Hnsw {
             Some(AnyRows::F32(r)) => self.greedy_in(&r, cur, level, st),
             Some(AnyRows::F16(r)) => self.greedy_in(&r, cur, level, st),
             Some(AnyRows::I8(r)) => self.greedy_in(&r, cur, level, st),
+            Some(AnyRows::Q4(r)) => self.greedy_in(&r, cur, level, st),
             None => cur,
         }
     }
@@ -65,6 +66,7 @@ impl Hnsw {
             Some(AnyRows::F32(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
             Some(AnyRows::F16(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
             Some(AnyRows::I8(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
+            Some(AnyRows::Q4(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
             None => {
                 st.cand.clear();
                 st.res.clear();

@@ -294,6 +294,10 @@ impl Header {
             Storage::I8 => mul(slots, dims)?
                 .checked_add(mul(slots, 8)?)
                 .ok_or_else(too_large)?,
+            Storage::Q4 => mul(slots, dims.div_ceil(32))?
+                .checked_mul(16)
+                .and_then(|c| c.checked_add(slots.checked_mul(8)?))
+                .ok_or_else(too_large)?,
         };
         let raw_bytes = if flags & 1 == 1 {
             mul(mul(slots, dims)?, 4)?

@@ -6,6 +6,12 @@
 //! Cosine is `1 − a·b` on vectors normalized at insert. For i8 storage every vector keeps its
 //! scale `s` (`x ≈ s·q`) and its exact squared norm, so `a·b ≈ s_a s_b (q_a·q_b)` and
 //! `‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b`.
+//!
+//! q4 storage keeps 4-bit codes with one scale per vector (`x ≈ s·LEVELS[c]`, see
+//! `elex_simd::Kernels::quantize_q4`) and the exact squared norm, as i8 does. Queries stay
+//! finer than the rows: a query is encoded as i8 (and as codes, which are what is stored when
+//! it is inserted), and scored against a row with `dot_q4_i8`; two stored rows (construction
+//! and repair) are scored with `dot_q4_q4`.
 
 use crate::section::{Reserve, Section, Sink};
 use crate::{HnswError, Metric, NodeId, Storage};
@@ -26,6 +32,18 @@ pub(crate) enum View<'a> {
         scale: f32,
         norm_sq: f32,
     },
+    /// A stored q4 row.
+    Q4 {
+        codes: &'a [u8],
+        scale: f32,
+        norm_sq: f32,
+    },
+    /// A query against q4 rows: its i8 encoding.
+    Q4Query {
+        q8: &'a [i8],
+        scale: f32,
+        norm_sq: f32,
+    },
 }
 
 /// Contiguous encoded vectors, `dims` values per node.
@@ -35,6 +53,12 @@ pub(crate) enum Vectors {
     F16(Vec<f16>),
     I8 {
         codes: Vec<i8>,
+        scale: Vec<f32>,
+        norm_sq: Vec<f32>,
+    },
+    /// `q4_bytes(dims)` code bytes per node.
+    Q4 {
+        codes: Vec<u8>,
         scale: Vec<f32>,
         norm_sq: Vec<f32>,
     },
@@ -50,12 +74,27 @@ impl Vectors {
                 scale: Vec::new(),
                 norm_sq: Vec::new(),
             },
+            Storage::Q4 => Vectors::Q4 {
+                codes: Vec::new(),
+                scale: Vec::new(),
+                norm_sq: Vec::new(),
+            },
+        }
+    }
+
+    /// Storage elements per node: `dims`, or code bytes for q4.
+    #[inline]
+    fn row(&self, dims: usize) -> usize {
+        match self {
+            Vectors::Q4 { .. } => elex_simd::q4_bytes(dims),
+            _ => dims,
         }
     }
 
     #[inline]
     pub(crate) fn view(&self, dims: usize, node: u32) -> View<'_> {
-        let r = node as usize * dims..(node as usize + 1) * dims;
+        let w = self.row(dims);
+        let r = node as usize * w..(node as usize + 1) * w;
         match self {
             Vectors::F32(v) => View::F32(&v[r]),
             Vectors::F16(v) => View::F16(&v[r]),
@@ -68,17 +107,30 @@ impl Vectors {
                 scale: scale[node as usize],
                 norm_sq: norm_sq[node as usize],
             },
+            Vectors::Q4 {
+                codes,
+                scale,
+                norm_sq,
+            } => View::Q4 {
+                codes: &codes[r],
+                scale: scale[node as usize],
+                norm_sq: norm_sq[node as usize],
+            },
         }
     }
 
     /// Hints that node `node`'s vector will be read soon.
     #[inline]
     pub(crate) fn prefetch(&self, dims: usize, node: u32) {
-        let r = node as usize * dims..(node as usize + 1) * dims;
+        let w = self.row(dims);
+        let r = node as usize * w..(node as usize + 1) * w;
         match self {
             Vectors::F32(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), PREFETCH_LINES),
             Vectors::F16(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), PREFETCH_LINES),
             Vectors::I8 { codes, .. } => {
+                elex_simd::prefetch(codes.get(r).unwrap_or(&[]), PREFETCH_LINES)
+            }
+            Vectors::Q4 { codes, .. } => {
                 elex_simd::prefetch(codes.get(r).unwrap_or(&[]), PREFETCH_LINES)
             }
         }
@@ -95,6 +147,15 @@ impl Vectors {
                 norm_sq,
             } => {
                 codes.truncate(n * dims);
+                scale.truncate(n);
+                norm_sq.truncate(n);
+            }
+            Vectors::Q4 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.truncate(n * elex_simd::q4_bytes(dims));
                 scale.truncate(n);
                 norm_sq.truncate(n);
             }
@@ -122,13 +183,30 @@ impl Vectors {
                 scale.push(*s);
                 norm_sq.push(*n);
             }
+            (
+                Vectors::Q4 {
+                    codes,
+                    scale,
+                    norm_sq,
+                },
+                Encoded::Q4 {
+                    codes: c,
+                    scale: s,
+                    norm_sq: n,
+                    ..
+                },
+            ) => {
+                codes.extend_from_slice(c);
+                scale.push(*s);
+                norm_sq.push(*n);
+            }
             // The index only ever pushes encodings of its own storage kind.
             _ => {}
         }
     }
 
     /// Copies node `node` into `e`.
-    pub(crate) fn load(&self, dims: usize, node: u32, e: &mut Encoded) {
+    pub(crate) fn load(&self, k: &Kernels, dims: usize, node: u32, e: &mut Encoded) {
         match (self.view(dims, node), e) {
             (View::F32(x), Encoded::F32(v)) => {
                 v.clear();
@@ -155,6 +233,30 @@ impl Vectors {
                 *s = scale;
                 *n = norm_sq;
             }
+            (
+                View::Q4 {
+                    codes,
+                    scale,
+                    norm_sq,
+                },
+                Encoded::Q4 {
+                    codes: c,
+                    scale: s,
+                    norm_sq: n,
+                    q8,
+                    q8_scale,
+                },
+            ) => {
+                c.clear();
+                c.extend_from_slice(codes);
+                *s = scale;
+                *n = norm_sq;
+                // The stored node as a query: its levels, exactly what its codes mean.
+                q8.clear();
+                q8.resize(dims, 0);
+                let _ = k.decode_q4(codes, q8);
+                *q8_scale = scale;
+            }
             _ => {}
         }
     }
@@ -171,6 +273,14 @@ impl Vectors {
                     *o = scale * f32::from(c);
                 }
             }
+            View::Q4 { codes, scale, .. } => {
+                let mut lv = vec![0i8; dims];
+                let _ = k.decode_q4(codes, &mut lv);
+                for (o, &c) in out.iter_mut().zip(&lv) {
+                    *o = scale * f32::from(c);
+                }
+            }
+            View::Q4Query { .. } => {}
         }
     }
 
@@ -179,6 +289,11 @@ impl Vectors {
             Vectors::F32(v) => v.capacity() * 4,
             Vectors::F16(v) => v.capacity() * 2,
             Vectors::I8 {
+                codes,
+                scale,
+                norm_sq,
+            } => codes.capacity() + (scale.capacity() + norm_sq.capacity()) * 4,
+            Vectors::Q4 {
                 codes,
                 scale,
                 norm_sq,
@@ -197,6 +312,14 @@ pub(crate) enum Encoded {
         scale: f32,
         norm_sq: f32,
     },
+    /// What is stored (`codes`, `scale`, `norm_sq`) and the finer form a query is scored in.
+    Q4 {
+        codes: Vec<u8>,
+        scale: f32,
+        norm_sq: f32,
+        q8: Vec<i8>,
+        q8_scale: f32,
+    },
 }
 
 impl Encoded {
@@ -208,6 +331,13 @@ impl Encoded {
                 codes: Vec::new(),
                 scale: 0.0,
                 norm_sq: 0.0,
+            },
+            Storage::Q4 => Encoded::Q4 {
+                codes: Vec::new(),
+                scale: 0.0,
+                norm_sq: 0.0,
+                q8: Vec::new(),
+                q8_scale: 0.0,
             },
         }
     }
@@ -223,6 +353,16 @@ impl Encoded {
             } => View::I8 {
                 codes,
                 scale: *scale,
+                norm_sq: *norm_sq,
+            },
+            Encoded::Q4 {
+                q8,
+                q8_scale,
+                norm_sq,
+                ..
+            } => View::Q4Query {
+                q8,
+                scale: *q8_scale,
                 norm_sq: *norm_sq,
             },
         }
@@ -303,6 +443,21 @@ impl Space {
                 *scale = self.k.quantize_i8(x, codes).unwrap_or(0.0);
                 *norm_sq = self.k.norm_sq_f32(x);
             }
+            Encoded::Q4 {
+                codes,
+                scale,
+                norm_sq,
+                q8,
+                q8_scale,
+            } => {
+                codes.clear();
+                codes.resize(elex_simd::q4_bytes(x.len()), 0);
+                *scale = self.k.quantize_q4(x, codes).unwrap_or(0.0);
+                q8.clear();
+                q8.resize(x.len(), 0);
+                *q8_scale = self.k.quantize_i8(x, q8).unwrap_or(0.0);
+                *norm_sq = self.k.norm_sq_f32(x);
+            }
         }
     }
 
@@ -341,13 +496,61 @@ impl Space {
                 },
             ) => {
                 let dot = sx * sy * k.dot_i8(x, y).unwrap_or(0) as f32;
-                match self.metric {
-                    Metric::L2 => (nx + ny - 2.0 * dot).max(0.0),
-                    Metric::Dot => -dot,
-                    Metric::Cosine => 1.0 - dot,
-                }
+                self.dist_from_dot(dot, nx, ny)
+            }
+            (
+                View::Q4Query {
+                    q8,
+                    scale: sq,
+                    norm_sq: nq,
+                },
+                View::Q4 {
+                    codes,
+                    scale: sx,
+                    norm_sq: nx,
+                },
+            )
+            | (
+                View::Q4 {
+                    codes,
+                    scale: sx,
+                    norm_sq: nx,
+                },
+                View::Q4Query {
+                    q8,
+                    scale: sq,
+                    norm_sq: nq,
+                },
+            ) => {
+                let dot = sq * sx * k.dot_q4_i8(codes, q8).unwrap_or(0) as f32;
+                self.dist_from_dot(dot, nq, nx)
+            }
+            (
+                View::Q4 {
+                    codes: x,
+                    scale: sx,
+                    norm_sq: nx,
+                },
+                View::Q4 {
+                    codes: y,
+                    scale: sy,
+                    norm_sq: ny,
+                },
+            ) => {
+                let dot = sx * sy * k.dot_q4_q4(x, y, self.dims).unwrap_or(0) as f32;
+                self.dist_from_dot(dot, nx, ny)
             }
             _ => f32::INFINITY,
+        }
+    }
+
+    /// The metric's distance from an approximate inner product and the exact squared norms.
+    #[inline]
+    fn dist_from_dot(&self, dot: f32, nx: f32, ny: f32) -> f32 {
+        match self.metric {
+            Metric::L2 => (nx + ny - 2.0 * dot).max(0.0),
+            Metric::Dot => -dot,
+            Metric::Cosine => 1.0 - dot,
         }
     }
 
@@ -404,6 +607,8 @@ pub(crate) enum AnyRows<'a> {
     F32(KindRows<'a, &'a [f32], Vec<f32>>),
     F16(KindRows<'a, &'a [f16], Vec<f16>>),
     I8(KindRows<'a, (&'a [i8], f32, f32), Vectors>),
+    /// q4 rows against a query (`View::Q4Query`) or a stored row (`View::Q4`).
+    Q4(KindRows<'a, View<'a>, Vectors>),
 }
 
 /// An element of an unquantized storage kind (f32, f16): its slices are views, and a storage
@@ -476,6 +681,17 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), Vectors> {
     }
 }
 
+impl Rows for KindRows<'_, View<'_>, Vectors> {
+    #[inline]
+    fn dist(&self, n: NodeId) -> f32 {
+        self.space.dist(self.q, self.v.view(self.space.dims, n.0))
+    }
+    #[inline]
+    fn prefetch(&self, n: NodeId) {
+        self.v.prefetch(self.space.dims, n.0);
+    }
+}
+
 impl VectorStore {
     /// The query `q` against this store's vectors, for a search loop.
     #[inline]
@@ -495,6 +711,9 @@ impl VectorStore {
                 q: (codes, scale, norm_sq),
                 v,
             }),
+            (q @ (View::Q4Query { .. } | View::Q4 { .. }), v @ Vectors::Q4 { .. }) => {
+                AnyRows::Q4(KindRows { space, q, v })
+            }
             _ => return None,
         })
     }
@@ -550,8 +769,8 @@ impl VectorStore {
     }
 
     /// Copies `n`'s encoding into `e` and its f32 copy (if kept) into `prep`.
-    pub(crate) fn load(&self, n: NodeId, e: &mut Encoded, prep: &mut Vec<f32>) {
-        self.vectors.load(self.dims, n.0, e);
+    pub(crate) fn load(&self, k: &Kernels, n: NodeId, e: &mut Encoded, prep: &mut Vec<f32>) {
+        self.vectors.load(k, self.dims, n.0, e);
         prep.clear();
         if let Some(x) = self.exact(n) {
             prep.extend_from_slice(x);
@@ -594,6 +813,15 @@ impl VectorStore {
                 scale.try_reserve_exact(n)?;
                 norm_sq.try_reserve_exact(n)
             }
+            Vectors::Q4 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.try_reserve_exact(n * elex_simd::q4_bytes(self.dims))?;
+                scale.try_reserve_exact(n)?;
+                norm_sq.try_reserve_exact(n)
+            }
         }
     }
 
@@ -611,6 +839,15 @@ impl VectorStore {
                 scale.shrink_to_fit();
                 norm_sq.shrink_to_fit();
             }
+            Vectors::Q4 {
+                codes,
+                scale,
+                norm_sq,
+            } => {
+                codes.shrink_to_fit();
+                scale.shrink_to_fit();
+                norm_sq.shrink_to_fit();
+            }
         }
     }
 
@@ -620,15 +857,20 @@ impl VectorStore {
 
     // ---- snapshot -----------------------------------------------------------------------
     //
-    // The encodings (f32, f16, or i8 codes then scales then squared norms), then the f32
-    // copies (empty when not kept). Values are checked as they are decoded.
+    // The encodings (f32, f16, or i8 or q4 codes then scales then squared norms), then the
+    // f32 copies (empty when not kept). Values are checked as they are decoded.
 
-    /// Sections: 2 for f32 and f16, 4 for i8.
+    /// Sections: 2 for f32 and f16, 4 for i8 and q4.
     pub(crate) fn sections(&self) -> usize {
         match self.vectors {
-            Vectors::I8 { .. } => 4,
+            Vectors::I8 { .. } | Vectors::Q4 { .. } => 4,
             _ => 2,
         }
+    }
+
+    /// Whether sections 1 and 2 are per-node scales and squared norms.
+    fn scaled(&self) -> bool {
+        matches!(self.vectors, Vectors::I8 { .. } | Vectors::Q4 { .. })
     }
 
     pub(crate) fn section(&self, i: usize) -> Section<'_> {
@@ -638,6 +880,9 @@ impl VectorStore {
             (Vectors::I8 { codes, .. }, 0) => Section::I8(codes),
             (Vectors::I8 { scale, .. }, 1) => Section::F32(scale),
             (Vectors::I8 { norm_sq, .. }, 2) => Section::F32(norm_sq),
+            (Vectors::Q4 { codes, .. }, 0) => Section::U8(codes),
+            (Vectors::Q4 { scale, .. }, 1) => Section::F32(scale),
+            (Vectors::Q4 { norm_sq, .. }, 2) => Section::F32(norm_sq),
             _ => Section::F32(&self.raw),
         }
     }
@@ -649,6 +894,9 @@ impl VectorStore {
             (Vectors::I8 { codes, .. }, 0) => Sink::I8(codes),
             (Vectors::I8 { scale, .. }, 1) => Sink::F32(scale),
             (Vectors::I8 { norm_sq, .. }, 2) => Sink::F32(norm_sq),
+            (Vectors::Q4 { codes, .. }, 0) => Sink::U8(codes),
+            (Vectors::Q4 { scale, .. }, 1) => Sink::F32(scale),
+            (Vectors::Q4 { norm_sq, .. }, 2) => Sink::F32(norm_sq),
             _ => Sink::F32(&mut self.raw),
         }
     }
@@ -657,8 +905,9 @@ impl VectorStore {
     pub(crate) fn section_len(&self, i: usize, slots: u64) -> u64 {
         let nd = slots * self.dims as u64;
         match (&self.vectors, i) {
+            (Vectors::Q4 { .. }, 0) => slots * elex_simd::q4_bytes(self.dims) as u64,
             (_, 0) => nd,
-            (Vectors::I8 { .. }, 1 | 2) => slots,
+            (Vectors::I8 { .. } | Vectors::Q4 { .. }, 1 | 2) => slots,
             _ if self.keep_f32 => nd,
             _ => 0,
         }
@@ -680,6 +929,11 @@ impl VectorStore {
                 scale: Vec::with_capacity(slots),
                 norm_sq: Vec::with_capacity(slots),
             },
+            Storage::Q4 => Vectors::Q4 {
+                codes: Vec::with_capacity(slots * elex_simd::q4_bytes(dims)),
+                scale: Vec::with_capacity(slots),
+                norm_sq: Vec::with_capacity(slots),
+            },
         };
         VectorStore {
             dims,
@@ -692,12 +946,10 @@ impl VectorStore {
     /// Checks the values of section `i` decoded since `*done` were checked.
     pub(crate) fn check_values(&self, i: usize, done: &mut usize) -> Result<(), String> {
         let (ok, len) = match self.section(i) {
-            Section::F32(v) if matches!(self.vectors, Vectors::I8 { .. }) && (i == 1 || i == 2) => {
-                (
-                    v[*done..].iter().all(|x| x.is_finite() && *x >= 0.0),
-                    v.len(),
-                )
-            }
+            Section::F32(v) if self.scaled() && (i == 1 || i == 2) => (
+                v[*done..].iter().all(|x| x.is_finite() && *x >= 0.0),
+                v.len(),
+            ),
             Section::F32(v) => (v[*done..].iter().all(|x| x.is_finite()), v.len()),
             Section::F16(v) => (v[*done..].iter().all(|x| x.is_finite()), v.len()),
             s => (true, s.len()),

@@ -18,6 +18,8 @@ fn distances_of_ids_equal_exact_search() {
         (Storage::I8, false),
         (Storage::I8, true),
         (Storage::F16, false),
+        (Storage::Q4, false),
+        (Storage::Q4, true),
     ] {
         for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
             let mut p = HnswParams::new(dims, metric);

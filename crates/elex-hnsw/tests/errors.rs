@@ -200,7 +200,7 @@ fn cosine_accepts_every_finite_non_zero_vector() {
 
 #[test]
 fn a_rolled_back_batch_leaves_the_index_bit_for_bit() {
-    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+    for storage in [Storage::F32, Storage::F16, Storage::I8, Storage::Q4] {
         let mut p = HnswParams::new(8, Metric::Cosine);
         p.storage = storage;
         p.keep_f32 = storage != Storage::F32;

@@ -32,8 +32,8 @@ fn vec3(v: [i8; 3]) -> [f32; 3] {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
-    fn index_agrees_with_a_map(ops in prop::collection::vec(op(), 1..120), storage in 0u8..3) {
-        let storage = [Storage::F32, Storage::F16, Storage::I8][storage as usize];
+    fn index_agrees_with_a_map(ops in prop::collection::vec(op(), 1..120), storage in 0u8..4) {
+        let storage = [Storage::F32, Storage::F16, Storage::I8, Storage::Q4][storage as usize];
         let mut p = HnswParams::new(3, Metric::L2).with_m(4);
         p.storage = storage;
         p.ef_construction = 16;
@@ -65,6 +65,8 @@ proptest! {
                 let max_abs = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
                 let tol = |b: f32| match storage {
                     Storage::I8 => max_abs / 254.0 * 1.001,
+                    // q4: sixteen levels for three components; a loose bound on purpose.
+                    Storage::Q4 => max_abs * 0.5,
                     Storage::F16 => b.abs() / 2048.0,
                     Storage::F32 => 0.0,
                 };

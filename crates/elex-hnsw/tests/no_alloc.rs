@@ -40,6 +40,7 @@ fn queries_allocate_nothing_after_warm_up() {
         (Storage::F32, false),
         (Storage::F16, false),
         (Storage::I8, true),
+        (Storage::Q4, true),
     ] {
         let dims = 32;
         let mut p = HnswParams::new(dims, Metric::Cosine);

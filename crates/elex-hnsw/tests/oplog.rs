@@ -81,7 +81,7 @@ fn play(live: &mut Hnsw, seed: u64, n_records: usize) -> Vec<(u32, Vec<u8>)> {
 
 #[test]
 fn a_replayed_log_gives_the_same_index_byte_for_byte() {
-    for storage in [Storage::F32, Storage::F16, Storage::I8] {
+    for storage in [Storage::F32, Storage::F16, Storage::I8, Storage::Q4] {
         for seed in 0..6 {
             let mut live = Hnsw::new(params(storage)).unwrap();
             play(&mut live, seed * 7 + 1, 5);

@@ -30,6 +30,8 @@ fn round_trip_every_metric_and_storage() {
             (Storage::F16, false),
             (Storage::I8, false),
             (Storage::I8, true),
+            (Storage::Q4, false),
+            (Storage::Q4, true),
         ] {
             let mut idx = build(metric, storage, keep, 11, 400, 20);
             for id in [1u64, 31, 301] {
@@ -79,6 +81,7 @@ fn snapshot_bytes_are_identical_across_platforms() {
         (Metric::Cosine, Storage::F32),
         (Metric::L2, Storage::F16),
         (Metric::Dot, Storage::I8),
+        (Metric::L2, Storage::Q4),
     ] {
         let mut idx = build(metric, storage, false, 2024, 600, 37);
         idx.delete(7).unwrap();
@@ -87,10 +90,11 @@ fn snapshot_bytes_are_identical_across_platforms() {
     println!("snapshot checksums: {got:#018x?}");
     assert_eq!(got, GOLDEN);
 }
-const GOLDEN: [u64; 3] = [
+const GOLDEN: [u64; 4] = [
     0x466e_363e_9802_532d,
     0x72aa_521d_bcfa_68e8,
     0x6cfe_aba5_98e9_ecc0,
+    0xde74_deea_37dc_f8a6,
 ];
 
 /// Every ISA this host has (AVX-512's four-row kernels included, where the CPU has them) builds
@@ -101,7 +105,7 @@ const GOLDEN: [u64; 3] = [
 fn every_isa_builds_the_same_bytes_and_answers_the_same_bits() {
     use elex_simd::{Isa, Kernels};
     for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
-        for storage in [Storage::F32, Storage::F16, Storage::I8] {
+        for storage in [Storage::F32, Storage::F16, Storage::I8, Storage::Q4] {
             let (n, dims, seed) = (300, 45, 77);
             let data = clustered(seed, n, dims, 8, 0.4);
             let ids: Vec<u64> = (0..n as u64).collect();
@@ -270,6 +274,7 @@ fn snapshots_in_chunks_are_the_same_bytes() {
         (Storage::F32, false),
         (Storage::F16, false),
         (Storage::I8, true),
+        (Storage::Q4, true),
     ] {
         let mut idx = build(Metric::Cosine, storage, keep, 21, 150, 12);
         idx.delete(4).unwrap();

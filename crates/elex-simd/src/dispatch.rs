@@ -102,6 +102,10 @@ pub(crate) struct Table {
     pub max_abs_f32: unsafe fn(&[f32]) -> f32,
     pub max_f32: unsafe fn(&[f32]) -> f32,
     pub td_update_row: unsafe fn(&mut [f32], &[f32], f32),
+    /// `Σ qᵢ · LEVELS[cᵢ]`: a code row against an i8 query of `q.len()` components.
+    pub dot_q4_i8: unsafe fn(&[u8], &[i8]) -> i32,
+    /// `Σ LEVELS[aᵢ] · LEVELS[bᵢ]` over the first `n` components of two code rows.
+    pub dot_q4_q4: unsafe fn(&[u8], &[u8], usize) -> i32,
     /// One query against four rows, where an ISA has a kernel for it (else four calls).
     pub dot_f32_x4: Option<X4>,
     pub l2sq_f32_x4: Option<X4>,
@@ -128,6 +132,8 @@ pub(crate) const SCALAR: Table = Table {
     max_abs_f32: scalar::max_abs_f32,
     max_f32: scalar::max_f32,
     td_update_row: scalar::td_update_row,
+    dot_q4_i8: scalar::dot_q4_i8,
+    dot_q4_q4: scalar::dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
 };
@@ -425,6 +431,70 @@ impl Kernels {
         // SAFETY: as in `dot_f32`.
         unsafe { (self.t.quantize_i8)(src, dst, inv) };
         Ok(scale)
+    }
+
+    /// Encodes `src` as 4-bit codes into `dst` (exactly [`crate::q4_bytes`]`(src.len())` bytes)
+    /// and returns the scale `s`: `src[i] ≈ s · Q4_LEVELS[code i]`; `s = 0` for a zero vector.
+    ///
+    /// Layout: 16 bytes per block of 32 components, byte `j` of a block holding component `j`
+    /// in its low nibble and `j + 16` in its high one; unused nibbles are zero. The codes are
+    /// the nearest levels and the scale their least-squares fit (two rounds from the RMS), in
+    /// sequential f64, so every ISA writes the same bytes. [`SimdError::NonFinite`] when a
+    /// component is NaN or infinite (then `dst` is untouched).
+    pub fn quantize_q4(&self, src: &[f32], dst: &mut [u8]) -> Result<f32, SimdError> {
+        same_len(crate::q4_bytes(src.len()), dst.len())?;
+        if src.iter().any(|x| !x.is_finite()) {
+            return Err(SimdError::NonFinite);
+        }
+        Ok(crate::q4::quantize(src, dst))
+    }
+
+    /// The levels of a code row: `out[i] = Q4_LEVELS[code i]` for `out.len()` components
+    /// (`codes` holds exactly [`crate::q4_bytes`]`(out.len())` bytes).
+    pub fn decode_q4(&self, codes: &[u8], out: &mut [i8]) -> Result<(), SimdError> {
+        same_len(codes.len(), crate::q4_bytes(out.len()))?;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = crate::Q4_LEVELS[usize::from(crate::q4::get(codes, i))];
+        }
+        Ok(())
+    }
+
+    /// Exact `Σ qᵢ · Q4_LEVELS[cᵢ]` of a code row (exactly [`crate::q4_bytes`]`(q.len())`
+    /// bytes) and an i8 query: `x · y ≈ s_x s_y` times this, as with [`Kernels::dot_i8`].
+    #[inline]
+    pub fn dot_q4_i8(&self, codes: &[u8], q: &[i8]) -> Result<i64, SimdError> {
+        same_len(codes.len(), crate::q4_bytes(q.len()))?;
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 && q.len() <= I8_CHUNK {
+            return Ok(i64::from(crate::wasm32::simd128::dot_q4_i8(codes, q)));
+        }
+        let mut total = 0i64;
+        // I8_CHUNK is a multiple of 32, so every chunk but the last is whole blocks.
+        for (c, qc) in codes.chunks(I8_CHUNK / 2).zip(q.chunks(I8_CHUNK)) {
+            // SAFETY: as in `dot_f32`; a chunk of at most I8_CHUNK products of at most 127²
+            // cannot overflow the kernel's i32 accumulator.
+            total += i64::from(unsafe { (self.t.dot_q4_i8)(c, qc) });
+        }
+        Ok(total)
+    }
+
+    /// Exact `Σ Q4_LEVELS[aᵢ] · Q4_LEVELS[bᵢ]` of two code rows of `n` components (each
+    /// exactly [`crate::q4_bytes`]`(n)` bytes).
+    #[inline]
+    pub fn dot_q4_q4(&self, a: &[u8], b: &[u8], n: usize) -> Result<i64, SimdError> {
+        same_len(a.len(), b.len())?;
+        same_len(a.len(), crate::q4_bytes(n))?;
+        let mut total = 0i64;
+        for (k, (ca, cb)) in a
+            .chunks(I8_CHUNK / 2)
+            .zip(b.chunks(I8_CHUNK / 2))
+            .enumerate()
+        {
+            let here = (n - k * I8_CHUNK).min(I8_CHUNK);
+            // SAFETY: as in `dot_q4_i8`.
+            total += i64::from(unsafe { (self.t.dot_q4_q4)(ca, cb, here) });
+        }
+        Ok(total)
     }
 
     /// Largest absolute value (0 for an empty slice).

@@ -20,6 +20,9 @@
 //!   q_y)` serves dot and cosine (cosine is scale-free); `l2sq_i8` is exact on the integers and
 //!   means `‖x − y‖²` only when both vectors share one scale. With per-vector scales, L2 is
 //!   computed as `‖x‖² + ‖y‖² − 2 x·y` from the dot kernel and stored norms.
+//! - `q4`: 4-bit codes with one scale per vector and sixteen non-uniform levels
+//!   ([`Q4_LEVELS`], layout in [`Kernels::quantize_q4`]); `dot_q4_i8` scores an i8 query against
+//!   a code row and `dot_q4_q4` two code rows, both exact integers like the i8 kernels.
 //!
 //! # Floating point
 //! Float reductions (dot, l2sq, cosine for f32 and f16) follow one canonical order on every ISA:
@@ -35,6 +38,7 @@
 mod checksum;
 mod dispatch;
 mod prefetch;
+mod q4;
 mod rng;
 mod scalar;
 
@@ -51,6 +55,7 @@ pub use checksum::{Checksum, checksum64};
 pub use dispatch::{Isa, Kernels};
 pub use half::f16;
 pub use prefetch::{CACHE_LINE, prefetch};
+pub use q4::{Q4_LEVELS, q4_bytes};
 pub use rng::SplitMix64;
 
 /// Errors from the safe kernel API.

@@ -173,3 +173,44 @@ pub(crate) fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
         *x += alpha * (t - *x);
     }
 }
+
+/// Level of element `j` (0..32) of a 32-element block of 4-bit codes (16 bytes): elements
+/// 0..16 in the low nibbles, 16..32 in the high nibbles.
+#[inline]
+fn q4_level(block: &[u8], j: usize) -> i32 {
+    let nib = if j < 16 {
+        block[j] & 0x0F
+    } else {
+        block[j - 16] >> 4
+    };
+    i32::from(crate::q4::Q4_LEVELS[usize::from(nib)])
+}
+
+/// `Σ qᵢ · LEVELS[cᵢ]` over `q.len()` elements (clamped to the elements `codes` holds).
+/// Exact while `len * 127 * 127` fits an `i32`.
+pub(crate) fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
+    let mut s = 0i32;
+    for (block, qb) in codes.chunks(16).zip(q.chunks(32)) {
+        for (j, &x) in qb.iter().enumerate() {
+            if j % 16 < block.len() {
+                s = s.wrapping_add(i32::from(x) * q4_level(block, j));
+            }
+        }
+    }
+    s
+}
+
+/// `Σ LEVELS[aᵢ] · LEVELS[bᵢ]` over the first `n` elements of two code rows (clamped to what
+/// both hold).
+pub(crate) fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
+    let mut s = 0i32;
+    for (blk, (ba, bb)) in a.chunks(16).zip(b.chunks(16)).enumerate() {
+        let here = n.saturating_sub(blk * 32).min(32);
+        for j in 0..here {
+            if j % 16 < ba.len().min(bb.len()) {
+                s = s.wrapping_add(q4_level(ba, j) * q4_level(bb, j));
+            }
+        }
+    }
+    s
+}

@@ -222,6 +222,112 @@ fn i8_kernels_are_exact() {
     }
 }
 
+/// Component `i`'s level, decoded from the documented layout independently of the crate.
+fn q4_oracle_level(codes: &[u8], i: usize) -> i64 {
+    let byte = codes[i / 32 * 16 + i % 16];
+    let nib = if i % 32 < 16 { byte & 15 } else { byte >> 4 };
+    i64::from(elex_simd::Q4_LEVELS[nib as usize])
+}
+
+#[test]
+fn q4_kernels_are_exact() {
+    let mut rng = Rng(SplitMix64(14));
+    let mut lens = dims();
+    lens.push(40_000); // longer than one i32-safe chunk
+    for k in kernels() {
+        for &n in &lens {
+            let nb = elex_simd::q4_bytes(n);
+            let ca: Vec<u8> = (0..nb + OFFSETS).map(|_| rng.next() as u8).collect();
+            let cb: Vec<u8> = (0..nb + OFFSETS).map(|_| rng.next() as u8).collect();
+            let bq: Vec<i8> = (0..n + OFFSETS).map(|_| rng.next() as i8).collect();
+            for off in 0..OFFSETS {
+                let (a, b) = (&ca[off..off + nb], &cb[OFFSETS - 1 - off..][..nb]);
+                let q = &bq[(off + 1) % OFFSETS..][..n];
+                let want_q: i64 = (0..n).map(|i| q[i] as i64 * q4_oracle_level(a, i)).sum();
+                let want_ab: i64 = (0..n)
+                    .map(|i| q4_oracle_level(a, i) * q4_oracle_level(b, i))
+                    .sum();
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                assert_eq!(k.dot_q4_i8(a, q).unwrap(), want_q, "dot_q4_i8 {ctx}");
+                assert_eq!(k.dot_q4_q4(a, b, n).unwrap(), want_ab, "dot_q4_q4 {ctx}");
+                let mut lv = vec![0i8; n];
+                k.decode_q4(a, &mut lv).unwrap();
+                assert!(
+                    (0..n).all(|i| i64::from(lv[i]) == q4_oracle_level(a, i)),
+                    "decode_q4 {ctx}"
+                );
+            }
+        }
+        // The extremes: the largest level against the largest query value everywhere.
+        let top = vec![0xFFu8; elex_simd::q4_bytes(40_000)];
+        assert_eq!(
+            k.dot_q4_i8(&top, &vec![-128i8; 40_000]).unwrap(),
+            -40_000 * 127 * 128
+        );
+        assert_eq!(k.dot_q4_q4(&top, &top, 40_000).unwrap(), 40_000 * 127 * 127);
+    }
+}
+
+#[test]
+fn quantize_q4_fits_its_scale_and_keeps_the_vector() {
+    let mut rng = Rng(SplitMix64(15));
+    for k in kernels() {
+        for n in [1, 5, 31, 32, 33, 50, 384, 1000] {
+            // Roughly Gaussian components: the sum of four uniforms.
+            let x: Vec<f32> = (0..n)
+                .map(|_| (0..4).map(|_| rng.f32()).sum::<f32>() * 0.1)
+                .collect();
+            let mut c = vec![0xAAu8; elex_simd::q4_bytes(n)];
+            let s = k.quantize_q4(&x, &mut c).unwrap();
+            assert!(s > 0.0 && s.is_finite());
+            // Unused nibbles are zero.
+            for i in n..c.len() * 2 {
+                assert_eq!(c[i / 32 * 16 + i % 16] >> (4 * ((i % 32) / 16)) & 15, 0);
+            }
+            let lv: Vec<f64> = (0..n).map(|i| q4_oracle_level(&c, i) as f64).collect();
+            // The scale is the least-squares fit for the codes.
+            let xl: f64 = x.iter().zip(&lv).map(|(&a, l)| a as f64 * l).sum();
+            let ll: f64 = lv.iter().map(|l| l * l).sum();
+            assert!(((xl / ll) as f32 - s).abs() <= 1e-6 * s, "n={n}");
+            // Reconstruction: within 2% of the energy for n >= 32 (Lloyd-Max on a Gaussian
+            // loses 0.95%), and every component within one level gap of its value.
+            let err: f64 = x
+                .iter()
+                .zip(&lv)
+                .map(|(&a, l)| (a as f64 - s as f64 * l).powi(2))
+                .sum();
+            let energy: f64 = x.iter().map(|&a| (a as f64).powi(2)).sum();
+            if n >= 32 {
+                assert!(err <= 0.02 * energy, "n={n}: {err} of {energy}");
+            }
+            // The same bytes on every ISA.
+            let mut c2 = vec![0u8; c.len()];
+            let s2 = Kernels::force(Isa::Scalar)
+                .unwrap()
+                .quantize_q4(&x, &mut c2)
+                .unwrap();
+            assert_eq!((s.to_bits(), &c), (s2.to_bits(), &c2));
+        }
+        let mut z = vec![7u8; 16];
+        assert_eq!(k.quantize_q4(&[0.0; 20], &mut z), Ok(0.0));
+        assert_eq!(z, vec![0u8; 16]);
+        let mut untouched = vec![9u8; 16];
+        assert_eq!(
+            k.quantize_q4(&[1.0, f32::NAN], &mut untouched),
+            Err(SimdError::NonFinite)
+        );
+        assert_eq!(untouched, vec![9u8; 16]);
+        // Huge and tiny components keep a finite, positive scale.
+        let mut c = vec![0u8; 16];
+        let s = k.quantize_q4(&[3.0e38, -3.0e38, 1.0], &mut c).unwrap();
+        assert!(s.is_finite() && s > 0.0);
+        for (i, x) in [(0, 3.0e38f64), (1, -3.0e38)] {
+            let back = s as f64 * q4_oracle_level(&c, i) as f64;
+            assert!((back - x).abs() <= 0.05 * x.abs(), "{back} for {x}");
+        }
+    }
+}
+
 #[test]
 fn cosine_i8_matches_float_cosine() {
     let k = Kernels::detect();
@@ -386,6 +492,13 @@ fn mismatched_lengths_are_errors_for_every_kernel() {
         assert_eq!(k.f16_to_f32(&ha, &mut [0.0; 2]), Err(mm));
         assert_eq!(k.f32_to_f16(&a, &mut [f16::ZERO; 2]), Err(mm));
         assert_eq!(k.quantize_i8(&a, &mut [0; 2]), Err(mm));
+        // q4 rows: 16 bytes per started block of 32 components.
+        let q4mm = |left, right| SimdError::LengthMismatch { left, right };
+        assert_eq!(k.quantize_q4(&a, &mut [0; 15]), Err(q4mm(16, 15)));
+        assert_eq!(k.dot_q4_i8(&[0; 32], &[1; 3]), Err(q4mm(32, 16)));
+        assert_eq!(k.dot_q4_q4(&[0; 16], &[0; 32], 3), Err(q4mm(16, 32)));
+        assert_eq!(k.dot_q4_q4(&[0; 16], &[0; 16], 33), Err(q4mm(16, 32)));
+        assert_eq!(k.decode_q4(&[0; 16], &mut [0; 40]), Err(q4mm(16, 32)));
         assert_eq!(k.td_update_row(&mut [0.0; 3], &b, 0.5), Err(mm));
         assert_eq!(k.cosine_f32(&[0.0; 4], &[1.0; 4]), Err(SimdError::ZeroNorm));
     }

@@ -34,8 +34,9 @@ struct HnswIndexOptions {
     /// Distance: `cosine` (default), `dot` or `l2` (squared Euclidean).
     #[tsify(optional, type = "\"cosine\" | \"dot\" | \"l2\"")]
     metric: Option<String>,
-    /// Storage per component: `f32` (default), `f16` or `i8`.
-    #[tsify(optional, type = "\"f32\" | \"f16\" | \"i8\"")]
+    /// Storage per component: `f32` (default), `f16`, `i8` or `q4` (4-bit codes: about 1/7 of
+    /// f32 at 384 dims; pair it with `keepF32` to re-rank).
+    #[tsify(optional, type = "\"f32\" | \"f16\" | \"i8\" | \"q4\"")]
     storage: Option<String>,
     /// Links per node (M in HNSW, default 16).
     #[tsify(optional)]
@@ -49,7 +50,7 @@ struct HnswIndexOptions {
     /// Seed of the level draws: the same seed and input give the same index (default 1592648167).
     #[tsify(optional)]
     seed: Option<f64>,
-    /// Keep exact f32 copies for re-ranking i8 / f16 results.
+    /// Keep exact f32 copies for re-ranking i8 / f16 / q4 results.
     #[tsify(optional)]
     keep_f32: Option<bool>,
 }
@@ -477,10 +478,11 @@ fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
         "f32" => Storage::F32,
         "f16" => Storage::F16,
         "i8" => Storage::I8,
+        "q4" => Storage::Q4,
         s => {
             return Err(js_error(
                 "INVALID_OPTIONS",
-                format!("storage \"{s}\": use f32, f16 or i8"),
+                format!("storage \"{s}\": use f32, f16, i8 or q4"),
                 true,
             ));
         }

@@ -27,6 +27,8 @@ pub(crate) const TABLE: Table = Table {
     max_abs_f32,
     max_f32,
     td_update_row,
+    dot_q4_i8,
+    dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
     ..SCALAR
@@ -407,4 +409,66 @@ unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
         i += 4;
     }
     scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
+}
+
+/// The levels of 32 components from 16 code bytes at `p`: components 0..16 and 16..32.
+///
+/// # Safety
+/// `p..p + 16` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn q4_levels(p: *const u8) -> (int8x16_t, int8x16_t) {
+    // SAFETY: the caller guarantees 16 readable bytes; Q4_LEVELS is 16 bytes.
+    let (c, lut) = unsafe { (vld1q_u8(p), vld1q_s8(crate::Q4_LEVELS.as_ptr())) };
+    (
+        vqtbl1q_s8(lut, vandq_u8(c, vdupq_n_u8(0x0F))),
+        vqtbl1q_s8(lut, vshrq_n_u8::<4>(c)),
+    )
+}
+
+/// The lane products of two i8 vectors (each at most 127², so an i16 holds it), added
+/// pairwise into four i32 lanes.
+#[inline]
+#[target_feature(enable = "neon")]
+fn madd_i8(acc: int32x4_t, x: int8x16_t, y: int8x16_t) -> int32x4_t {
+    let acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+    vpadalq_s16(acc, vmull_high_s8(x, y))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
+    let n = q.len().min(codes.len() / 16 * 32);
+    let (pc, pq) = (codes.as_ptr(), q.as_ptr());
+    let mut acc = vdupq_n_s32(0);
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
+        // twice the code bytes).
+        let ((lo, hi), x, y) = unsafe {
+            (
+                q4_levels(pc.add(i / 2)),
+                vld1q_s8(pq.add(i)),
+                vld1q_s8(pq.add(i + 16)),
+            )
+        };
+        acc = madd_i8(madd_i8(acc, lo, x), hi, y);
+        i += 32;
+    }
+    vaddvq_s32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
+    let n = n.min(a.len().min(b.len()) / 16 * 32);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = vdupq_n_s32(0);
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
+        let ((alo, ahi), (blo, bhi)) =
+            unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
+        acc = madd_i8(madd_i8(acc, alo, blo), ahi, bhi);
+        i += 32;
+    }
+    vaddvq_s32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
 }

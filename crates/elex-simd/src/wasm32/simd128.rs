@@ -26,6 +26,8 @@ pub(crate) const TABLE: Table = Table {
     max_abs_f32,
     max_f32,
     td_update_row,
+    dot_q4_i8,
+    dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
     ..SCALAR
@@ -427,4 +429,67 @@ fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
         i += 4;
     }
     scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
+}
+
+/// The levels of 32 components from 16 code bytes at `p`: components 0..16 and 16..32.
+///
+/// # Safety
+/// `p..p + 16` must be readable.
+#[inline]
+unsafe fn q4_levels(p: *const u8) -> (v128, v128) {
+    // SAFETY: the caller guarantees 16 readable bytes; Q4_LEVELS is 16 bytes.
+    let (c, lut) = unsafe {
+        (
+            v128_load(p.cast()),
+            v128_load(crate::Q4_LEVELS.as_ptr().cast()),
+        )
+    };
+    (
+        i8x16_swizzle(lut, v128_and(c, u8x16_splat(0x0F))),
+        i8x16_swizzle(lut, u8x16_shr(c, 4)),
+    )
+}
+
+/// `Σ` of the lane products of two i8 vectors, added into four i32 lanes.
+#[inline]
+fn madd_i8(acc: v128, x: v128, y: v128) -> v128 {
+    let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(y));
+    let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(y));
+    i32x4_add(acc, i32x4_add(lo, hi))
+}
+
+pub(crate) fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
+    let n = q.len().min(codes.len() / 16 * 32);
+    let (pc, pq) = (codes.as_ptr(), q.as_ptr());
+    let mut acc = i32x4_splat(0);
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
+        // twice the code bytes).
+        let ((lo, hi), x, y) = unsafe {
+            (
+                q4_levels(pc.add(i / 2)),
+                v128_load(pq.add(i).cast()),
+                v128_load(pq.add(i + 16).cast()),
+            )
+        };
+        acc = madd_i8(madd_i8(acc, lo, x), hi, y);
+        i += 32;
+    }
+    hsum_i32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+}
+
+fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
+    let n = n.min(a.len().min(b.len()) / 16 * 32);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = i32x4_splat(0);
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
+        let ((alo, ahi), (blo, bhi)) =
+            unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
+        acc = madd_i8(madd_i8(acc, alo, blo), ahi, bhi);
+        i += 32;
+    }
+    hsum_i32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
 }

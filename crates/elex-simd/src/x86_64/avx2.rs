@@ -27,6 +27,8 @@ pub(crate) const TABLE: Table = Table {
     max_abs_f32,
     max_f32,
     td_update_row,
+    dot_q4_i8,
+    dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
 };
@@ -371,4 +373,60 @@ unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
         i += 8;
     }
     scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
+}
+
+/// The levels of 32 components from 16 code bytes at `p`: components 0..16 then 16..32, each
+/// widened to i16.
+///
+/// # Safety
+/// `p..p + 16` must be readable; the CPU must have AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q4_levels(p: *const u8) -> (__m256i, __m256i) {
+    // SAFETY: the caller guarantees 16 readable bytes; Q4_LEVELS is 16 bytes.
+    let (c, lut) = unsafe {
+        (
+            _mm_loadu_si128(p.cast()),
+            _mm_loadu_si128(crate::Q4_LEVELS.as_ptr().cast()),
+        )
+    };
+    let m = _mm_set1_epi8(0x0F);
+    let lo = _mm_shuffle_epi8(lut, _mm_and_si128(c, m));
+    let hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(c, 4), m));
+    (_mm256_cvtepi8_epi16(lo), _mm256_cvtepi8_epi16(hi))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
+    let n = q.len().min(codes.len() / 16 * 32);
+    let (pc, pq) = (codes.as_ptr(), q.as_ptr());
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
+        // twice the code bytes).
+        let ((lo, hi), x, y) =
+            unsafe { (q4_levels(pc.add(i / 2)), ld_i8(pq, i), ld_i8(pq, i + 16)) };
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, x));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, y));
+        i += 32;
+    }
+    hsum_i32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
+    let n = n.min(a.len().min(b.len()) / 16 * 32);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
+        let ((alo, ahi), (blo, bhi)) =
+            unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(alo, blo));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ahi, bhi));
+        i += 32;
+    }
+    hsum_i32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
 }
