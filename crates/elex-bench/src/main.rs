@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
-//!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
+//!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8|q4]
 //!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
 //!     [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
+//! elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
+//!     [--ef 64] [--rerank 40] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -13,6 +15,7 @@
 //! ```
 
 mod args;
+mod budget;
 mod cache;
 #[cfg(feature = "gpu")]
 mod gpu;
@@ -21,10 +24,12 @@ mod vecs;
 
 const USAGE: &str = "usage:
   elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
-      [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8]
+      [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8|q4]
       [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
       [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
+  elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
+      [--ef 64] [--rerank 40] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]
   elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -41,6 +46,7 @@ fn main() {
         #[cfg(not(feature = "gpu"))]
         Some("gpu-knn") => Err("this elex-bench was built without the `gpu` feature".into()),
         Some("cache") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| cache::run(&mut a)),
+        Some("budget") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| budget::run(&mut a)),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -107,4 +107,15 @@ pub enum HnswError {
     /// Writing a snapshot to a stream failed.
     #[error("i/o error while writing a snapshot: {0}")]
     Io(String),
+    /// A budgeted index's codes and links need more than its budget (nothing was changed).
+    #[error("budget of {budget} bytes is too small: the codes and links need at least {minimum}")]
+    BudgetTooSmall {
+        /// The budget.
+        budget: u64,
+        /// The bytes the index needs without any hot rows.
+        minimum: u64,
+    },
+    /// A budgeted index's row store failed (nothing was changed).
+    #[error("row store: {0}")]
+    RowStore(String),
 }

@@ -58,6 +58,7 @@ mod section;
 mod snapshot;
 mod store;
 mod stream;
+mod tiered;
 mod tombstones;
 
 pub use batch::{BatchCheck, Compaction, PendingBatch};
@@ -67,6 +68,12 @@ pub use index::Hnsw;
 pub use oplog::{Op, OpLog, decode_ops};
 pub use search::Scratch;
 pub use stream::{SnapshotReader, SnapshotWriter};
+#[cfg(not(target_arch = "wasm32"))]
+pub use tiered::FileRows;
+pub use tiered::{
+    BudgetedHnsw, DEFAULT_RERANK, HOT_ENTRY_OVERHEAD, MemoryRows, Plan, RowPrecision, RowStore,
+    TierStats,
+};
 
 pub use elex_simd::checksum64;
 pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};

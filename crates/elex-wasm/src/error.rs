@@ -58,6 +58,8 @@ pub(crate) fn hnsw_error(e: elex_hnsw::HnswError) -> JsValue {
         H::Io(_) => ("IO", false),
         H::Busy(_) => ("BUSY", false),
         H::OutOfMemory(_) => ("OUT_OF_MEMORY", true),
+        H::BudgetTooSmall { .. } => ("BUDGET_TOO_SMALL", true),
+        H::RowStore(_) => ("ROW_STORE", false),
     };
     js_error(code, e.to_string(), range)
 }

@@ -1,0 +1,546 @@
+//! A budgeted index: the graph walk's codes and links stay resident, the exact vectors live in
+//! a tier: a hot set in memory under the rest of the budget (the cache's W-TinyLFU policy) and
+//! the remainder in a [`RowStore`] (a file natively, IndexedDB in the browser), read in one
+//! batch per query to re-rank the best `rerank` candidates of the codes.
+//!
+//! Invariants: [`BudgetedHnsw::memory_bytes`] (the index's bytes plus the hot set's) never
+//! exceeds the budget when a call returns; the store holds one row per slot of the index
+//! (`0..len_slots`), the prepared (normalized under cosine) vector in the chosen precision; a
+//! batch is all or nothing across the index and the store.
+//!
+//! A search can be split where the store is asynchronous: [`BudgetedHnsw::plan`] walks the
+//! graph and scores the hot candidates, the caller reads [`Plan::missing`] from its store, and
+//! [`BudgetedHnsw::finish`] scores those rows and ranks. [`BudgetedHnsw::search`] does the three
+//! with a synchronous store.
+
+use crate::{Filter, Hit, Hnsw, HnswError, HnswParams, NodeId};
+use elex_cache::{Cache, CacheConfig};
+use elex_simd::f16;
+
+/// Bytes charged per hot row on top of the row itself (its map entry and policy slot).
+pub const HOT_ENTRY_OVERHEAD: u64 = 64;
+
+/// Default number of code-ranked candidates re-ranked exactly.
+pub const DEFAULT_RERANK: usize = 40;
+
+/// Precision of the exact rows in the tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowPrecision {
+    /// 4 bytes per component: the re-rank is exact.
+    F32,
+    /// 2 bytes per component (IEEE half): half the tier, distances within f16 rounding.
+    F16,
+}
+
+impl RowPrecision {
+    /// Bytes of one row of `dims` components.
+    pub fn row_bytes(self, dims: usize) -> usize {
+        match self {
+            RowPrecision::F32 => dims * 4,
+            RowPrecision::F16 => dims * 2,
+        }
+    }
+
+    fn encode(self, v: &[f32], out: &mut Vec<u8>) {
+        match self {
+            RowPrecision::F32 => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            RowPrecision::F16 => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&f16::from_f32(*x).to_le_bytes())),
+        }
+    }
+
+    fn decode(self, row: &[u8], out: &mut Vec<f32>) {
+        out.clear();
+        match self {
+            RowPrecision::F32 => out.extend(
+                row.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ),
+            RowPrecision::F16 => out.extend(
+                row.chunks_exact(2)
+                    .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
+            ),
+        }
+    }
+}
+
+/// Where a budgeted index's exact rows live. Rows are addressed by slot (the node's internal
+/// id, dense from 0) and written once, in slot order.
+pub trait RowStore {
+    /// Writes the rows of slots `first..first + n` (`rows` holds `n` rows back to back).
+    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String>;
+    /// Appends the rows of `slots` (ascending, distinct, all written) to `out`, back to back.
+    fn read(&mut self, slots: &[u32], out: &mut Vec<u8>) -> Result<(), String>;
+    /// Forgets the rows from slot `slots` on (a batch that did not go in).
+    fn truncate(&mut self, slots: u32) -> Result<(), String>;
+}
+
+/// Rows in memory: for tests, and as the reference a store is checked against.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryRows {
+    row_bytes: usize,
+    bytes: Vec<u8>,
+}
+
+impl MemoryRows {
+    /// An empty store of rows of `row_bytes` bytes.
+    pub fn new(row_bytes: usize) -> MemoryRows {
+        MemoryRows {
+            row_bytes,
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl MemoryRows {
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.bytes.len() / self.row_bytes.max(1)
+    }
+}
+
+impl RowStore for MemoryRows {
+    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String> {
+        let at = first as usize * self.row_bytes;
+        if at != self.bytes.len() || !rows.len().is_multiple_of(self.row_bytes.max(1)) {
+            return Err(format!("append at slot {first}: rows out of order or torn"));
+        }
+        self.bytes.extend_from_slice(rows);
+        Ok(())
+    }
+    fn read(&mut self, slots: &[u32], out: &mut Vec<u8>) -> Result<(), String> {
+        for &s in slots {
+            let at = s as usize * self.row_bytes;
+            let row = self
+                .bytes
+                .get(at..at + self.row_bytes)
+                .ok_or_else(|| format!("slot {s} has no row"))?;
+            out.extend_from_slice(row);
+        }
+        Ok(())
+    }
+    fn truncate(&mut self, slots: u32) -> Result<(), String> {
+        self.bytes
+            .truncate((slots as usize * self.row_bytes).min(self.bytes.len()));
+        Ok(())
+    }
+}
+
+/// Rows in a file, slot `s` at byte `s · row_bytes` (native only).
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug)]
+pub struct FileRows {
+    file: std::fs::File,
+    row_bytes: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FileRows {
+    /// Opens (creating if needed) the rows file at `path`, keeping what it holds.
+    pub fn open(path: &std::path::Path, row_bytes: usize) -> std::io::Result<FileRows> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        Ok(FileRows { file, row_bytes })
+    }
+
+    /// Rows the file holds.
+    pub fn rows(&self) -> std::io::Result<u64> {
+        Ok(self.file.metadata()?.len() / self.row_bytes.max(1) as u64)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl RowStore for FileRows {
+    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String> {
+        use std::io::{Seek, SeekFrom, Write};
+        let at = first as u64 * self.row_bytes as u64;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.write_all(rows))
+            .map_err(|e| format!("writing rows at slot {first}: {e}"))
+    }
+    fn read(&mut self, slots: &[u32], out: &mut Vec<u8>) -> Result<(), String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let rb = self.row_bytes;
+        for &s in slots {
+            let start = out.len();
+            out.resize(start + rb, 0);
+            self.file
+                .seek(SeekFrom::Start(s as u64 * rb as u64))
+                .and_then(|_| self.file.read_exact(&mut out[start..]))
+                .map_err(|e| format!("reading the row of slot {s}: {e}"))?;
+        }
+        Ok(())
+    }
+    fn truncate(&mut self, slots: u32) -> Result<(), String> {
+        self.file
+            .set_len(slots as u64 * self.row_bytes as u64)
+            .map_err(|e| format!("truncating rows to {slots}: {e}"))
+    }
+}
+
+/// Counters of a budgeted index's searches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierStats {
+    /// Searches finished.
+    pub queries: u64,
+    /// Candidates re-ranked from the hot set.
+    pub hot_hits: u64,
+    /// Rows read from the store.
+    pub rows_read: u64,
+    /// Bytes read from the store.
+    pub bytes_read: u64,
+}
+
+impl TierStats {
+    /// Share of re-ranked rows found in the hot set.
+    pub fn hit_ratio(&self) -> f64 {
+        let all = self.hot_hits + self.rows_read;
+        if all == 0 {
+            0.0
+        } else {
+            self.hot_hits as f64 / all as f64
+        }
+    }
+}
+
+/// A search between [`BudgetedHnsw::plan`] and [`BudgetedHnsw::finish`]: the rows to read.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    k: usize,
+    prep: Vec<f32>,
+    /// Candidates already scored exactly (hot rows): (distance, slot, id).
+    scored: Vec<(f32, u32, u64)>,
+    /// Candidates whose rows are to be read: (slot, id), ascending by slot.
+    cold: Vec<(u32, u64)>,
+    /// The slots of `cold`, for the store.
+    missing: Vec<u32>,
+}
+
+impl Plan {
+    /// The slots whose rows the caller reads (ascending), for [`BudgetedHnsw::finish`].
+    pub fn missing(&self) -> &[u32] {
+        &self.missing
+    }
+}
+
+type HotSet = Cache<u32, Box<[u8]>, fn(&u32, &Box<[u8]>) -> u64>;
+
+// The cache's weigher is called with `&V`, and `V` is `Box<[u8]>`.
+#[allow(clippy::borrowed_box)]
+fn weigh(_: &u32, row: &Box<[u8]>) -> u64 {
+    row.len() as u64 + HOT_ENTRY_OVERHEAD
+}
+
+/// An HNSW index under a byte budget, its exact vectors in a tier (see the module docs).
+pub struct BudgetedHnsw<S> {
+    index: Hnsw,
+    rows: S,
+    precision: RowPrecision,
+    budget: u64,
+    rerank: usize,
+    hot: HotSet,
+    stats: TierStats,
+    scratch: Vec<f32>,
+}
+
+impl<S: RowStore> BudgetedHnsw<S> {
+    /// An empty budgeted index. `params.keep_f32` must be off (the tier holds the exact
+    /// vectors); q4 or i8 storage is what makes a budget go far.
+    pub fn new(
+        params: HnswParams,
+        precision: RowPrecision,
+        budget_bytes: u64,
+        rows: S,
+    ) -> Result<BudgetedHnsw<S>, HnswError> {
+        BudgetedHnsw::from_index(Hnsw::new(params)?, precision, budget_bytes, rows)
+    }
+
+    /// A budgeted index over an existing index whose rows `rows` already holds (one per slot,
+    /// as written by this type): how a saved index reopens.
+    pub fn from_index(
+        index: Hnsw,
+        precision: RowPrecision,
+        budget_bytes: u64,
+        rows: S,
+    ) -> Result<BudgetedHnsw<S>, HnswError> {
+        if index.params().keep_f32 {
+            return Err(HnswError::InvalidParams(
+                "a budgeted index keeps its exact vectors in its tier: keep_f32 must be off".into(),
+            ));
+        }
+        let minimum = index.memory_bytes() as u64;
+        if minimum > budget_bytes {
+            return Err(HnswError::BudgetTooSmall {
+                budget: budget_bytes,
+                minimum,
+            });
+        }
+        let mut config = CacheConfig::with_budget((budget_bytes - minimum).max(1));
+        config.allow_drop = true;
+        let hot = Cache::new(config, weigh as fn(&u32, &Box<[u8]>) -> u64)
+            .map_err(|e| HnswError::InvalidParams(e.to_string()))?;
+        Ok(BudgetedHnsw {
+            index,
+            rows,
+            precision,
+            budget: budget_bytes,
+            rerank: DEFAULT_RERANK,
+            hot,
+            stats: TierStats::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The index of codes and links (to snapshot it, or to read its parameters).
+    pub fn index(&self) -> &Hnsw {
+        &self.index
+    }
+
+    /// The row store.
+    pub fn rows(&self) -> &S {
+        &self.rows
+    }
+
+    /// The budget in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Bytes held: the index's (codes, links, ids) plus the hot rows'. Never above the budget.
+    pub fn memory_bytes(&self) -> u64 {
+        self.index.memory_bytes() as u64 + self.hot.bytes()
+    }
+
+    /// The smallest budget the index fits in now (its codes and links, no hot rows).
+    pub fn minimum_bytes(&self) -> u64 {
+        self.index.memory_bytes() as u64
+    }
+
+    /// Live vectors.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether no vector is live.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Search counters since creation.
+    pub fn stats(&self) -> TierStats {
+        self.stats
+    }
+
+    /// Candidates re-ranked exactly per search (at least `k` of each search).
+    pub fn rerank(&self) -> usize {
+        self.rerank
+    }
+
+    /// Sets the re-rank depth (at least 1).
+    pub fn set_rerank(&mut self, n: usize) -> Result<(), HnswError> {
+        if n == 0 {
+            return Err(HnswError::InvalidParams("rerank must be at least 1".into()));
+        }
+        self.rerank = n;
+        Ok(())
+    }
+
+    /// Changes the budget; [`HnswError::BudgetTooSmall`] (nothing changed) below the minimum.
+    pub fn set_budget(&mut self, budget_bytes: u64) -> Result<(), HnswError> {
+        let minimum = self.minimum_bytes();
+        if minimum > budget_bytes {
+            return Err(HnswError::BudgetTooSmall {
+                budget: budget_bytes,
+                minimum,
+            });
+        }
+        self.budget = budget_bytes;
+        self.fit_hot();
+        Ok(())
+    }
+
+    /// Gives the hot set what the index leaves of the budget.
+    fn fit_hot(&mut self) {
+        let left = self.budget.saturating_sub(self.minimum_bytes()).max(1);
+        // Cannot fail: the budget is at least 1.
+        let _ = self.hot.set_budget(left);
+    }
+
+    /// Inserts a batch, all or nothing: validated by the index's validator, rows written to the
+    /// store, vectors linked; if the index then exceeds the budget even with its arrays at their
+    /// exact size, the batch is rolled back, the rows forgotten, and
+    /// [`HnswError::BudgetTooSmall`] names the budget the batch needs.
+    pub fn insert_batch(&mut self, ids: &[u64], data: &[f32]) -> Result<(), HnswError> {
+        self.index.validate_batch(ids, data)?;
+        let dims = self.index.dims();
+        let first = self.index.len_slots() as u32;
+        let mut rows = Vec::with_capacity(ids.len() * self.precision.row_bytes(dims));
+        let mut prep = Vec::with_capacity(dims);
+        for v in data.chunks_exact(dims.max(1)) {
+            self.index.space.prepare(v, &mut prep)?;
+            self.precision.encode(&prep, &mut rows);
+        }
+        self.rows
+            .append(first, &rows)
+            .map_err(HnswError::RowStore)?;
+        let undo_rows = |s: &mut Self, e: HnswError| {
+            let _ = s.rows.truncate(first);
+            Err(e)
+        };
+        let mut b = match self.index.begin_batch(ids.to_vec(), data.to_vec()) {
+            Ok(b) => b,
+            Err(e) => return undo_rows(self, e),
+        };
+        if let Err(e) = self.index.step_batch(&mut b, || false) {
+            let _ = self.index.rollback_batch(b);
+            return undo_rows(self, e);
+        }
+        let mut need = self.index.memory_bytes() as u64;
+        if need > self.budget {
+            // Capacity beyond the contents (growth slack) is released before giving up, so the
+            // minimum named below is the contents' size, which the same batch needs again.
+            self.index.shrink_to_fit();
+            need = self.index.memory_bytes() as u64;
+        }
+        if need > self.budget {
+            let _ = self.index.rollback_batch(b);
+            self.index.shrink_to_fit();
+            return undo_rows(
+                self,
+                HnswError::BudgetTooSmall {
+                    budget: self.budget,
+                    minimum: need,
+                },
+            );
+        }
+        self.index.commit_batch(b)?;
+        self.fit_hot();
+        Ok(())
+    }
+
+    /// Deletes a live id (its row stays in the store, unused; its hot row goes).
+    pub fn delete(&mut self, id: u64) -> Result<(), HnswError> {
+        let slot = self.index.node_id(id).ok_or(HnswError::UnknownId(id))?;
+        self.index.delete(id)?;
+        self.hot.delete(&slot.0);
+        Ok(())
+    }
+
+    /// The `k` nearest live vectors that pass `filter`: the graph walk over the codes with
+    /// breadth `ef` (raised to the re-rank depth), then the best `max(rerank, k)` re-ranked
+    /// over their exact rows.
+    pub fn search(
+        &mut self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Filter<'_>,
+    ) -> Result<Vec<Hit>, HnswError> {
+        let plan = self.plan(query, k, ef, filter)?;
+        let mut fetched = Vec::with_capacity(plan.missing.len() * self.row_bytes());
+        self.rows
+            .read(&plan.missing, &mut fetched)
+            .map_err(HnswError::RowStore)?;
+        self.finish(plan, &fetched)
+    }
+
+    fn row_bytes(&self) -> usize {
+        self.precision.row_bytes(self.index.dims())
+    }
+
+    /// The first half of a search: the walk, and the exact distances of the hot candidates.
+    /// The caller reads [`Plan::missing`] and hands the rows to [`BudgetedHnsw::finish`].
+    pub fn plan(
+        &mut self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Filter<'_>,
+    ) -> Result<Plan, HnswError> {
+        if k == 0 {
+            return Err(HnswError::ZeroK);
+        }
+        if k > self.index.len() {
+            return Err(HnswError::KTooLarge {
+                k,
+                len: self.index.len(),
+            });
+        }
+        if ef < k {
+            return Err(HnswError::EfTooSmall { ef, k });
+        }
+        let n = self.rerank.max(k).min(self.index.len());
+        let cands = self.index.search_filtered(query, n, ef.max(n), filter)?;
+        let mut prep = Vec::with_capacity(self.index.dims());
+        self.index.space.prepare(query, &mut prep)?;
+        let (mut scored, mut cold) = (Vec::new(), Vec::new());
+        for h in cands {
+            let Some(NodeId(slot)) = self.index.node_id(h.id) else {
+                continue;
+            };
+            match self.hot.get(&slot) {
+                elex_cache::Lookup::Hit(row) => {
+                    self.precision.decode(row, &mut self.scratch);
+                    let d = self.index.space.dist_f32(&prep, &self.scratch);
+                    scored.push((d, slot, h.id));
+                }
+                _ => cold.push((slot, h.id)),
+            }
+        }
+        cold.sort_unstable();
+        let missing = cold.iter().map(|c| c.0).collect();
+        Ok(Plan {
+            k,
+            prep,
+            scored,
+            cold,
+            missing,
+        })
+    }
+
+    /// The second half: `fetched` holds the rows of [`Plan::missing`], back to back. They are
+    /// scored, offered to the hot set, and the best `k` returned (nearest first, ties by
+    /// insertion order).
+    pub fn finish(&mut self, plan: Plan, fetched: &[u8]) -> Result<Vec<Hit>, HnswError> {
+        let rb = self.row_bytes();
+        if fetched.len() != plan.cold.len() * rb {
+            return Err(HnswError::RowStore(format!(
+                "expected {} rows of {rb} bytes, got {} bytes",
+                plan.cold.len(),
+                fetched.len()
+            )));
+        }
+        let Plan {
+            k,
+            prep,
+            mut scored,
+            cold,
+            ..
+        } = plan;
+        self.stats.hot_hits += scored.len() as u64;
+        for (&(slot, id), row) in cold.iter().zip(fetched.chunks_exact(rb.max(1))) {
+            self.precision.decode(row, &mut self.scratch);
+            let d = self.index.space.dist_f32(&prep, &self.scratch);
+            scored.push((d, slot, id));
+            // A row the policy turns away (or one larger than the hot budget) is not kept.
+            let _ = self.hot.put(slot, row.into());
+        }
+        self.stats.rows_read += cold.len() as u64;
+        self.stats.bytes_read += fetched.len() as u64;
+        self.stats.queries += 1;
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        Ok(scored
+            .into_iter()
+            .take(k)
+            .map(|(distance, _, id)| Hit { id, distance })
+            .collect())
+    }
+}

@@ -1,0 +1,293 @@
+//! The budgeted index: codes and links resident, exact rows in a tier. It answers exactly what
+//! an index keeping f32 copies answers, whatever the hot set holds; it never holds more than
+//! its budget; a batch is all or nothing across the index and the row store.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+mod common;
+use common::*;
+use elex_hnsw::{
+    BudgetedHnsw, Filter, Hit, Hnsw, HnswError, HnswParams, MemoryRows, Metric, RowPrecision,
+    RowStore, Storage,
+};
+use std::cell::Cell;
+use std::rc::Rc;
+
+const DIMS: usize = 40;
+
+fn params(metric: Metric, keep: bool) -> HnswParams {
+    let mut p = HnswParams::new(DIMS, metric).with_m(8);
+    p.storage = Storage::Q4;
+    p.keep_f32 = keep;
+    p.ef_construction = 64;
+    p.seed = 9;
+    p
+}
+
+fn budgeted(metric: Metric, budget: u64, n: usize) -> BudgetedHnsw<MemoryRows> {
+    let mut b = BudgetedHnsw::new(
+        params(metric, false),
+        RowPrecision::F32,
+        budget,
+        MemoryRows::new(DIMS * 4),
+    )
+    .unwrap();
+    let data = clustered(3, n, DIMS, 12, 0.4);
+    let ids: Vec<u64> = (0..n as u64).map(|i| i * 2 + 1).collect();
+    for (c, i) in data.chunks(DIMS * 250).zip(ids.chunks(250)) {
+        b.insert_batch(i, c).unwrap();
+        assert!(b.memory_bytes() <= b.budget());
+    }
+    b
+}
+
+fn bits(h: &[Hit]) -> Vec<(u64, u32)> {
+    h.iter().map(|h| (h.id, h.distance.to_bits())).collect()
+}
+
+#[test]
+fn answers_what_an_index_with_f32_copies_answers_whatever_the_hot_set_holds() {
+    let n = 1500;
+    for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
+        let mut reference = Hnsw::new(params(metric, true)).unwrap();
+        let data = clustered(3, n, DIMS, 12, 0.4);
+        let ids: Vec<u64> = (0..n as u64).map(|i| i * 2 + 1).collect();
+        for (c, i) in data.chunks(DIMS * 250).zip(ids.chunks(250)) {
+            reference.insert_batch(i, c, |_, _| {}).unwrap();
+        }
+        // A roomy budget (every row can be hot) and one with room for about 30 rows.
+        let roomy = budgeted(metric, 1 << 30, n);
+        let min = roomy.minimum_bytes();
+        let tight_budget = min + 30 * (DIMS as u64 * 4 + elex_hnsw::HOT_ENTRY_OVERHEAD);
+        let mut tight = budgeted(metric, tight_budget, n);
+        let mut roomy = roomy;
+        let queries = clustered(4, 60, DIMS, 12, 0.4);
+        let allow: Vec<u64> = ids.iter().copied().filter(|i| i % 3 == 0).collect();
+        for (qi, q) in queries.chunks(DIMS).enumerate() {
+            let ef = 40;
+            let filter = if qi % 2 == 0 {
+                Filter::None
+            } else {
+                Filter::Allow(&allow)
+            };
+            let want = reference.search_filtered(q, 10, ef, filter).unwrap();
+            for b in [&mut roomy, &mut tight] {
+                b.set_rerank(ef).unwrap();
+                let got = b.search(q, 10, ef, filter).unwrap();
+                assert_eq!(bits(&got), bits(&want), "{metric:?} query {qi}");
+                assert!(b.memory_bytes() <= b.budget());
+            }
+        }
+        // Each search re-ranked `ef` rows; the tight hot set served some and read the rest.
+        for b in [&roomy, &tight] {
+            let s = b.stats();
+            assert_eq!(s.queries, 60);
+            assert_eq!(s.hot_hits + s.rows_read, 60 * 40);
+            assert_eq!(s.bytes_read, s.rows_read * DIMS as u64 * 4);
+        }
+        assert!(roomy.stats().hit_ratio() > tight.stats().hit_ratio());
+        assert!(tight.memory_bytes() - tight.minimum_bytes() <= tight_budget - min);
+    }
+}
+
+#[test]
+fn a_budget_too_small_for_codes_and_links_is_a_typed_error_naming_the_minimum() {
+    let b = budgeted(Metric::Cosine, 1 << 30, 1000);
+    let min = b.minimum_bytes();
+    let snapshot = b.index().to_bytes();
+    // Reopening under too small a budget (a loaded index holds its arrays at their exact size).
+    let index = Hnsw::from_bytes(&snapshot).unwrap();
+    let loaded = index.memory_bytes() as u64;
+    assert!(loaded <= min);
+    let e = BudgetedHnsw::from_index(index, RowPrecision::F32, loaded - 1, MemoryRows::new(160));
+    assert!(matches!(e, Err(HnswError::BudgetTooSmall { minimum, .. }) if minimum == loaded));
+    let index = Hnsw::from_bytes(&snapshot).unwrap();
+    assert!(
+        BudgetedHnsw::from_index(index, RowPrecision::F32, loaded, MemoryRows::new(160)).is_ok()
+    );
+
+    // A batch that would overflow: refused whole, index and rows as before, and the minimum it
+    // names is enough for the same batch.
+    let mut b = budgeted(Metric::Cosine, min + 1000, 1000);
+    assert_eq!(b.minimum_bytes(), min);
+    let before = b.index().to_bytes();
+    let more = clustered(5, 400, DIMS, 12, 0.4);
+    let ids: Vec<u64> = (5000..5400).collect();
+    let need = match b.insert_batch(&ids, &more) {
+        Err(HnswError::BudgetTooSmall { budget, minimum }) => {
+            assert_eq!(budget, min + 1000);
+            minimum
+        }
+        other => panic!("expected BudgetTooSmall, got {other:?}"),
+    };
+    assert_eq!(b.index().to_bytes(), before);
+    assert!(b.memory_bytes() <= b.budget());
+    assert_eq!(b.len(), 1000);
+    assert_eq!(b.rows().rows(), 1000, "the refused batch's rows are gone");
+    assert!(matches!(
+        b.set_budget(b.minimum_bytes() - 1),
+        Err(HnswError::BudgetTooSmall { .. })
+    ));
+    b.set_budget(need).unwrap();
+    b.insert_batch(&ids, &more).unwrap();
+    assert_eq!(b.len(), 1400);
+    assert!(b.memory_bytes() <= need);
+}
+
+/// A store that fails on demand.
+struct Flaky {
+    inner: MemoryRows,
+    fail_append: Rc<Cell<bool>>,
+    fail_read: Rc<Cell<bool>>,
+}
+impl RowStore for Flaky {
+    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String> {
+        if self.fail_append.get() {
+            return Err("disk full".into());
+        }
+        self.inner.append(first, rows)
+    }
+    fn read(&mut self, slots: &[u32], out: &mut Vec<u8>) -> Result<(), String> {
+        if self.fail_read.get() {
+            return Err("read failed".into());
+        }
+        self.inner.read(slots, out)
+    }
+    fn truncate(&mut self, slots: u32) -> Result<(), String> {
+        self.inner.truncate(slots)
+    }
+}
+
+#[test]
+fn bad_batches_and_failing_stores_change_nothing() {
+    let (fail_append, fail_read) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+    let store = Flaky {
+        inner: MemoryRows::new(DIMS * 2),
+        fail_append: fail_append.clone(),
+        fail_read: fail_read.clone(),
+    };
+    let mut b = BudgetedHnsw::new(
+        params(Metric::Cosine, false),
+        RowPrecision::F16,
+        1 << 26,
+        store,
+    )
+    .unwrap();
+    let data = clustered(7, 300, DIMS, 6, 0.4);
+    let ids: Vec<u64> = (0..300).collect();
+    b.insert_batch(&ids, &data).unwrap();
+    let before = b.index().to_bytes();
+    // The core's validator: a NaN, a duplicate id, a short batch.
+    let mut nan = clustered(8, 10, DIMS, 6, 0.4);
+    nan[DIMS * 3 + 2] = f32::NAN;
+    let fresh: Vec<u64> = (1000..1010).collect();
+    assert!(matches!(
+        b.insert_batch(&fresh, &nan),
+        Err(HnswError::NonFinite { .. })
+    ));
+    let dup: Vec<u64> = (295..305).collect();
+    let ok = clustered(9, 10, DIMS, 6, 0.4);
+    assert!(matches!(
+        b.insert_batch(&dup, &ok),
+        Err(HnswError::DuplicateId(_))
+    ));
+    assert!(matches!(
+        b.insert_batch(&fresh, &ok[1..]),
+        Err(HnswError::BatchShape { .. })
+    ));
+    assert_eq!(b.index().to_bytes(), before);
+    // The store refuses the rows: nothing goes in.
+    fail_append.set(true);
+    assert!(matches!(
+        b.insert_batch(&fresh, &ok),
+        Err(HnswError::RowStore(_))
+    ));
+    assert_eq!(b.index().to_bytes(), before);
+    fail_append.set(false);
+    // A failed read is an error, and the next search works.
+    let q = &data[..DIMS];
+    let want = b.search(q, 5, 64, Filter::None).unwrap();
+    fail_read.set(true);
+    // The hot set may hold every candidate by now: a fresh query reads cold rows.
+    let far: Vec<f32> = (0..DIMS)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    assert!(matches!(
+        b.search(&far, 5, 64, Filter::None),
+        Err(HnswError::RowStore(_))
+    ));
+    fail_read.set(false);
+    assert_eq!(
+        bits(&b.search(q, 5, 64, Filter::None).unwrap()),
+        bits(&want)
+    );
+    // f16 rows: the distances are those of the f16-rounded vectors.
+    assert!(want.windows(2).all(|w| w[0].distance <= w[1].distance));
+    assert!(want[0].distance < 0.01, "{want:?}");
+    // Arguments: k and ef checked where they enter.
+    assert!(matches!(
+        b.search(q, 0, 64, Filter::None),
+        Err(HnswError::ZeroK)
+    ));
+    assert!(matches!(
+        b.search(q, 301, 400, Filter::None),
+        Err(HnswError::KTooLarge { .. })
+    ));
+    assert!(matches!(
+        b.search(q, 10, 5, Filter::None),
+        Err(HnswError::EfTooSmall { .. })
+    ));
+    assert!(b.set_rerank(0).is_err());
+    // A plan finished with the wrong rows is refused.
+    let plan = b.plan(&far, 5, 64, Filter::None).unwrap();
+    let extra = vec![0u8; plan.missing().len() * DIMS * 2 + 1];
+    assert!(matches!(
+        b.finish(plan, &extra),
+        Err(HnswError::RowStore(_))
+    ));
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn deleted_ids_are_never_returned_and_rows_come_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("elex-tiered-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rows.bin");
+    let _ = std::fs::remove_file(&path);
+    let rows = elex_hnsw::FileRows::open(&path, DIMS * 4).unwrap();
+    let mut b =
+        BudgetedHnsw::new(params(Metric::L2, false), RowPrecision::F32, 1 << 26, rows).unwrap();
+    let data = clustered(11, 800, DIMS, 8, 0.4);
+    let ids: Vec<u64> = (0..800).collect();
+    b.insert_batch(&ids, &data).unwrap();
+    assert_eq!(b.rows().rows().unwrap(), 800);
+    for id in (0..800).step_by(3) {
+        b.delete(id).unwrap();
+    }
+    assert!(matches!(b.delete(0), Err(HnswError::UnknownId(0))));
+    let q = &data[31 * DIMS..32 * DIMS];
+    let hits = b.search(q, 10, 64, Filter::None).unwrap();
+    assert!(hits.iter().all(|h| h.id % 3 != 0));
+    // The query is id 31's vector: found first, at distance 0 over its exact row.
+    assert_eq!((hits[0].id, hits[0].distance), (31, 0.0));
+    let deleted = &data[30 * DIMS..31 * DIMS];
+    let near = b.search(deleted, 10, 64, Filter::None).unwrap();
+    assert!(near.iter().all(|h| h.id % 3 != 0));
+    // Reopen over the same file from the index's snapshot: the same answers.
+    let snap = b.index().to_bytes();
+    drop(b);
+    let rows = elex_hnsw::FileRows::open(&path, DIMS * 4).unwrap();
+    let mut again = BudgetedHnsw::from_index(
+        Hnsw::from_bytes(&snap).unwrap(),
+        RowPrecision::F32,
+        1 << 26,
+        rows,
+    )
+    .unwrap();
+    assert_eq!(
+        bits(&again.search(q, 10, 64, Filter::None).unwrap()),
+        bits(&hits)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
