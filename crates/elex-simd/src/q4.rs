@@ -88,3 +88,15 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) -> f32 {
     }
     s as f32
 }
+
+/// 32 bytes of 0xFF then 32 zeros: `TAIL_MASK[32 - r..]` starts with `r` set bytes, the mask
+/// that keeps the first `r` levels of a block.
+pub(crate) static TAIL_MASK: [u8; 64] = {
+    let mut m = [0u8; 64];
+    let mut i = 0;
+    while i < 32 {
+        m[i] = 0xFF;
+        i += 1;
+    }
+    m
+};

@@ -435,6 +435,18 @@ fn madd_i8(acc: int32x4_t, x: int8x16_t, y: int8x16_t) -> int32x4_t {
     vpadalq_s16(acc, vmull_high_s8(x, y))
 }
 
+/// The block of code bytes at `p` against 32 query values at `q`, added into `acc`.
+///
+/// # Safety
+/// 16 bytes at `p` and 32 at `q` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn q4_block_i8(acc: int32x4_t, p: *const u8, q: *const i8) -> int32x4_t {
+    // SAFETY: as the caller guarantees.
+    let ((lo, hi), x, y) = unsafe { (q4_levels(p), vld1q_s8(q), vld1q_s8(q.add(16))) };
+    madd_i8(madd_i8(acc, lo, x), hi, y)
+}
+
 #[target_feature(enable = "neon")]
 unsafe fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     let n = q.len().min(codes.len() / 16 * 32);
@@ -444,17 +456,17 @@ unsafe fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     while i + 32 <= n {
         // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
         // twice the code bytes).
-        let ((lo, hi), x, y) = unsafe {
-            (
-                q4_levels(pc.add(i / 2)),
-                vld1q_s8(pq.add(i)),
-                vld1q_s8(pq.add(i + 16)),
-            )
-        };
-        acc = madd_i8(madd_i8(acc, lo, x), hi, y);
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), pq.add(i)) };
         i += 32;
     }
-    vaddvq_s32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: n > i means a block was started, so 16 code bytes are at i / 2; `tail` has 32.
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), tail.as_ptr()) };
+    }
+    vaddvq_s32(acc)
 }
 
 #[target_feature(enable = "neon")]
@@ -463,12 +475,26 @@ unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = vdupq_n_s32(0);
     let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
-        let ((alo, ahi), (blo, bhi)) =
+    while i < n {
+        // SAFETY: i < n: a block was started, so 16 bytes of each row are at i / 2.
+        let ((mut alo, mut ahi), (blo, bhi)) =
             unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
+        if n - i < 32 {
+            // The partial block: levels past n (padding nibbles) masked to zero.
+            let r = n - i;
+            let m = crate::q4::TAIL_MASK.as_ptr();
+            // SAFETY: 32 - r + 16 + 16 <= 64 bytes of the mask.
+            let (mlo, mhi) = unsafe {
+                (
+                    vld1q_s8(m.add(32 - r).cast()),
+                    vld1q_s8(m.add(48 - r).cast()),
+                )
+            };
+            alo = vandq_s8(alo, mlo);
+            ahi = vandq_s8(ahi, mhi);
+        }
         acc = madd_i8(madd_i8(acc, alo, blo), ahi, bhi);
         i += 32;
     }
-    vaddvq_s32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
+    vaddvq_s32(acc)
 }

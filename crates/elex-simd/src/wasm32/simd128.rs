@@ -458,6 +458,23 @@ fn madd_i8(acc: v128, x: v128, y: v128) -> v128 {
     i32x4_add(acc, i32x4_add(lo, hi))
 }
 
+/// The block of code bytes at `p` against 32 query values at `q`, added into `acc`.
+///
+/// # Safety
+/// 16 bytes at `p` and 32 at `q` must be readable.
+#[inline]
+unsafe fn q4_block_i8(acc: v128, p: *const u8, q: *const i8) -> v128 {
+    // SAFETY: as the caller guarantees.
+    let ((lo, hi), x, y) = unsafe {
+        (
+            q4_levels(p),
+            v128_load(q.cast()),
+            v128_load(q.add(16).cast()),
+        )
+    };
+    madd_i8(madd_i8(acc, lo, x), hi, y)
+}
+
 pub(crate) fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     let n = q.len().min(codes.len() / 16 * 32);
     let (pc, pq) = (codes.as_ptr(), q.as_ptr());
@@ -466,17 +483,17 @@ pub(crate) fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     while i + 32 <= n {
         // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
         // twice the code bytes).
-        let ((lo, hi), x, y) = unsafe {
-            (
-                q4_levels(pc.add(i / 2)),
-                v128_load(pq.add(i).cast()),
-                v128_load(pq.add(i + 16).cast()),
-            )
-        };
-        acc = madd_i8(madd_i8(acc, lo, x), hi, y);
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), pq.add(i)) };
         i += 32;
     }
-    hsum_i32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: n > i means a block was started, so 16 code bytes are at i / 2; `tail` has 32.
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), tail.as_ptr()) };
+    }
+    hsum_i32(acc)
 }
 
 fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
@@ -484,12 +501,26 @@ fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = i32x4_splat(0);
     let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
-        let ((alo, ahi), (blo, bhi)) =
+    while i < n {
+        // SAFETY: i < n: a block was started, so 16 bytes of each row are at i / 2.
+        let ((mut alo, mut ahi), (blo, bhi)) =
             unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
+        if n - i < 32 {
+            // The partial block: levels past n (padding nibbles) masked to zero.
+            let r = n - i;
+            let m = crate::q4::TAIL_MASK.as_ptr();
+            // SAFETY: 32 - r + 16 + 16 <= 64 bytes of the mask.
+            let (mlo, mhi) = unsafe {
+                (
+                    v128_load(m.add(32 - r).cast()),
+                    v128_load(m.add(48 - r).cast()),
+                )
+            };
+            alo = v128_and(alo, mlo);
+            ahi = v128_and(ahi, mhi);
+        }
         acc = madd_i8(madd_i8(acc, alo, blo), ahi, bhi);
         i += 32;
     }
-    hsum_i32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
+    hsum_i32(acc)
 }

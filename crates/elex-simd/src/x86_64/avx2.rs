@@ -375,14 +375,13 @@ unsafe fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
     scalar::td_update_row(&mut q[i..n], &target[i..n], alpha);
 }
 
-/// The levels of 32 components from 16 code bytes at `p`: components 0..16 then 16..32, each
-/// widened to i16.
+/// The levels of 32 components from 16 code bytes at `p`: components 0..16 and 16..32, as i8.
 ///
 /// # Safety
 /// `p..p + 16` must be readable; the CPU must have AVX2.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q4_levels(p: *const u8) -> (__m256i, __m256i) {
+unsafe fn q4_levels(p: *const u8) -> (__m128i, __m128i) {
     // SAFETY: the caller guarantees 16 readable bytes; Q4_LEVELS is 16 bytes.
     let (c, lut) = unsafe {
         (
@@ -393,7 +392,32 @@ unsafe fn q4_levels(p: *const u8) -> (__m256i, __m256i) {
     let m = _mm_set1_epi8(0x0F);
     let lo = _mm_shuffle_epi8(lut, _mm_and_si128(c, m));
     let hi = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(c, 4), m));
-    (_mm256_cvtepi8_epi16(lo), _mm256_cvtepi8_epi16(hi))
+    (lo, hi)
+}
+
+/// The i16 products of two runs of 16 i8 values, summed pairwise into eight i32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn madd_i8(x: __m128i, y: __m128i) -> __m256i {
+    _mm256_madd_epi16(_mm256_cvtepi8_epi16(x), _mm256_cvtepi8_epi16(y))
+}
+
+/// The block of code bytes at `p` against 32 query values at `q`, added into `acc`.
+///
+/// # Safety
+/// 16 bytes at `p` and 32 at `q` must be readable; the CPU must have AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q4_block_i8(acc: __m256i, p: *const u8, q: *const i8) -> __m256i {
+    // SAFETY: as the caller guarantees.
+    let ((lo, hi), x, y) = unsafe {
+        (
+            q4_levels(p),
+            _mm_loadu_si128(q.cast()),
+            _mm_loadu_si128(q.add(16).cast()),
+        )
+    };
+    _mm256_add_epi32(acc, _mm256_add_epi32(madd_i8(lo, x), madd_i8(hi, y)))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -405,13 +429,18 @@ unsafe fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     while i + 32 <= n {
         // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 (n is at most
         // twice the code bytes).
-        let ((lo, hi), x, y) =
-            unsafe { (q4_levels(pc.add(i / 2)), ld_i8(pq, i), ld_i8(pq, i + 16)) };
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, x));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi, y));
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), pq.add(i)) };
         i += 32;
     }
-    hsum_i32(acc).wrapping_add(scalar::dot_q4_i8(&codes[i / 2..], &q[i..n]))
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: n > i means a block was started, so 16 code bytes are at i / 2 (a row has 16
+        // bytes per started block); `tail` has 32.
+        acc = unsafe { q4_block_i8(acc, pc.add(i / 2), tail.as_ptr()) };
+    }
+    hsum_i32(acc)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -420,13 +449,26 @@ unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = _mm256_setzero_si256();
     let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n: 16 bytes of each row at i / 2.
-        let ((alo, ahi), (blo, bhi)) =
+    while i < n {
+        // SAFETY: i < n: a block was started, so 16 bytes of each row are at i / 2.
+        let ((mut alo, mut ahi), (blo, bhi)) =
             unsafe { (q4_levels(pa.add(i / 2)), q4_levels(pb.add(i / 2))) };
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(alo, blo));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ahi, bhi));
+        if n - i < 32 {
+            // The partial block: levels past n (padding nibbles) masked to zero.
+            let r = n - i;
+            let m = crate::q4::TAIL_MASK.as_ptr();
+            // SAFETY: 32 - r + 16 + 16 <= 64 bytes of the mask.
+            let (mlo, mhi) = unsafe {
+                (
+                    _mm_loadu_si128(m.add(32 - r).cast()),
+                    _mm_loadu_si128(m.add(48 - r).cast()),
+                )
+            };
+            alo = _mm_and_si128(alo, mlo);
+            ahi = _mm_and_si128(ahi, mhi);
+        }
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(madd_i8(alo, blo), madd_i8(ahi, bhi)));
         i += 32;
     }
-    hsum_i32(acc).wrapping_add(scalar::dot_q4_q4(&a[i / 2..], &b[i / 2..], n - i))
+    hsum_i32(acc)
 }
