@@ -416,6 +416,120 @@ async function fuzzIndex(elex, r, budget) {
 
 let persistRounds = 0;
 
+// ---- BudgetedIndex ---------------------------------------------------------------------------
+
+async function fuzzBudgeted(elex, r, budget) {
+  const dims = 1 + r.below(8);
+  const metric = r.pick(['cosine', 'l2', 'dot']);
+  const cosine = metric === 'cosine';
+  const storage = r.pick(['q4', 'i8', 'f32']);
+  const place = { dbName: `fuzz-b-${elex.flavour}-${persistRounds++}`, name: 'b' };
+  const options = { ...place, dims, metric, storage, m: 4 + r.below(8), efConstruction: 16 + r.below(40), seed: r.below(1000), precision: r.pick(['f32', 'f16']), rerank: 1 + r.below(30) };
+  // A budget from tight (a few dozen vectors) to roomy.
+  const budgetBytes = r.pick([20000, 60000, 400000, 4e6]);
+  const opened = await expectAsync('BudgetedIndex.open', [], () => elex.BudgetedIndex.open({ ...options, budgetBytes }));
+  let index = opened.value;
+  const model = new Map();
+  const check = () => {
+    calls++;
+    const m = index.memoryBytes();
+    if (!(m <= index.budgetBytes)) throw new Failure(`memoryBytes ${m} above the budget ${index.budgetBytes}`);
+    if (index.size !== model.size) throw new Failure(`size ${index.size} != model ${model.size}`);
+  };
+  for (let n = 0; n < budget; n++) {
+    const op = r.unit();
+    if (op < 0.3) {
+      const count = r.pick([0, 1, 3, 10, 40]);
+      const ids = [];
+      const vecs = new Float32Array(count * dims);
+      for (let i = 0; i < count; i++) {
+        ids.push(r.chance(0.03) && ids.length ? ids[0] : r.below(5000));
+        for (let j = 0; j < dims; j++) vecs[i * dims + j] = r.unit() * 2 - 1;
+      }
+      let idsArg = Float64Array.from(ids);
+      let vecArg = vecs;
+      const faults = [];
+      const u = r.unit();
+      if (u < 0.04) { idsArg = r.pick([null, 'x', {}, 7]); faults.push('INVALID_ARGUMENT'); }
+      else if (u < 0.08 && count) { vecArg = vecs.subarray(1); faults.push('BATCH_SHAPE'); }
+      else if (u < 0.12 && count) { vecArg = vecs.slice(); vecArg[r.below(vecArg.length)] = NaN; faults.push('NON_FINITE'); }
+      else if (u < 0.15 && count) { idsArg[0] = r.pick([-1, 2 ** 53 + 2, NaN]); faults.push('INVALID_ID'); }
+      else if (u < 0.18 && count && cosine) { vecArg = vecs.slice(); vecArg.fill(0, 0, dims); faults.push('ZERO_VECTOR'); }
+      // The validator reports the first fault it meets: a duplicate may come before another.
+      if (new Set(ids).size !== ids.length || ids.some((id) => model.has(id))) faults.push('DUPLICATE_ID');
+      calls++;
+      let outcome;
+      try {
+        outcome = await index.addBatch(idsArg, vecArg, r.chance(0.5) ? { sliceMs: r.pick([0.01, 8]) } : undefined);
+      } catch (e) {
+        outcome = e;
+      }
+      if (isTrap(outcome)) { traps++; throw new Failure(`budgeted addBatch: TRAP ${outcome.message}`); }
+      if (outcome instanceof Error) {
+        // A valid batch may still outgrow the budget.
+        const allowed = faults.length ? faults : ['BUDGET_TOO_SMALL'];
+        if (!allowed.includes(outcome.code)) throw new Failure(`budgeted addBatch: ${outcome.code} ${outcome.message} not in [${allowed}]`);
+      } else {
+        if (faults.length) throw new Failure(`budgeted addBatch succeeded despite [${faults}]`);
+        for (const id of ids) model.set(id, true);
+      }
+      check();
+    } else if (op < 0.65) {
+      const [q, fq0] = genVector(r, dims, cosine, 'f32');
+      const fq = fq0.filter((c) => c !== 'VALUE_TOO_LARGE');
+      let [k, fk] = genCount(r, 1, Math.max(1, model.size + 1), ['OUT_OF_RANGE', 'ZERO_K', 'K_TOO_LARGE']);
+      const faults = [...fq, ...fk];
+      if (!fk.length && k > model.size) faults.push('K_TOO_LARGE');
+      let o;
+      const u = r.unit();
+      if (u < 0.3) o = { ef: 1 + r.below(64) };
+      else if (u < 0.4) { o = { ef: r.pick([0, -1, NaN, 2 ** 40]) }; faults.push('OUT_OF_RANGE'); }
+      else if (u < 0.45) { o = { bogus: 1 }; faults.push('INVALID_OPTIONS'); }
+      else if (u < 0.6) o = { allow: Float64Array.from({ length: r.below(10) }, () => r.below(5000)) };
+      const res = await expectAsync(`budgeted search(k=${String(k)})`, faults.length ? [...new Set(faults)] : [], () => index.search(q, k, o));
+      if (res.ok) {
+        const ids = [...res.value.ids];
+        if (!o?.allow && ids.length !== k) throw new Failure(`budgeted search returned ${ids.length} of k=${k}`);
+        for (const id of ids) {
+          if (!model.has(id)) throw new Failure(`budgeted search returned ${id}, not in the index`);
+          if (o?.allow && !o.allow.includes(id)) throw new Failure(`budgeted search returned ${id}, not allowed`);
+        }
+        const d = [...res.value.distances];
+        for (let i = 1; i < d.length; i++) if (!(d[i - 1] <= d[i])) throw new Failure('budgeted results out of order');
+      }
+      check();
+    } else if (op < 0.75) {
+      const [id, fi] = genId(r, model);
+      const faults = [...fi];
+      if (!fi.length && !model.has(id)) faults.push('UNKNOWN_ID');
+      const res = expectSync(`budgeted delete(${String(id)})`, faults, () => index.delete(id));
+      if (res.ok) model.delete(id);
+      check();
+    } else if (op < 0.85) {
+      const min = index.minimumBytes();
+      const b = r.pick([min - 1, min, min + 5000, 4e6, -1, NaN, 2 ** 60, 'x']);
+      const faults = typeof b === 'string' ? ['INVALID_ARGUMENT'] : !(Number.isInteger(b) && b >= 1 && b <= 2 ** 53) ? ['OUT_OF_RANGE'] : b < min ? ['BUDGET_TOO_SMALL'] : [];
+      expectSync(`setBudget(${String(b)})`, faults, () => index.setBudget(b));
+      check();
+    } else if (op < 0.9) {
+      await expectAsync('budgeted save', [], () => index.save());
+      index.close();
+      const again = await expectAsync('BudgetedIndex reopen', [], () => elex.BudgetedIndex.open({ ...place, budgetBytes: 4e6 }));
+      index.free();
+      index = again.value;
+      check();
+    } else if (op < 0.95) {
+      const bad = r.pick([null, {}, { dbName: 'd', name: 'n' }, { ...place, budgetBytes: -1 }, { ...place, dims: 2, budgetBytes: 1e6, keepF32: true }, { ...place, dims: 2, budgetBytes: 1e6, precision: 'f8' }, { dbName: 'd', name: 'z', dims: 0, budgetBytes: 1e6 }]);
+      await expectAsync('BudgetedIndex.open(bad)', ['INVALID_OPTIONS', 'OUT_OF_RANGE', 'INVALID_ARGUMENT', 'NOT_FOUND', 'BUDGET_TOO_SMALL'], () => elex.BudgetedIndex.open(bad));
+    } else {
+      expectSync('budgeted stats', [], () => index.stats());
+      check();
+    }
+  }
+  index.close();
+  index.free();
+}
+
 // ---- AdaptiveCache ---------------------------------------------------------------------------
 
 function sameValue(a, b) {
@@ -720,7 +834,8 @@ for (const simd of [true, false]) {
     while (calls - start < CALLS) {
       round++;
       const which = r.unit();
-      if (which < 0.5) await fuzzIndex(elex, r, 50 + r.below(400));
+      if (which < 0.45) await fuzzIndex(elex, r, 50 + r.below(400));
+      else if (which < 0.55) await fuzzBudgeted(elex, r, 30 + r.below(150));
       else if (which < 0.65) await fuzzText(elex, r, 50 + r.below(300));
       else if (which < 0.8) await fuzzCache(elex, r, 20 + r.below(100), elex.flavour);
       else await fuzzLearner(elex, r, 20 + r.below(200));

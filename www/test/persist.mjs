@@ -489,3 +489,112 @@ test('a database the browser reports deleting (dataLoss "total") is DATA_LOST, n
     globalThis.indexedDB = real;
   }
 });
+
+// Budgeted indexes (BudgetedIndex.open): codes and links in wasm memory, exact rows in
+// IndexedDB, a hot set under the rest of the budget.
+for (const simd of [true, false]) {
+  const flavour = simd ? 'simd' : 'scalar';
+  const elexP = init({ simd });
+
+  test(`${flavour}: a budgeted index answers what an index keeping f32 copies answers, within its budget, and reopens`, async () => {
+    const elex = await elexP;
+    const dims = 48, n = 1200, ef = 40, k = 10;
+    const base = vectors(n, dims, 21);
+    const ids = Float64Array.from({ length: n }, (_, i) => i * 2 + 1);
+    const reference = new elex.HnswIndex({ dims, storage: 'q4', keepF32: true, seed: 4, m: 8, efConstruction: 64 });
+    await reference.addBatch(ids, base);
+    const dbName = fresh();
+    const opts = { dbName, name: 'docs', dims, seed: 4, m: 8, efConstruction: 64, rerank: ef };
+    // Measure the codes' size, then give the hot set room for about 50 rows.
+    const probe = await elex.BudgetedIndex.open({ ...opts, name: 'probe', budgetBytes: 1e9 });
+    await probe.addBatch(ids, base);
+    const min = probe.minimumBytes();
+    probe.close();
+    const budget = min + 50 * (dims * 4 + 64);
+    const b = await elex.BudgetedIndex.open({ ...opts, budgetBytes: budget });
+    const progress = [];
+    assert.equal(await b.addBatch(ids, base, (d, t) => progress.push([d, t])), n);
+    assert.deepEqual(progress.at(-1), [n, n]);
+    assert.equal(b.size, n);
+    const queries = vectors(30, dims, 22);
+    const plain = (r) => ({ ids: [...r.ids], scores: [...r.scores] });
+    for (let i = 0; i < 30; i++) {
+      const q = queries.subarray(i * dims, (i + 1) * dims);
+      const want = plain(reference.search(q, k, ef));
+      const got = await b.search(q, k, { ef });
+      assert.deepEqual(plain(got), want, `query ${i}`);
+      assert.ok(b.memoryBytes() <= budget, `${b.memoryBytes()} > ${budget}`);
+    }
+    const s = b.stats();
+    assert.equal(s.queries, 30);
+    assert.equal(s.hotHits + s.rowsRead, 30 * ef);
+    assert.equal(s.bytesRead, s.rowsRead * dims * 4);
+    assert.ok(s.rowsRead > 0, 'a hot set of 50 rows cannot hold every candidate');
+    // Filtered.
+    const allow = Float64Array.from(ids.filter((id) => id % 3 === 0));
+    const f = await b.search(queries.subarray(0, dims), 5, { ef, allow });
+    assert.ok([...f.ids].every((id) => id % 3 === 0));
+    // Bad arguments are typed errors and change nothing.
+    await assert.rejects(b.search(queries.subarray(0, dims), -1), (e) => e.code === 'INVALID_ARGUMENT' || e instanceof RangeError);
+    await assert.rejects(b.search(queries.subarray(1, dims), 3), (e) => e.code === 'DIMENSION_MISMATCH');
+    await assert.rejects(b.search(queries.subarray(0, dims), 3, { ef: 0 }), (e) => e instanceof RangeError);
+    await assert.rejects(b.search(queries.subarray(0, dims), n + 1), (e) => e.code === 'K_TOO_LARGE');
+    await assert.rejects(b.search(queries.subarray(0, dims), 3, { typo: 1 }), (e) => e.code === 'INVALID_OPTIONS');
+    const bad = vectors(5, dims, 23);
+    bad[dims + 3] = NaN;
+    await assert.rejects(b.addBatch(Float64Array.from([9000, 9001, 9002, 9003, 9004]), bad), (e) => e.code === 'NON_FINITE');
+    assert.equal(b.size, n);
+    // A batch the budget cannot hold: refused whole, with the budget it needs.
+    const more = vectors(600, dims, 24);
+    const moreIds = Float64Array.from({ length: 600 }, (_, i) => 10000 + i);
+    let need = 0;
+    await assert.rejects(b.addBatch(moreIds, more), (e) => {
+      need = Number(/at least (\d+)/.exec(e.message)?.[1]);
+      return e.code === 'BUDGET_TOO_SMALL' && e instanceof RangeError;
+    });
+    assert.equal(b.size, n);
+    assert.ok(b.memoryBytes() <= budget);
+    assert.throws(() => b.setBudget(b.minimumBytes() - 1), (e) => e.code === 'BUDGET_TOO_SMALL');
+    b.setBudget(need + 50 * (dims * 4 + 64));
+    assert.equal(await b.addBatch(moreIds, more), 600);
+    b.delete(1);
+    assert.throws(() => b.delete(1), (e) => e.code === 'UNKNOWN_ID');
+    const q0 = queries.subarray(0, dims);
+    const before = plain(await b.search(q0, k, { ef }));
+    assert.ok(!before.ids.includes(1));
+    await b.save();
+    b.close();
+    // Reopened from the saved codes and the rows in IndexedDB: the same answers.
+    const again = await elex.BudgetedIndex.open({ dbName, name: 'docs', budgetBytes: need * 2 });
+    assert.equal(again.size, n + 599);
+    assert.deepEqual(plain(await again.search(q0, k, { ef: 40 })), before);
+    // Too small a budget to open is refused with the minimum.
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'docs', budgetBytes: 1000 }), (e) => e.code === 'BUDGET_TOO_SMALL' && /at least \d+/.test(e.message));
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'nothing', budgetBytes: 1e6 }), (e) => e.code === 'NOT_FOUND');
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'x', dims: 4, budgetBytes: 1e6, keepF32: true }), (e) => e.code === 'INVALID_OPTIONS');
+    again.close();
+  });
+
+  test(`${flavour}: f16 rows halve the bytes read and survive a reopen`, async () => {
+    const elex = await elexP;
+    const dims = 32, n = 500;
+    const base = vectors(n, dims, 31);
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const dbName = fresh();
+    const b = await elex.BudgetedIndex.open({ dbName, name: 'h', dims, precision: 'f16', budgetBytes: 1e6, rerank: 20 });
+    await b.addBatch(ids, base);
+    const q = base.subarray(7 * dims, 8 * dims);
+    const r = await b.search(q, 5);
+    assert.equal(r.ids[0], 7);
+    assert.ok(Math.abs(r.scores[0] - 1) < 1e-3, `${r.scores[0]}`);
+    const s = b.stats();
+    assert.equal(s.bytesRead, s.rowsRead * dims * 2);
+    await b.save();
+    b.close();
+    const again = await elex.BudgetedIndex.open({ dbName, name: 'h', budgetBytes: 1e6, rerank: 20 });
+    const r2 = await again.search(q, 5);
+    assert.deepEqual([...r2.ids], [...r.ids]);
+    assert.equal(again.stats().bytesRead % (dims * 2), 0);
+    again.close();
+  });
+}

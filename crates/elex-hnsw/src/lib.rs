@@ -71,8 +71,8 @@ pub use stream::{SnapshotReader, SnapshotWriter};
 #[cfg(not(target_arch = "wasm32"))]
 pub use tiered::FileRows;
 pub use tiered::{
-    BudgetedHnsw, DEFAULT_RERANK, HOT_ENTRY_OVERHEAD, MemoryRows, Plan, RowPrecision, RowStore,
-    TierStats,
+    BudgetedBatch, BudgetedHnsw, DEFAULT_RERANK, HOT_ENTRY_OVERHEAD, MemoryRows, Plan,
+    RowPrecision, RowStore, TierStats,
 };
 
 pub use elex_simd::checksum64;

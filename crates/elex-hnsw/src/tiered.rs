@@ -13,7 +13,7 @@
 //! [`BudgetedHnsw::finish`] scores those rows and ranks. [`BudgetedHnsw::search`] does the three
 //! with a synchronous store.
 
-use crate::{Filter, Hit, Hnsw, HnswError, HnswParams, NodeId};
+use crate::{BatchCheck, Filter, Hit, Hnsw, HnswError, HnswParams, NodeId, PendingBatch};
 use elex_cache::{Cache, CacheConfig};
 use elex_simd::f16;
 
@@ -239,6 +239,27 @@ fn weigh(_: &u32, row: &Box<[u8]>) -> u64 {
     row.len() as u64 + HOT_ENTRY_OVERHEAD
 }
 
+/// A batch open on a [`BudgetedHnsw`]: its rows are in the store, its vectors not yet linked.
+pub struct BudgetedBatch {
+    batch: PendingBatch,
+    first: u32,
+}
+
+impl BudgetedBatch {
+    /// Vectors linked so far.
+    pub fn done(&self) -> usize {
+        self.batch.done()
+    }
+    /// Vectors in the batch.
+    pub fn total(&self) -> usize {
+        self.batch.total()
+    }
+    /// Whether every vector is linked.
+    pub fn is_complete(&self) -> bool {
+        self.batch.is_complete()
+    }
+}
+
 /// An HNSW index under a byte budget, its exact vectors in a tier (see the module docs).
 pub struct BudgetedHnsw<S> {
     index: Hnsw,
@@ -307,6 +328,12 @@ impl<S: RowStore> BudgetedHnsw<S> {
     /// The row store.
     pub fn rows(&self) -> &S {
         &self.rows
+    }
+
+    /// The row store, mutably: for stores that hand their rows on (the browser binding takes
+    /// the rows a batch wrote and puts them in IndexedDB). Rows must stay one per slot.
+    pub fn rows_mut(&mut self) -> &mut S {
+        &mut self.rows
     }
 
     /// The budget in bytes.
@@ -379,7 +406,54 @@ impl<S: RowStore> BudgetedHnsw<S> {
     /// exact size, the batch is rolled back, the rows forgotten, and
     /// [`HnswError::BudgetTooSmall`] names the budget the batch needs.
     pub fn insert_batch(&mut self, ids: &[u64], data: &[f32]) -> Result<(), HnswError> {
-        self.index.validate_batch(ids, data)?;
+        let mut b = self.begin_batch(ids.to_vec(), data.to_vec())?;
+        if let Err(e) = self.step_batch(&mut b, || false) {
+            let _ = self.rollback_batch(b);
+            return Err(e);
+        }
+        self.commit_batch(b)
+    }
+
+    /// One step of the core's validator (see [`Hnsw::validate_batch_step`]), for callers that
+    /// validate in time slices before [`BudgetedHnsw::begin_checked_batch`].
+    pub fn validate_batch_step(
+        &self,
+        ids: &[u64],
+        data: &[f32],
+        check: &mut BatchCheck,
+        stop: impl FnMut() -> bool,
+    ) -> Result<bool, HnswError> {
+        self.index.validate_batch_step(ids, data, check, stop)
+    }
+
+    /// Validates a batch, writes its rows to the store and opens it in the index (nothing is
+    /// linked yet): then [`BudgetedHnsw::step_batch`] and [`BudgetedHnsw::commit_batch`] (or
+    /// [`BudgetedHnsw::rollback_batch`]).
+    pub fn begin_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+    ) -> Result<BudgetedBatch, HnswError> {
+        self.index.validate_batch(&ids, &data)?;
+        self.open_batch(ids, data, None)
+    }
+
+    /// [`BudgetedHnsw::begin_batch`] for a batch already checked in steps.
+    pub fn begin_checked_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+        check: BatchCheck,
+    ) -> Result<BudgetedBatch, HnswError> {
+        self.open_batch(ids, data, Some(check))
+    }
+
+    fn open_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+        check: Option<BatchCheck>,
+    ) -> Result<BudgetedBatch, HnswError> {
         let dims = self.index.dims();
         let first = self.index.len_slots() as u32;
         let mut rows = Vec::with_capacity(ids.len() * self.precision.row_bytes(dims));
@@ -391,17 +465,34 @@ impl<S: RowStore> BudgetedHnsw<S> {
         self.rows
             .append(first, &rows)
             .map_err(HnswError::RowStore)?;
-        let undo_rows = |s: &mut Self, e: HnswError| {
-            let _ = s.rows.truncate(first);
-            Err(e)
+        let opened = match check {
+            Some(c) => self.index.begin_checked_batch(ids, data, c),
+            None => self.index.begin_batch(ids, data),
         };
-        let mut b = match self.index.begin_batch(ids.to_vec(), data.to_vec()) {
-            Ok(b) => b,
-            Err(e) => return undo_rows(self, e),
-        };
-        if let Err(e) = self.index.step_batch(&mut b, || false) {
-            let _ = self.index.rollback_batch(b);
-            return undo_rows(self, e);
+        match opened {
+            Ok(batch) => Ok(BudgetedBatch { batch, first }),
+            Err(e) => {
+                let _ = self.rows.truncate(first);
+                Err(e)
+            }
+        }
+    }
+
+    /// Links vectors of an open batch until `stop()` or the end; returns how many are in.
+    pub fn step_batch(
+        &mut self,
+        b: &mut BudgetedBatch,
+        stop: impl FnMut() -> bool,
+    ) -> Result<usize, HnswError> {
+        self.index.step_batch(&mut b.batch, stop)
+    }
+
+    /// Closes a batch whose vectors are all in, if the index fits the budget (its arrays at
+    /// their exact size if need be); otherwise rolls it back and returns
+    /// [`HnswError::BudgetTooSmall`] with the budget the batch needs.
+    pub fn commit_batch(&mut self, b: BudgetedBatch) -> Result<(), HnswError> {
+        if !b.batch.is_complete() {
+            return self.index.commit_batch(b.batch);
         }
         let mut need = self.index.memory_bytes() as u64;
         if need > self.budget {
@@ -411,18 +502,22 @@ impl<S: RowStore> BudgetedHnsw<S> {
             need = self.index.memory_bytes() as u64;
         }
         if need > self.budget {
-            let _ = self.index.rollback_batch(b);
-            self.index.shrink_to_fit();
-            return undo_rows(
-                self,
-                HnswError::BudgetTooSmall {
-                    budget: self.budget,
-                    minimum: need,
-                },
-            );
+            self.rollback_batch(b)?;
+            return Err(HnswError::BudgetTooSmall {
+                budget: self.budget,
+                minimum: need,
+            });
         }
-        self.index.commit_batch(b)?;
+        self.index.commit_batch(b.batch)?;
         self.fit_hot();
+        Ok(())
+    }
+
+    /// Undoes an open batch: the index as before, the batch's rows forgotten.
+    pub fn rollback_batch(&mut self, b: BudgetedBatch) -> Result<(), HnswError> {
+        self.index.rollback_batch(b.batch)?;
+        self.index.shrink_to_fit();
+        let _ = self.rows.truncate(b.first);
         Ok(())
     }
 
@@ -452,8 +547,14 @@ impl<S: RowStore> BudgetedHnsw<S> {
         self.finish(plan, &fetched)
     }
 
-    fn row_bytes(&self) -> usize {
+    /// Bytes of one exact row.
+    pub fn row_bytes(&self) -> usize {
         self.precision.row_bytes(self.index.dims())
+    }
+
+    /// Precision of the exact rows.
+    pub fn precision(&self) -> RowPrecision {
+        self.precision
     }
 
     /// The first half of a search: the walk, and the exact distances of the hot candidates.

@@ -91,6 +91,15 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) -> f32 {
 
 /// 32 bytes of 0xFF then 32 zeros: `TAIL_MASK[32 - r..]` starts with `r` set bytes, the mask
 /// that keeps the first `r` levels of a block.
+// Only the SIMD kernels use it; a scalar-only wasm build has none.
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_feature = "simd128"
+    )),
+    allow(dead_code)
+)]
 pub(crate) static TAIL_MASK: [u8; 64] = {
     let mut m = [0u8; 64];
     let mut i = 0;

@@ -3,10 +3,11 @@
 // workers, Node with fake-indexeddb).
 
 // Schema 2 added the stores of persistent objects (durable.js): `meta` (manifests), `pages`
-// (checkpoint pages) and `log` (op log records). Every connection opens at least this version,
-// so old databases are upgraded in place and no two parts of elex ask for different versions.
-const STORES = ['snapshots', 'spill', 'meta', 'pages', 'log'];
-const SCHEMA = 2;
+// (checkpoint pages) and `log` (op log records); schema 3 `rows` (the exact rows of budgeted
+// indexes, rows.js). Every connection opens at least this version, so old databases are
+// upgraded in place and no two parts of elex ask for different versions.
+const STORES = ['snapshots', 'spill', 'meta', 'pages', 'log', 'rows'];
+const SCHEMA = 3;
 
 export function coded(code, message, cause) {
   const e = new Error(message);

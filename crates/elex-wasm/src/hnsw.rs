@@ -310,7 +310,7 @@ fn calibration_info(h: &Hnsw) -> JsValue {
 }
 
 /// The vectors of an `addBatch`: a JS `Float32Array` still to copy, or values already copied.
-enum Vectors {
+pub(crate) enum Vectors {
     Js(js_sys::Float32Array),
     Copied(Vec<f32>),
 }
@@ -320,7 +320,7 @@ const COPY_VALUES: u32 = 1 << 20;
 
 impl Vectors {
     /// The values in wasm memory, copied in slices (a 77 MB array is no single long task).
-    async fn copy_in(self, slicer: &mut Slicer) -> Result<Vec<f32>, JsValue> {
+    pub(crate) async fn copy_in(self, slicer: &mut Slicer) -> Result<Vec<f32>, JsValue> {
         let a = match self {
             Vectors::Copied(v) => return Ok(v),
             Vectors::Js(a) => a,
@@ -356,7 +356,7 @@ fn changed(what: &str) -> JsValue {
 }
 
 /// The most results or search breadth a call may ask for.
-const MAX_K: f64 = (1u64 << 31) as f64;
+pub(crate) const MAX_K: f64 = (1u64 << 31) as f64;
 
 /// An HNSW vector index.
 #[wasm_bindgen]
@@ -444,7 +444,7 @@ impl HnswIndex {
 }
 
 /// The core parameters from `HnswIndexOptions` (every key checked).
-fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
+pub(crate) fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
     crate::error::check_keys(
         &options,
         "index options",
@@ -675,7 +675,7 @@ pub(crate) fn busy(what: &str) -> JsValue {
     )
 }
 
-fn promise<F>(f: F) -> js_sys::Promise
+pub(crate) fn promise<F>(f: F) -> js_sys::Promise
 where
     F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
 {

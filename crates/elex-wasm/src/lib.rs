@@ -7,6 +7,7 @@
 mod args;
 #[cfg(all(test, target_arch = "wasm32", feature = "test-hooks"))]
 mod browser_tests;
+mod budget;
 mod cache;
 mod error;
 mod hnsw;
@@ -16,6 +17,7 @@ mod qlearning;
 mod task;
 mod text;
 
+pub use budget::BudgetedIndex;
 pub use cache::AdaptiveCache;
 pub use hnsw::{HnswIndex, SearchResult};
 pub use qlearning::{QLearner, TransitionBatch};

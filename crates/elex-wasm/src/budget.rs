@@ -1,0 +1,525 @@
+//! `BudgetedIndex`: an HNSW index under a byte budget in the browser. The codes and links
+//! (`elex_hnsw::BudgetedHnsw`) stay in wasm memory; the exact rows live in IndexedDB (store
+//! `rows`, `js/rows.js`) with a hot set in memory under the rest of the budget. A search walks
+//! the codes, reads the rows the hot set lacks in one transaction, and re-ranks: it is async.
+//!
+//! Durability: a batch's rows are committed to IndexedDB before its vectors are linked (a
+//! failed write rolls the batch back); the codes and links are saved by `save()` (a snapshot in
+//! pieces, as `saveIndexedDb` writes) and reopened by `open`. Rows past the saved index's slots
+//! (a batch added after the last save) are unused and overwritten by the next batches.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use elex_hnsw::{BudgetedHnsw, Filter, Hnsw, RowPrecision, RowStore};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::args;
+use crate::error::{check_keys, hnsw_error, js_error, type_error};
+use crate::hnsw::{MAX_K, SearchResult, Vectors, busy, index_params, promise, slice_options};
+use crate::idb;
+use crate::task::{Queue, Slicer};
+
+#[wasm_bindgen(module = "/js/rows.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = rowsOpen)]
+    async fn rows_open(db_name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = rowsPut)]
+    async fn rows_put(
+        db: &JsValue,
+        name: &str,
+        first: u32,
+        row_bytes: u32,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = rowsGet)]
+    async fn rows_get(
+        db: &JsValue,
+        name: &str,
+        slots: &js_sys::Uint32Array,
+        row_bytes: u32,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// The keys of `BudgetedIndexOptions` that are not index options.
+const BUDGET_KEYS: [&str; 5] = ["dbName", "name", "budgetBytes", "precision", "rerank"];
+
+/// The rows a batch wrote, held until the binding puts them in IndexedDB; reads go through
+/// `plan` / `finish` instead.
+#[derive(Default)]
+struct HandedRows {
+    pending: Option<(u32, Vec<u8>)>,
+}
+
+impl RowStore for HandedRows {
+    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String> {
+        self.pending = Some((first, rows.to_vec()));
+        Ok(())
+    }
+    fn read(&mut self, _: &[u32], _: &mut Vec<u8>) -> Result<(), String> {
+        Err("rows are read from IndexedDB by the binding".into())
+    }
+    fn truncate(&mut self, _: u32) -> Result<(), String> {
+        self.pending = None;
+        Ok(())
+    }
+}
+
+type Inner = BudgetedHnsw<HandedRows>;
+
+/// An HNSW index under a byte budget: 4-bit codes (default) and links in memory, exact rows in
+/// IndexedDB. See `BudgetedIndexOptions`; `BudgetedIndex.open(options)` creates or reopens.
+#[wasm_bindgen]
+pub struct BudgetedIndex {
+    inner: Rc<RefCell<Inner>>,
+    db: JsValue,
+    db_name: String,
+    name: String,
+    queue: Rc<Queue>,
+}
+
+/// The snapshot key of a budgeted index's codes and links.
+fn snapshot_key(name: &str) -> String {
+    format!("budgeted/{name}")
+}
+
+/// The record that says which precision the rows have (outside the snapshot's `key#piece`
+/// names, which a save replaces).
+fn meta_key(name: &str) -> String {
+    format!("budgeted-meta/{name}")
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_BUDGET: &str = r#"
+/** Options of `BudgetedIndex.open`: where it lives, its budget, and (for a new index) the
+ * options of `HnswIndexOptions` (storage defaults to "q4"; keepF32 is not allowed: the exact
+ * rows are in IndexedDB). */
+export interface BudgetedIndexOptions extends Partial<HnswIndexOptions> {
+  dbName: string;
+  name: string;
+  /** Bytes of wasm memory the index may hold: codes, links, ids and the hot rows. */
+  budgetBytes: number;
+  /** Precision of the exact rows: "f32" (default) or "f16" (half the IndexedDB bytes). */
+  precision?: "f32" | "f16";
+  /** Candidates re-ranked over their exact rows per search (default 40, at least k). */
+  rerank?: number;
+}
+
+/** Counters of a budgeted index's searches. */
+export interface BudgetStats {
+  queries: number;
+  hotHits: number;
+  rowsRead: number;
+  bytesRead: number;
+  hitRatio: number;
+}
+"#;
+
+fn precision_of(v: &JsValue) -> Result<RowPrecision, JsValue> {
+    if v.is_undefined() {
+        return Ok(RowPrecision::F32);
+    }
+    match v.as_string().as_deref() {
+        Some("f32") => Ok(RowPrecision::F32),
+        Some("f16") => Ok(RowPrecision::F16),
+        _ => Err(type_error(
+            "INVALID_OPTIONS",
+            "precision: use \"f32\" or \"f16\"",
+        )),
+    }
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+#[wasm_bindgen]
+impl BudgetedIndex {
+    /// Creates the index `name` in IndexedDB database `dbName`, or reopens the one saved there
+    /// (its index options, if given, must match). `BUDGET_TOO_SMALL` when the codes and links
+    /// alone need more than `budgetBytes` (the error names the minimum).
+    #[wasm_bindgen(unchecked_return_type = "Promise<BudgetedIndex>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_param_type = "BudgetedIndexOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        let parsed = (|| {
+            if !options.is_object() {
+                return Err(type_error("INVALID_OPTIONS", "open options: not an object"));
+            }
+            let db_name = args::string(&get(&options, "dbName"), "dbName")?;
+            let name = args::string(&get(&options, "name"), "name")?;
+            let budget = args::integer(
+                &get(&options, "budgetBytes"),
+                "budgetBytes",
+                1.0,
+                2f64.powi(53),
+            )?;
+            let precision = precision_of(&get(&options, "precision"))?;
+            let rerank = args::opt_integer(&get(&options, "rerank"), "rerank", 1.0, MAX_K)?;
+            // The rest are index options, checked now even when the index exists.
+            let rest = js_sys::Object::new();
+            for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
+                let pair: js_sys::Array = entry.unchecked_into();
+                let key = pair.get(0).as_string().unwrap_or_default();
+                if !BUDGET_KEYS.contains(&key.as_str()) {
+                    js_sys::Reflect::set(&rest, &key.into(), &pair.get(1))?;
+                }
+            }
+            let has = |k: &str| js_sys::Reflect::has(&rest, &k.into()).unwrap_or(false);
+            let given = has("dims");
+            if !has("storage") {
+                js_sys::Reflect::set(&rest, &"storage".into(), &"q4".into())?;
+            }
+            if !given {
+                js_sys::Reflect::set(&rest, &"dims".into(), &1.0.into())?;
+            }
+            let params = index_params(rest.into())?;
+            Ok::<_, JsValue>((db_name, name, budget, precision, rerank, params, given))
+        })();
+        promise(async move {
+            let (db_name, name, budget, precision, rerank, params, given) = parsed?;
+            let saved = match idb::load_snapshot(&db_name, &snapshot_key(&name)).await {
+                Ok(bytes) => Some(bytes),
+                Err(e) if code_of(&e).as_deref() == Some("NOT_FOUND") => None,
+                Err(e) => return Err(e),
+            };
+            let (index, precision) = match saved {
+                Some(bytes) => {
+                    let index = Hnsw::from_bytes(&bytes).map_err(hnsw_error)?;
+                    let p = index.params();
+                    if given
+                        && (p.dims != params.dims
+                            || p.metric != params.metric
+                            || p.storage != params.storage)
+                    {
+                        return Err(js_error(
+                            "INVALID_OPTIONS",
+                            format!(
+                                "open options: the saved index has dims {}, metric {:?}, storage {:?}",
+                                p.dims, p.metric, p.storage
+                            ),
+                            true,
+                        ));
+                    }
+                    let meta = idb::load_snapshot(&db_name, &meta_key(&name)).await?;
+                    let stored = match meta.first() {
+                        Some(2) => RowPrecision::F16,
+                        _ => RowPrecision::F32,
+                    };
+                    (index, stored)
+                }
+                None => {
+                    if !given {
+                        return Err(js_error(
+                            "NOT_FOUND",
+                            format!(
+                                "no budgeted index \"{name}\" in \"{db_name}\" and no dims to create it"
+                            ),
+                            false,
+                        ));
+                    }
+                    (Hnsw::new(params).map_err(hnsw_error)?, precision)
+                }
+            };
+            let mut inner =
+                BudgetedHnsw::from_index(index, precision, budget, HandedRows::default())
+                    .map_err(hnsw_error)?;
+            if let Some(r) = rerank {
+                inner.set_rerank(r as usize).map_err(hnsw_error)?;
+            }
+            let db = rows_open(&db_name).await?;
+            Ok(BudgetedIndex {
+                inner: Rc::new(RefCell::new(inner)),
+                db,
+                db_name,
+                name,
+                queue: Rc::new(Queue::default()),
+            }
+            .into())
+        })
+    }
+
+    /// Adds a batch, whole or not at all: validated by the core's validator (in slices), its
+    /// exact rows committed to IndexedDB, its vectors linked in slices. `BUDGET_TOO_SMALL` (the
+    /// error names the budget needed) when the codes and links would outgrow the budget.
+    #[wasm_bindgen(js_name = addBatch, unchecked_return_type = "Promise<number>")]
+    pub fn add_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] ids: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
+        vectors: JsValue,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "((done: number, total: number) => void) | SliceOptions"
+        )]
+        options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = (|| {
+            let ids = args::ids(&ids, "ids")?;
+            let data = match vectors.dyn_ref::<js_sys::Float32Array>() {
+                Some(a) => Vectors::Js(a.clone()),
+                None => Vectors::Copied(args::f32s(&vectors, "vectors")?),
+            };
+            let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+            Ok::<_, JsValue>((ids, data, progress, slice_ms))
+        })();
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        let (db, name) = (self.db.clone(), self.name.clone());
+        promise(async move {
+            let _turn = turn.await;
+            let (ids, data, progress, slice_ms) = parsed?;
+            let total = ids.len();
+            let mut slicer = Slicer::new(slice_ms);
+            let data = data.copy_in(&mut slicer).await?;
+            let mut check = elex_hnsw::BatchCheck::default();
+            loop {
+                let done = inner
+                    .try_borrow()
+                    .map_err(|_| busy("addBatch"))?
+                    .validate_batch_step(&ids, &data, &mut check, || slicer.expired())
+                    .map_err(hnsw_error)?;
+                if done {
+                    break;
+                }
+                slicer.pause().await;
+            }
+            let (mut batch, first, rows, row_bytes) = {
+                let mut h = inner.try_borrow_mut().map_err(|_| busy("addBatch"))?;
+                let b = h
+                    .begin_checked_batch(ids, data, check)
+                    .map_err(hnsw_error)?;
+                let (first, rows) = h.rows_mut().pending.take().unwrap_or_default();
+                (b, first, rows, h.row_bytes() as u32)
+            };
+            // The rows first: a batch whose rows did not reach IndexedDB never goes in.
+            let put = rows_put(
+                &db,
+                &name,
+                first,
+                row_bytes,
+                &js_sys::Uint8Array::from(&rows[..]),
+            )
+            .await;
+            drop(rows);
+            if let Err(e) = put {
+                if let Ok(mut h) = inner.try_borrow_mut() {
+                    let _ = h.rollback_batch(batch);
+                }
+                return Err(e);
+            }
+            loop {
+                let stepped = inner
+                    .try_borrow_mut()
+                    .map_err(|_| busy("addBatch"))
+                    .and_then(|mut h| {
+                        h.step_batch(&mut batch, || slicer.expired())
+                            .map_err(hnsw_error)
+                    });
+                let reported = stepped.and_then(|done| match &progress {
+                    Some(f) => f
+                        .call2(
+                            &JsValue::NULL,
+                            &(done as f64).into(),
+                            &(total as f64).into(),
+                        )
+                        .map(|_| ()),
+                    None => Ok(()),
+                });
+                if let Err(e) = reported {
+                    if let Ok(mut h) = inner.try_borrow_mut() {
+                        let _ = h.rollback_batch(batch);
+                    }
+                    return Err(e);
+                }
+                if batch.is_complete() {
+                    break;
+                }
+                slicer.pause().await;
+            }
+            inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .commit_batch(batch)
+                .map_err(hnsw_error)?;
+            Ok((total as f64).into())
+        })
+    }
+
+    /// The `k` nearest: the walk over the codes (breadth `ef`, default the index's efSearch),
+    /// then the best `rerank` re-ranked over their exact rows, read from IndexedDB where the
+    /// hot set lacks them (one transaction). `allow` restricts the ids searched.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SearchResult>")]
+    pub fn search(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
+        query: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "{ ef?: number, allow?: Float64Array | number[] }"
+        )]
+        options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let planned = (|| {
+            let k = args::integer(&k, "k", 1.0, MAX_K)? as usize;
+            let mut q = Vec::new();
+            args::f32s_into(&query, "query", &mut q)?;
+            let o = options.unwrap_or(JsValue::UNDEFINED);
+            let (ef, allow) = if o.is_undefined() {
+                (None, None)
+            } else {
+                check_keys(&o, "search options", &["ef", "allow"])?;
+                let ef = args::opt_integer(&get(&o, "ef"), "ef", 1.0, MAX_K)?;
+                let a = get(&o, "allow");
+                let allow = if a.is_undefined() {
+                    None
+                } else {
+                    Some(args::ids(&a, "allow")?)
+                };
+                (ef, allow)
+            };
+            let mut h = self.inner.try_borrow_mut().map_err(|_| busy("search"))?;
+            let ef = ef
+                .map(|e| e as usize)
+                .unwrap_or(h.index().params().ef_search)
+                .max(k);
+            let filter = match &allow {
+                Some(ids) => Filter::Allow(ids),
+                None => Filter::None,
+            };
+            let plan = h.plan(&q, k, ef, filter).map_err(hnsw_error)?;
+            Ok::<_, JsValue>((plan, h.row_bytes() as u32, h.index().params().metric))
+        })();
+        let inner = self.inner.clone();
+        let (db, name) = (self.db.clone(), self.name.clone());
+        promise(async move {
+            let (plan, rb, metric) = planned?;
+            let slots = js_sys::Uint32Array::from(plan.missing());
+            let fetched: js_sys::Uint8Array =
+                rows_get(&db, &name, &slots, rb).await?.unchecked_into();
+            let hits = inner
+                .try_borrow_mut()
+                .map_err(|_| busy("search"))?
+                .finish(plan, &fetched.to_vec())
+                .map_err(hnsw_error)?;
+            Ok(SearchResult::from_distances(
+                hits.iter().map(|h| h.id as f64).collect(),
+                hits.iter().map(|h| h.distance).collect(),
+                metric,
+            )
+            .into())
+        })
+    }
+
+    /// Removes a vector; `UNKNOWN_ID` if it is not there, `BUSY` during an `addBatch`.
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+    ) -> Result<(), JsValue> {
+        let id = args::id(&id)?;
+        self.queue.check_idle("delete")?;
+        self.inner
+            .try_borrow_mut()
+            .map_err(|_| busy("delete"))?
+            .delete(id)
+            .map_err(hnsw_error)
+    }
+
+    /// Saves the codes and links (the rows are already in IndexedDB), whole or not at all.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn save(&self) -> js_sys::Promise {
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        let (db_name, name) = (self.db_name.clone(), self.name.clone());
+        promise(async move {
+            let _turn = turn.await;
+            let (bytes, f16) = {
+                let h = inner.try_borrow().map_err(|_| busy("save"))?;
+                (h.index().to_bytes(), h_is_f16(&h))
+            };
+            idb::save_snapshot(&db_name, &meta_key(&name), &[if f16 { 2 } else { 1 }]).await?;
+            idb::save_snapshot(&db_name, &snapshot_key(&name), &bytes).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Live vectors.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> Result<usize, JsValue> {
+        Ok(self.inner.try_borrow().map_err(|_| busy("size"))?.len())
+    }
+
+    /// Bytes held in wasm memory: codes, links, ids and hot rows. Never above the budget.
+    #[wasm_bindgen(js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> Result<f64, JsValue> {
+        Ok(self
+            .inner
+            .try_borrow()
+            .map_err(|_| busy("memoryBytes"))?
+            .memory_bytes() as f64)
+    }
+
+    /// The smallest budget the index fits in now (codes, links and ids; no hot rows).
+    #[wasm_bindgen(js_name = minimumBytes)]
+    pub fn minimum_bytes(&self) -> Result<f64, JsValue> {
+        Ok(self
+            .inner
+            .try_borrow()
+            .map_err(|_| busy("minimumBytes"))?
+            .minimum_bytes() as f64)
+    }
+
+    /// The budget in bytes.
+    #[wasm_bindgen(getter, js_name = budgetBytes)]
+    pub fn budget_bytes(&self) -> Result<f64, JsValue> {
+        Ok(self
+            .inner
+            .try_borrow()
+            .map_err(|_| busy("budgetBytes"))?
+            .budget() as f64)
+    }
+
+    /// Changes the budget (the hot set shrinks or grows); `BUDGET_TOO_SMALL` below the minimum.
+    #[wasm_bindgen(js_name = setBudget)]
+    pub fn set_budget(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] bytes: JsValue,
+    ) -> Result<(), JsValue> {
+        let b = args::integer(&bytes, "budgetBytes", 1.0, 2f64.powi(53))?;
+        self.inner
+            .try_borrow_mut()
+            .map_err(|_| busy("setBudget"))?
+            .set_budget(b)
+            .map_err(hnsw_error)
+    }
+
+    /// Search counters: queries, rows from the hot set and from IndexedDB, bytes read.
+    #[wasm_bindgen(unchecked_return_type = "BudgetStats")]
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let s = self.inner.try_borrow().map_err(|_| busy("stats"))?.stats();
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: f64| js_sys::Reflect::set(&o, &k.into(), &v.into());
+        set("queries", s.queries as f64)?;
+        set("hotHits", s.hot_hits as f64)?;
+        set("rowsRead", s.rows_read as f64)?;
+        set("bytesRead", s.bytes_read as f64)?;
+        set("hitRatio", s.hit_ratio())?;
+        Ok(o.into())
+    }
+
+    /// Closes the IndexedDB connection (unsaved codes and links are lost).
+    pub fn close(&self) {
+        idb::close(&self.db);
+    }
+}
+
+/// Whether the rows are f16 (two bytes per component).
+fn h_is_f16(h: &Inner) -> bool {
+    h.precision() == RowPrecision::F16
+}
+
+/// The `code` of a JS error, if any.
+fn code_of(e: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(e, &"code".into()).ok()?.as_string()
+}
