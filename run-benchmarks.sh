@@ -6,7 +6,8 @@
 #                 suite against libcachesim, elex in Chromium and Node beside hnswlib built with
 #                 emscripten and SIMD, hnswlib-wasm and voy, long tasks while building 10,000
 #                 vectors in Chromium (sliced, one task, old chunks, worker), text search beside MiniSearch and Orama on 10,000
-#                 passages, and Q-learning batch updates natively and in wasm against plain JS.
+#                 passages, the budgeted index (native, and Chromium on 10,000 vectors), and
+#                 Q-learning batch updates natively and in wasm against plain JS.
 #   (default)     everything: the whole data set, every storage kind, and the criterion benches.
 #   --data DIR    another set laid out like docs-50k (base.fvecs, query.fvecs, groundtruth.ivecs).
 # Results (JSON, markdown, plot) go to bench-results/.
@@ -124,6 +125,21 @@ if [[ $mode == quick ]]; then
   node www/bench/persist/run.mjs --sizes 10000 --rounds 3 --trials 10 | tee "$out/persist.md"
 else
   node www/bench/persist/run.mjs --sizes 10000,50000 --rounds 3 --trials 50 | tee "$out/persist.md"
+fi
+
+echo
+echo "== budgeted index: q4 codes and links resident, exact rows in a file (native) and in IndexedDB (Chromium), under shares of the f32 index's bytes, interleaved with the f32 index"
+if [[ $mode == quick ]]; then
+  ./target/release/elex-bench budget --base "$data/base.fvecs" --query "$data/query.fvecs" \
+    --gt "$data/groundtruth.ivecs" --queries 300 --rounds 3 --json "$out/budget-native.json" | tee "$out/budget-native.txt"
+  node www/bench/budget/run.mjs --data "$data" --n 10000 --queries 300 --rounds 3 --out "$out"
+else
+  ./target/release/elex-bench budget --base "$data/base.fvecs" --query "$data/query.fvecs" \
+    --gt "$data/groundtruth.ivecs" --queries 1000 --rounds 3 --json "$out/budget-native.json" | tee "$out/budget-native.txt"
+  ./target/release/elex-bench budget --base "$glove/base.fvecs" --query "$glove/query.fvecs" \
+    --gt "$glove/groundtruth.ivecs" --queries 1000 --rounds 3 --shares 1,0.75,0.6 \
+    --json "$out/budget-native-glove.json" | tee "$out/budget-native-glove.txt"
+  node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --out "$out"
 fi
 
 echo

@@ -121,6 +121,69 @@ if (!args['no-tabs']) {
   });
 }
 
+// ---- budgeted index ---------------------------------------------------------------------
+if (!args['no-tabs']) {
+  await test('a budgeted index in Chromium: rows in real IndexedDB, answers equal an index keeping f32 copies, within budget, no long task, back after a browser SIGKILL', async () => {
+    const dir = join(profile, 'budget');
+    const run = async (first) => {
+      const { browser, context, child, exited } = await spawnChromium(dir);
+      const { page, errors } = await openPage(context);
+      const r = await page.evaluate(async (first) => {
+        const dims = 32, n = 12000, k = 10, ef = 30;
+        const base = batchVectors(7, n, dims);
+        const ids = Float64Array.from({ length: n }, (_, i) => i);
+        const queries = batchVectors(8, 40, dims);
+        const long = [];
+        new PerformanceObserver((l) => { for (const e of l.getEntries()) long.push(e.duration); }).observe({ type: 'longtask', buffered: false });
+        const opts = { dbName: 'budget', name: 'b', dims, seed: 5, m: 8, efConstruction: 48, rerank: ef };
+        let b;
+        if (first) {
+          b = await elex.BudgetedIndex.open({ ...opts, budgetBytes: 1e9 });
+          await b.addBatch(ids, base);
+          // Room for about 100 hot rows.
+          b.setBudget(b.minimumBytes() + 100 * (dims * 4 + 64));
+        } else {
+          b = await elex.BudgetedIndex.open({ dbName: 'budget', name: 'b', budgetBytes: 1e9, rerank: ef });
+          b.setBudget(b.minimumBytes() + 100 * (dims * 4 + 64));
+        }
+        const ref = new elex.HnswIndex({ dims, seed: 5, m: 8, efConstruction: 48, storage: 'q4', keepF32: true });
+        await ref.addBatch(ids, base);
+        long.length = 0;
+        const answers = [];
+        let same = 0, within = true;
+        for (let i = 0; i < 40; i++) {
+          const q = queries.subarray(i * dims, (i + 1) * dims);
+          const got = await b.search(q, k, { ef });
+          const want = ref.search(q, k, ef);
+          if ([...got.ids].join() === [...want.ids].join() && [...got.scores].join() === [...want.scores].join()) same++;
+          within &&= b.memoryBytes() <= b.budgetBytes;
+          answers.push([...got.ids].join());
+        }
+        if (first) await b.save();
+        const s = b.stats();
+        return { same, within, answers, rowsRead: s.rowsRead, hotHits: s.hotHits, long: long.length, size: b.size };
+      }, first);
+      // The first browser is SIGKILLed (every process of it) right after its save resolved.
+      if (!first) await settle(browser.close());
+      child.killAll();
+      await exited;
+      return { ...r, errors };
+    };
+    const a = await run(true);
+    assert.equal(a.size, 12000);
+    assert.equal(a.same, 40, 'every answer equals the f32-copies index');
+    assert.ok(a.within, 'memoryBytes stays within the budget');
+    assert.ok(a.rowsRead > 0 && a.hotHits > 0, `rows read ${a.rowsRead}, hot hits ${a.hotHits}`);
+    assert.equal(a.long, 0, 'no long task during the searches');
+    // A fresh browser on the same profile (the first was SIGKILLed after its save).
+    const b = await run(false);
+    assert.equal(b.size, 12000);
+    assert.deepEqual(b.answers, a.answers);
+    assert.equal(b.same, 40);
+    assert.deepEqual(a.errors.concat(b.errors), []);
+  });
+}
+
 // ---- crash trials -----------------------------------------------------------------------
 const DIMS = 32;
 const PER_BATCH = 16;

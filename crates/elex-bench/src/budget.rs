@@ -59,7 +59,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let m: usize = a.num("--m", 16)?;
     let efc: usize = a.num("--ef-construction", 200)?;
     let ef: usize = a.num("--ef", 64)?;
-    let rerank: usize = a.num("--rerank", 40)?;
+    let rerank: usize = a.num("--rerank", elex_hnsw::DEFAULT_RERANK)?;
     let rounds: usize = a.num("--rounds", 3)?;
     let nq: Option<usize> = a.opt_num("--queries")?;
     let shares: Vec<f64> = a

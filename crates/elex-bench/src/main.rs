@@ -7,7 +7,7 @@
 //!     [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
 //! elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
-//!     [--ef 64] [--rerank 40] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
+//!     [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -29,7 +29,7 @@ const USAGE: &str = "usage:
       [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
   elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
-      [--ef 64] [--rerank 40] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
+      [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]
   elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]

@@ -3,8 +3,8 @@
 //! `rows`, `js/rows.js`) with a hot set in memory under the rest of the budget. A search walks
 //! the codes, reads the rows the hot set lacks in one transaction, and re-ranks: it is async.
 //!
-//! Durability: a batch's rows are committed to IndexedDB before its vectors are linked (a
-//! failed write rolls the batch back); the codes and links are saved by `save()` (a snapshot in
+//! Durability: a batch's rows are committed to IndexedDB (in transactions of a few MB) before
+//! its vectors are linked (a failed write rolls the batch back); the codes and links are saved by `save()` (a snapshot in
 //! pieces, as `saveIndexedDb` writes) and reopened by `open`. Rows past the saved index's slots
 //! (a batch added after the last save) are unused and overwritten by the next batches.
 
@@ -42,19 +42,25 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
+/// Bytes of rows per IndexedDB transaction of `addBatch`.
+const PUT_BYTES: usize = 4 << 20;
+
+/// Rows encoded per step of `addBatch` (a few hundred KB).
+const ROWS_PER_STEP: usize = 256;
+
 /// The keys of `BudgetedIndexOptions` that are not index options.
 const BUDGET_KEYS: [&str; 5] = ["dbName", "name", "budgetBytes", "precision", "rerank"];
 
-/// The rows a batch wrote, held until the binding puts them in IndexedDB; reads go through
-/// `plan` / `finish` instead.
+/// Where a batch's rows go: the binding encodes them itself and puts them in IndexedDB; this
+/// store only records the first slot they belong at. Reads go through `plan` / `finish`.
 #[derive(Default)]
 struct HandedRows {
-    pending: Option<(u32, Vec<u8>)>,
+    pending: Option<u32>,
 }
 
 impl RowStore for HandedRows {
-    fn append(&mut self, first: u32, rows: &[u8]) -> Result<(), String> {
-        self.pending = Some((first, rows.to_vec()));
+    fn append(&mut self, first: u32, _rows: &[u8]) -> Result<(), String> {
+        self.pending = Some(first);
         Ok(())
     }
     fn read(&mut self, _: &[u32], _: &mut Vec<u8>) -> Result<(), String> {
@@ -102,7 +108,7 @@ export interface BudgetedIndexOptions extends Partial<HnswIndexOptions> {
   budgetBytes: number;
   /** Precision of the exact rows: "f32" (default) or "f16" (half the IndexedDB bytes). */
   precision?: "f32" | "f16";
-  /** Candidates re-ranked over their exact rows per search (default 40, at least k). */
+  /** Candidates re-ranked over their exact rows per search (default 20, at least k). */
   rerank?: number;
 }
 
@@ -285,24 +291,44 @@ impl BudgetedIndex {
                 }
                 slicer.pause().await;
             }
-            let (mut batch, first, rows, row_bytes) = {
+            // The exact rows, encoded in slices.
+            let (dims, row_bytes) = {
+                let h = inner.try_borrow().map_err(|_| busy("addBatch"))?;
+                (h.index().dims().max(1), h.row_bytes())
+            };
+            let mut encoded = Vec::new();
+            args::reserve(&mut encoded, total * row_bytes, "rows")?;
+            for chunk in data.chunks(ROWS_PER_STEP * dims) {
+                inner
+                    .try_borrow()
+                    .map_err(|_| busy("addBatch"))?
+                    .encode_rows(chunk, &mut encoded)
+                    .map_err(hnsw_error)?;
+                slicer.pause().await;
+            }
+            let (mut batch, first) = {
                 let mut h = inner.try_borrow_mut().map_err(|_| busy("addBatch"))?;
                 let b = h
-                    .begin_checked_batch(ids, data, check)
+                    .begin_encoded_batch(ids, data, check, &encoded)
                     .map_err(hnsw_error)?;
-                let (first, rows) = h.rows_mut().pending.take().unwrap_or_default();
-                (b, first, rows, h.row_bytes() as u32)
+                let first = h.rows_mut().pending.take().unwrap_or_default();
+                (b, first)
             };
-            // The rows first: a batch whose rows did not reach IndexedDB never goes in.
-            let put = rows_put(
-                &db,
-                &name,
-                first,
-                row_bytes,
-                &js_sys::Uint8Array::from(&rows[..]),
-            )
-            .await;
-            drop(rows);
+            slicer.pause().await;
+            let row_bytes = row_bytes as u32;
+            // The rows first: a batch whose rows did not reach IndexedDB never goes in. They go
+            // in pieces of a few MB (each copy out of wasm memory a short task); a piece written
+            // before a failed one is unused, as rows past the index's slots are.
+            let mut put = Ok(JsValue::UNDEFINED);
+            let step = (PUT_BYTES / row_bytes as usize).max(1) * row_bytes as usize;
+            for (i, piece) in encoded.chunks(step).enumerate() {
+                let at = first + (i * step / row_bytes as usize) as u32;
+                put = rows_put(&db, &name, at, row_bytes, &js_sys::Uint8Array::from(piece)).await;
+                if put.is_err() {
+                    break;
+                }
+            }
+            drop(encoded);
             if let Err(e) = put {
                 if let Ok(mut h) = inner.try_borrow_mut() {
                     let _ = h.rollback_batch(batch);
