@@ -46,6 +46,7 @@
 
 mod batch;
 mod build;
+mod bundle;
 mod calibrate;
 mod error;
 mod graph;
@@ -62,6 +63,7 @@ mod tiered;
 mod tombstones;
 
 pub use batch::{BatchCheck, Compaction, PendingBatch};
+pub use bundle::{BUNDLE_HEADER_LEN, BUNDLE_MAGIC, BUNDLE_VERSION, BundleHeader, BundleReader};
 pub use calibrate::{Calibration, CalibrationRun, DEFAULT_SAMPLES, EF_LADDER, REFRESH_FACTOR};
 pub use error::HnswError;
 pub use index::Hnsw;

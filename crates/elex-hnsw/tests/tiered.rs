@@ -291,3 +291,77 @@ fn deleted_ids_are_never_returned_and_rows_come_from_a_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bundle_round_trips_in_any_chunking_and_damage_is_refused() {
+    use elex_hnsw::{BUNDLE_HEADER_LEN, BundleReader};
+    let mut b = budgeted(Metric::Cosine, 1 << 30, 700);
+    b.delete(7).unwrap();
+    let mut bytes = Vec::new();
+    let n = b.export(&mut bytes).unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    let queries = clustered(4, 20, DIMS, 12, 0.4);
+    let want: Vec<_> = queries
+        .chunks(DIMS)
+        .map(|q| bits(&b.search(q, 10, 40, Filter::None).unwrap()))
+        .collect();
+    // Whole, through `import`.
+    let mut again =
+        BudgetedHnsw::import(&mut &bytes[..], 1 << 30, MemoryRows::new(DIMS * 4)).unwrap();
+    assert_eq!(again.index().to_bytes(), b.index().to_bytes());
+    assert_eq!(again.rows().rows(), 700);
+    for (q, w) in queries.chunks(DIMS).zip(&want) {
+        assert_eq!(&bits(&again.search(q, 10, 40, Filter::None).unwrap()), w);
+    }
+    // Any chunking gives the same rows, in order.
+    let mut whole_rows = Vec::new();
+    let mut r = BundleReader::new();
+    r.feed(&bytes, &mut whole_rows).unwrap();
+    assert!(r.snapshot_complete());
+    r.finish().unwrap();
+    for size in [1usize, 7, 40, 4093] {
+        let mut r = BundleReader::new();
+        let mut rows = Vec::new();
+        for c in bytes.chunks(size) {
+            r.feed(c, &mut rows).unwrap();
+            assert_eq!(rows.len() % (DIMS * 4), 0, "whole rows only");
+        }
+        assert_eq!(rows, whole_rows);
+        r.finish().unwrap();
+    }
+    // Damage anywhere is refused: header, snapshot, rows, checksum; short; too long.
+    for at in [
+        3,
+        20,
+        BUNDLE_HEADER_LEN + 100,
+        bytes.len() - 500,
+        bytes.len() - 2,
+    ] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x20;
+        let r = BudgetedHnsw::import(&mut &bad[..], 1 << 30, MemoryRows::new(DIMS * 4));
+        assert!(
+            matches!(
+                r,
+                Err(HnswError::ChecksumMismatch { .. }
+                    | HnswError::BadMagic
+                    | HnswError::Corrupt(_))
+            ),
+            "damage at {at}: {:?}",
+            r.err()
+        );
+    }
+    let short = BudgetedHnsw::import(
+        &mut &bytes[..bytes.len() - 3],
+        1 << 30,
+        MemoryRows::new(DIMS * 4),
+    );
+    assert!(matches!(short, Err(HnswError::Truncated { .. })));
+    let mut long = bytes.clone();
+    long.push(0);
+    let extra = BudgetedHnsw::import(&mut &long[..], 1 << 30, MemoryRows::new(DIMS * 4));
+    assert!(matches!(extra, Err(HnswError::Corrupt(_))));
+    // A budget too small is refused (as soon as the snapshot is in).
+    let small = BudgetedHnsw::import(&mut &bytes[..], 1000, MemoryRows::new(DIMS * 4));
+    assert!(matches!(small, Err(HnswError::BudgetTooSmall { .. })));
+}

@@ -92,7 +92,7 @@ try {
       }
       return summarize(lat, hits);
     };
-    const passBudget = async () => {
+    const passBudget = async (label) => {
       const lat = []; let hits = 0; const t0 = performance.now();
       for (let qi = 0; qi < nq; qi++) {
         const t1 = performance.now();
@@ -101,6 +101,7 @@ try {
         hits += recallOf(qi, r.ids);
       }
       windows.search.push([t0, performance.now()]);
+      (windows[label] ??= []).push([t0, performance.now()]);
       return summarize(lat, hits);
     };
     const f32Runs = [];
@@ -111,9 +112,9 @@ try {
       for (let si = 0; si < shares.length; si++) {
         const budget = Math.floor(full * shares[si]);
         try { b.setBudget(budget); } catch (e) { byShare[si].push({ error: e.message }); continue; }
-        await passBudget();
+        await passBudget(`${shares[si]} warm-up`);
         const s0 = b.stats();
-        const r = await passBudget();
+        const r = await passBudget(`${shares[si]}`);
         const s1 = b.stats();
         const q = s1.queries - s0.queries;
         const hot = s1.hotHits - s0.hotHits, read = s1.rowsRead - s0.rowsRead;
@@ -137,6 +138,7 @@ try {
       f32: { build_s: f32Build, bytes: full, ...summary(f32Runs, passKeys) },
       q4: { build_s: q4Build, minimum_bytes: minimum, long_tasks_in_build: inWindows(windows.build) },
       long_tasks_in_searches: inWindows(windows.search),
+      long_tasks_by_pass: Object.fromEntries(Object.entries(windows).map(([key, ws]) => [key, inWindows(ws)]).filter(([, v]) => v.length)),
       budgets: shares.map((share, si) => {
         const ok = byShare[si].filter((r) => !r.error);
         if (!ok.length) return { share, error: byShare[si][0]?.error };
@@ -151,7 +153,7 @@ try {
 
 const f = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
 let md = `# Budgeted index in Chromium: ${base.rows} x ${dims}, ${queries.rows} queries, k ${k}, ef ${a.ef}, rerank ${a.rerank}, rows ${a.precision} in IndexedDB, ${a.rounds} interleaved rounds (medians)\n\n`;
-md += `f32 HnswIndex: ${(result.f32.bytes / 1e6).toFixed(1)} MB, built in ${f(result.f32.build_s, 1)} s. BudgetedIndex (q4): codes and links ${(result.q4.minimum_bytes / 1e6).toFixed(1)} MB (the minimum budget, ${f(100 * result.q4.minimum_bytes / result.f32.bytes)}% of f32), built in ${f(result.q4.build_s, 1)} s (rows written to IndexedDB included). Long tasks (> 50 ms) while the BudgetedIndex worked: ${result.q4.long_tasks_in_build.length} in its build${result.q4.long_tasks_in_build.length ? ` (${result.q4.long_tasks_in_build.join(', ')} ms)` : ''}, ${result.long_tasks_in_searches.length} in its searches${result.long_tasks_in_searches.length ? ` (${result.long_tasks_in_searches.join(', ')} ms)` : ''}. QPS is queries over the sum of their latencies.\n\n`;
+md += `f32 HnswIndex: ${(result.f32.bytes / 1e6).toFixed(1)} MB, built in ${f(result.f32.build_s, 1)} s. BudgetedIndex (q4): codes and links ${(result.q4.minimum_bytes / 1e6).toFixed(1)} MB (the minimum budget, ${f(100 * result.q4.minimum_bytes / result.f32.bytes)}% of f32), built in ${f(result.q4.build_s, 1)} s (rows written to IndexedDB included). Long tasks (> 50 ms) while the BudgetedIndex worked: ${result.q4.long_tasks_in_build.length} in its build${result.q4.long_tasks_in_build.length ? ` (${result.q4.long_tasks_in_build.join(', ')} ms)` : ''}, ${result.long_tasks_in_searches.length} in its searches${result.long_tasks_in_searches.length ? ` (${Object.entries(result.long_tasks_by_pass).filter(([key]) => key !== 'search' && key !== 'build').map(([key, v]) => `${key}: ${v.join(', ')} ms`).join('; ')})` : ''}. QPS is queries over the sum of their latencies.\n\n`;
 md += '| index | recall@10 | QPS | P50 ms | P95 ms | P99 ms | QPS vs f32 | rows read / query | bytes read / query | hot hit ratio | memoryBytes MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 md += `| f32, no budget | ${f(result.f32.recall, 4)} | ${f(result.f32.qps)} | ${f(result.f32.p50, 3)} | ${f(result.f32.p95, 3)} | ${f(result.f32.p99, 3)} | 1 | - | - | - | ${(result.f32.bytes / 1e6).toFixed(1)} |\n`;
 for (const r of result.budgets) {
