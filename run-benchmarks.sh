@@ -131,15 +131,21 @@ echo
 echo "== budgeted index: q4 codes and links resident, exact rows in a file (native) and in IndexedDB (Chromium), under shares of the f32 index's bytes, interleaved with the f32 index"
 if [[ $mode == quick ]]; then
   ./target/release/elex-bench budget --base "$data/base.fvecs" --query "$data/query.fvecs" \
-    --gt "$data/groundtruth.ivecs" --queries 300 --rounds 3 --json "$out/budget-native.json" | tee "$out/budget-native.txt"
+    --gt "$data/groundtruth.ivecs" --queries 300 --rounds 3 --json "$out/budget-native.json" \
+    --export "$out/docs.elexb" | tee "$out/budget-native.txt"
   node www/bench/budget/run.mjs --data "$data" --n 10000 --queries 300 --rounds 3 --out "$out"
+  node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
 else
   ./target/release/elex-bench budget --base "$data/base.fvecs" --query "$data/query.fvecs" \
-    --gt "$data/groundtruth.ivecs" --queries 1000 --rounds 3 --json "$out/budget-native.json" | tee "$out/budget-native.txt"
+    --gt "$data/groundtruth.ivecs" --queries 1000 --rounds 3 --json "$out/budget-native.json" \
+    --export "$out/docs.elexb" | tee "$out/budget-native.txt"
   ./target/release/elex-bench budget --base "$glove/base.fvecs" --query "$glove/query.fvecs" \
     --gt "$glove/groundtruth.ivecs" --queries 1000 --rounds 3 --shares 1,0.75,0.6 \
     --json "$out/budget-native-glove.json" | tee "$out/budget-native-glove.txt"
   node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --out "$out"
+  node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --precision f16 \
+    --shares 0.5,0.25 --out "$out/f16"
+  node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
 fi
 
 echo

@@ -598,3 +598,73 @@ for (const simd of [true, false]) {
     again.close();
   });
 }
+
+for (const simd of [true, false]) {
+  const flavour = simd ? 'simd' : 'scalar';
+  const elexP = init({ simd });
+
+  test(`${flavour}: a budgeted index exported as a bundle imports from bytes, a Response or a stream, with progress; damage saves nothing`, async () => {
+    const elex = await elexP;
+    const dims = 24, n = 900;
+    const base = vectors(n, dims, 41);
+    const ids = Float64Array.from({ length: n }, (_, i) => 5 + i);
+    const dbName = fresh();
+    const src = await elex.BudgetedIndex.open({ dbName, name: 'src', dims, metric: 'l2', precision: 'f16', budgetBytes: 1e7, seed: 2 });
+    await src.addBatch(ids, base);
+    src.delete(9);
+    const bundle = await src.exportBundle();
+    assert.ok(bundle instanceof Uint8Array);
+    assert.equal(new TextDecoder().decode(bundle.subarray(0, 8)), 'ELEXBDG1');
+    const queries = vectors(10, dims, 42);
+    const answers = async (b) => {
+      const out = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await b.search(queries.subarray(i * dims, (i + 1) * dims), 5);
+        out.push([...r.ids].join() + '|' + [...r.scores].join());
+      }
+      return out;
+    };
+    const want = await answers(src);
+    // A stream of small chunks, as a network gives them.
+    const stream = () => new ReadableStream({
+      start(c) {
+        for (let at = 0; at < bundle.length; at += 1000) c.enqueue(bundle.slice(at, at + 1000));
+        c.close();
+      },
+    });
+    const sources = [['bytes', () => bundle], ['buffer', () => bundle.slice().buffer], ['response', () => new Response(bundle)], ['stream', stream]];
+    for (const [what, make] of sources) {
+      const progress = [];
+      const b = await elex.BudgetedIndex.importBundle({ dbName, name: `copy-${what}`, budgetBytes: 1e7 }, make(), (d, t) => progress.push([d, t]));
+      assert.equal(b.size, n - 1, what);
+      assert.deepEqual(await answers(b), want, what);
+      assert.deepEqual(progress.at(-1), [bundle.length, bundle.length], what);
+      if (what === 'stream') assert.ok(progress.length > 3, 'progress as the chunks arrive');
+      b.close();
+      // Saved: it reopens.
+      const again = await elex.BudgetedIndex.open({ dbName, name: `copy-${what}`, budgetBytes: 1e7 });
+      assert.deepEqual(await answers(again), want, `${what} reopened`);
+      again.close();
+    }
+    // An existing name is refused; damage and short bundles save nothing.
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'copy-bytes', budgetBytes: 1e7 }, bundle), (e) => e.code === 'INVALID_OPTIONS');
+    const flip = (at) => { const x = bundle.slice(); x[at] ^= 0x40; return x; };
+    const cases = [
+      ['header', flip(20), ['CHECKSUM_MISMATCH']],
+      ['magic', flip(1), ['BAD_MAGIC']],
+      ['snapshot', flip(200), ['CHECKSUM_MISMATCH', 'CORRUPT']],
+      ['rows', flip(bundle.length - 100), ['CHECKSUM_MISMATCH']],
+      ['short', bundle.slice(0, bundle.length - 5), ['TRUNCATED']],
+      ['long', new Uint8Array([...bundle, 1]), ['CORRUPT']],
+    ];
+    for (const [what, bytes, codes] of cases) {
+      await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: `bad-${what}`, budgetBytes: 1e7 }, bytes), (e) => codes.includes(e.code), what);
+      await assert.rejects(elex.BudgetedIndex.open({ dbName, name: `bad-${what}`, budgetBytes: 1e7 }), (e) => e.code === 'NOT_FOUND', `${what}: nothing saved`);
+    }
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'tiny', budgetBytes: 100 }, bundle), (e) => e.code === 'BUDGET_TOO_SMALL');
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'junk', budgetBytes: 1e7 }, 'not bytes'), (e) => e.code === 'INVALID_ARGUMENT');
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'http', budgetBytes: 1e7 }, new Response('nope', { status: 404 })), (e) => e.code === 'IO');
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'opts', budgetBytes: 1e7, bogus: 1 }, bundle), (e) => e.code === 'INVALID_OPTIONS');
+    src.close();
+  });
+}

@@ -78,6 +78,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     };
     let rows_path = a.text("--rows-file", "target/elex-budget-rows.bin");
     let json = a.opt_text("--json");
+    let export = a.opt_text("--export");
     a.finish()?;
 
     let base = read_fvecs(&base_path, None)?;
@@ -118,6 +119,19 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let q4_build = t.elapsed().as_secs_f64();
     b.set_rerank(rerank).map_err(|e| e.to_string())?;
+    if let Some(path) = &export {
+        // The bundle the browser imports (`BudgetedIndex.importBundle`).
+        let t = Instant::now();
+        let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+        let mut w = std::io::BufWriter::new(file);
+        let n = b.export(&mut w).map_err(|e| e.to_string())?;
+        std::io::Write::flush(&mut w).map_err(|e| format!("{path}: {e}"))?;
+        println!(
+            "bundle: {path}, {:.1} MB, written in {:.2} s",
+            n as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+    }
     println!(
         "{} x {} ({}), k {k}, M {m}, efC {efc}, ef {ef}, rerank {rerank}, rows {precision:?} in {rows_path}",
         base.rows, base.dims, queries.rows,

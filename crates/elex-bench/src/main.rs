@@ -8,6 +8,7 @@
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
 //! elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
 //!     [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
+//!     [--export BUNDLE] (the bundle `BudgetedIndex.importBundle` reads)
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -30,6 +31,7 @@ const USAGE: &str = "usage:
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
   elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
       [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
+      [--export BUNDLE] (the bundle BudgetedIndex.importBundle reads)
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]
   elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]

@@ -77,7 +77,7 @@ pub use tiered::{
     RowPrecision, RowStore, TierStats,
 };
 
-pub use elex_simd::checksum64;
+pub use elex_simd::{Checksum, checksum64};
 pub use snapshot::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 
 /// Distance metric.

@@ -64,3 +64,58 @@ export function rowsGet(db, name, slots, rowBytes) {
     tx.onabort = () => reject(failed ?? mapError(tx.error, 'reading rows'));
   });
 }
+
+/// The chunks of a bundle source: a Response (its body), a ReadableStream of bytes, a
+/// Uint8Array or an ArrayBuffer. `read()` resolves to the next Uint8Array, or null at the end.
+export function bundleChunks(source) {
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw coded('IO', `importBundle: the response is HTTP ${source.status}`);
+    if (!source.body) throw coded('INVALID_ARGUMENT', 'importBundle: the response has no body');
+    source = source.body;
+  }
+  if (source instanceof ArrayBuffer) source = new Uint8Array(source);
+  if (source instanceof Uint8Array) {
+    let at = 0;
+    const bytes = source;
+    return {
+      read: async () => {
+        if (at >= bytes.length) return null;
+        const c = bytes.subarray(at, at + (4 << 20));
+        at += c.length;
+        return c;
+      },
+    };
+  }
+  if (source && typeof source.getReader === 'function') {
+    const r = source.getReader();
+    return {
+      read: async () => {
+        let x;
+        try {
+          x = await r.read();
+        } catch (e) {
+          throw coded('IO', `importBundle: the stream failed: ${e && e.message}`, e);
+        }
+        if (x.done) return null;
+        if (!(x.value instanceof Uint8Array)) throw coded('INVALID_ARGUMENT', 'importBundle: the stream gave something other than bytes');
+        return x.value;
+      },
+    };
+  }
+  throw coded('INVALID_ARGUMENT', 'importBundle: the source must be a Response, a ReadableStream, a Uint8Array or an ArrayBuffer');
+}
+
+/// Whether a record exists under `key` in `store`.
+export function rowsHas(db, store, key) {
+  return new Promise((resolve, reject) => {
+    let req;
+    try {
+      req = transaction(db, store, 'readonly').objectStore(store).count(key);
+    } catch (e) {
+      reject(mapError(e, `reading ${key}`));
+      return;
+    }
+    req.onsuccess = () => resolve(req.result > 0);
+    req.onerror = (ev) => { ev.preventDefault(); reject(mapError(req.error, `reading ${key}`)); };
+  });
+}

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use elex_hnsw::{BudgetedHnsw, Filter, Hnsw, RowPrecision, RowStore};
+use elex_hnsw::{BudgetedHnsw, BundleHeader, BundleReader, Filter, Hnsw, RowPrecision, RowStore};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -40,6 +40,10 @@ extern "C" {
         slots: &js_sys::Uint32Array,
         row_bytes: u32,
     ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = rowsHas)]
+    async fn rows_has(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = bundleChunks)]
+    fn bundle_chunks(source: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 /// Bytes of rows per IndexedDB transaction of `addBatch`.
@@ -470,6 +474,133 @@ impl BudgetedIndex {
         })
     }
 
+    /// Creates the index `name` from a bundle (`elex-bench budget --export`, or
+    /// `exportBundle()`): a `Response`, a `ReadableStream`, a `Uint8Array` or an
+    /// `ArrayBuffer`, read as a stream; its rows go to IndexedDB as they arrive (in
+    /// transactions of a few MB), `onProgress(bytesDone, bytesTotal)` after each. Refused
+    /// (`INVALID_OPTIONS`) when an index of that name is saved there; `BUDGET_TOO_SMALL` as soon
+    /// as the codes are in and do not fit; a damaged or short bundle is `CHECKSUM_MISMATCH`,
+    /// `TRUNCATED`, `BAD_MAGIC` or `CORRUPT` and saves nothing.
+    #[wasm_bindgen(js_name = importBundle, unchecked_return_type = "Promise<BudgetedIndex>")]
+    pub fn import_bundle(
+        #[wasm_bindgen(
+            unchecked_param_type = "{ dbName: string, name: string, budgetBytes: number, rerank?: number }"
+        )]
+        options: JsValue,
+        #[wasm_bindgen(
+            unchecked_param_type = "Response | ReadableStream<Uint8Array> | Uint8Array | ArrayBuffer"
+        )]
+        source: JsValue,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "((done: number, total: number) => void) | SliceOptions"
+        )]
+        progress: Option<JsValue>,
+    ) -> js_sys::Promise {
+        crate::set_panic_hook();
+        let parsed = (|| {
+            check_keys(
+                &options,
+                "import options",
+                &["dbName", "name", "budgetBytes", "rerank"],
+            )?;
+            let db_name = args::string(&get(&options, "dbName"), "dbName")?;
+            let name = args::string(&get(&options, "name"), "name")?;
+            let budget = args::integer(
+                &get(&options, "budgetBytes"),
+                "budgetBytes",
+                1.0,
+                2f64.powi(53),
+            )?;
+            let rerank = args::opt_integer(&get(&options, "rerank"), "rerank", 1.0, MAX_K)?;
+            let (progress, slice_ms) = slice_options(&progress.unwrap_or(JsValue::UNDEFINED))?;
+            let chunks = bundle_chunks(&source)?;
+            Ok::<_, JsValue>((db_name, name, budget, rerank, progress, slice_ms, chunks))
+        })();
+        promise(async move {
+            let (db_name, name, budget, rerank, progress, slice_ms, chunks) = parsed?;
+            let db = rows_open(&db_name).await?;
+            let result = import_into(
+                &db, &db_name, &name, budget, rerank, progress, slice_ms, chunks,
+            )
+            .await;
+            match result {
+                Ok(inner) => Ok(BudgetedIndex {
+                    inner: Rc::new(RefCell::new(inner)),
+                    db,
+                    db_name,
+                    name,
+                    queue: Rc::new(Queue::default()),
+                }
+                .into()),
+                Err(e) => {
+                    idb::close(&db);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// The index as a bundle (what `importBundle` reads): its codes and links, and every row
+    /// read back from IndexedDB.
+    #[wasm_bindgen(js_name = exportBundle, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_bundle(&self) -> js_sys::Promise {
+        let turn = self.queue.join();
+        let inner = self.inner.clone();
+        let (db, name) = (self.db.clone(), self.name.clone());
+        promise(async move {
+            let _turn = turn.await;
+            let (snapshot, header) = {
+                let h = inner.try_borrow().map_err(|_| busy("exportBundle"))?;
+                let snapshot = h.index().to_bytes();
+                let header = BundleHeader {
+                    precision: h.precision(),
+                    row_bytes: h.row_bytes() as u32,
+                    rows: h.index().len_slots() as u64,
+                    snapshot_len: snapshot.len() as u64,
+                };
+                (snapshot, header)
+            };
+            let total = header
+                .total_len()
+                .filter(|&t| t <= u32::MAX as u64)
+                .ok_or_else(|| {
+                    js_error(
+                        "TOO_LARGE",
+                        "the bundle is over 4 GiB: export natively".into(),
+                        false,
+                    )
+                })?;
+            let mut out = Vec::new();
+            args::reserve(&mut out, total as usize, "bundle")?;
+            out.extend_from_slice(&header.encode());
+            out.extend_from_slice(&snapshot);
+            drop(snapshot);
+            let rb = header.row_bytes as usize;
+            let per = (PUT_BYTES / rb.max(1)).max(1) as u32;
+            let mut sum = elex_hnsw::Checksum::new();
+            let mut first = 0u32;
+            while (first as u64) < header.rows {
+                let last = (first + per).min(header.rows as u32);
+                let slots: Vec<u32> = (first..last).collect();
+                let got: js_sys::Uint8Array = rows_get(
+                    &db,
+                    &name,
+                    &js_sys::Uint32Array::from(&slots[..]),
+                    rb as u32,
+                )
+                .await?
+                .unchecked_into();
+                let at = out.len();
+                out.resize(at + got.length() as usize, 0);
+                got.copy_to(&mut out[at..]);
+                sum.update(&out[at..]);
+                first = last;
+            }
+            out.extend_from_slice(&sum.finish().to_le_bytes());
+            Ok(js_sys::Uint8Array::from(&out[..]).into())
+        })
+    }
+
     /// Live vectors.
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> Result<usize, JsValue> {
@@ -548,4 +679,107 @@ fn h_is_f16(h: &Inner) -> bool {
 /// The `code` of a JS error, if any.
 fn code_of(e: &JsValue) -> Option<String> {
     js_sys::Reflect::get(e, &"code".into()).ok()?.as_string()
+}
+
+/// Reads a bundle from `chunks` into IndexedDB under `name` (see `importBundle`).
+#[allow(clippy::too_many_arguments)]
+async fn import_into(
+    db: &JsValue,
+    db_name: &str,
+    name: &str,
+    budget: u64,
+    rerank: Option<u64>,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+    chunks: JsValue,
+) -> Result<Inner, JsValue> {
+    if rows_has(db, idb::SNAPSHOTS, &snapshot_key(name))
+        .await?
+        .is_truthy()
+    {
+        return Err(js_error(
+            "INVALID_OPTIONS",
+            format!(
+                "importBundle: an index named \"{name}\" is saved in \"{db_name}\": import under another name"
+            ),
+            false,
+        ));
+    }
+    let read = js_sys::Reflect::get(&chunks, &"read".into())?
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: no reader"))?;
+    let mut slicer = Slicer::new(slice_ms);
+    let mut reader = BundleReader::new();
+    let mut pending = Vec::new();
+    let mut inner: Option<Inner> = None;
+    let mut next = 0u32;
+    let mut done = 0u64;
+    loop {
+        let p: js_sys::Promise = read.call0(&chunks)?.unchecked_into();
+        let chunk = wasm_bindgen_futures::JsFuture::from(p).await?;
+        if chunk.is_null() || chunk.is_undefined() {
+            break;
+        }
+        let bytes = chunk
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: a chunk is not bytes"))?
+            .to_vec();
+        done += bytes.len() as u64;
+        reader.feed(&bytes, &mut pending).map_err(hnsw_error)?;
+        drop(bytes);
+        if inner.is_none() && reader.snapshot_complete() {
+            let index = reader.index().map_err(hnsw_error)?;
+            let precision = reader.header().map_or(RowPrecision::F32, |h| h.precision);
+            let mut b = BudgetedHnsw::from_index(index, precision, budget, HandedRows::default())
+                .map_err(hnsw_error)?;
+            if let Some(r) = rerank {
+                b.set_rerank(r as usize).map_err(hnsw_error)?;
+            }
+            inner = Some(b);
+            reader.drop_snapshot();
+        }
+        let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
+        while pending.len() >= PUT_BYTES.max(rb) {
+            let take = PUT_BYTES / rb * rb;
+            let take = if take == 0 { rb } else { take };
+            rows_put(
+                db,
+                name,
+                next,
+                rb as u32,
+                &js_sys::Uint8Array::from(&pending[..take]),
+            )
+            .await?;
+            next += (take / rb) as u32;
+            pending.drain(..take);
+        }
+        if let (Some(f), Some(h)) = (&progress, reader.header()) {
+            let total = h.total_len().unwrap_or(0) as f64;
+            f.call2(&JsValue::NULL, &(done as f64).into(), &total.into())?;
+        }
+        slicer.pause().await;
+    }
+    let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
+    if !pending.is_empty() {
+        rows_put(
+            db,
+            name,
+            next,
+            rb as u32,
+            &js_sys::Uint8Array::from(&pending[..]),
+        )
+        .await?;
+    }
+    let header = reader.header().copied();
+    reader.finish().map_err(hnsw_error)?;
+    let (Some(inner), Some(h)) = (inner, header) else {
+        return Err(hnsw_error(elex_hnsw::HnswError::Truncated {
+            needed: 40,
+            got: done,
+        }));
+    };
+    let f16 = h.precision == RowPrecision::F16;
+    idb::save_snapshot(db_name, &meta_key(name), &[if f16 { 2 } else { 1 }]).await?;
+    idb::save_snapshot(db_name, &snapshot_key(name), &inner.index().to_bytes()).await?;
+    Ok(inner)
 }
