@@ -433,7 +433,7 @@ async function fuzzBudgeted(elex, r, budget) {
   const check = () => {
     calls++;
     const m = index.memoryBytes();
-    if (!(m <= index.budgetBytes)) throw new Failure(`memoryBytes ${m} above the budget ${index.budgetBytes}`);
+    if (!(m <= index.budgetBytes)) throw new Failure(`memoryBytes ${m} above the budget ${index.budgetBytes} (minimum ${index.minimumBytes()}, dims ${dims}, ${storage}, ${JSON.stringify(index.stats())})`);
     if (index.size !== model.size) throw new Failure(`size ${index.size} != model ${model.size}`);
   };
   for (let n = 0; n < budget; n++) {
@@ -517,6 +517,24 @@ async function fuzzBudgeted(elex, r, budget) {
       const again = await expectAsync('BudgetedIndex reopen', [], () => elex.BudgetedIndex.open({ ...place, budgetBytes: 4e6 }));
       index.free();
       index = again.value;
+      check();
+    } else if (op < 0.92) {
+      // A bundle out and back in, whole, damaged, cut or junk: a coded error or an equal index.
+      const out = await expectAsync('exportBundle', [], () => index.exportBundle());
+      let bytes = out.value;
+      const u = r.unit();
+      let faults = [];
+      if (u < 0.2) { bytes = bytes.slice(); bytes[r.below(bytes.length)] ^= 1 << r.below(8); faults = ['CHECKSUM_MISMATCH', 'BAD_MAGIC', 'CORRUPT', 'UNSUPPORTED_VERSION', 'TOO_LARGE', 'TRUNCATED', 'OUT_OF_MEMORY']; }
+      else if (u < 0.35) { bytes = bytes.slice(0, r.below(bytes.length)); faults = ['TRUNCATED', 'CHECKSUM_MISMATCH', 'CORRUPT']; }
+      else if (u < 0.4) { bytes = r.pick([null, 7, 'x', {}]); faults = ['INVALID_ARGUMENT']; }
+      const name = `imp-${n}-${r.below(1e9)}`;
+      const res = await expectAsync('importBundle', faults, () => elex.BudgetedIndex.importBundle({ dbName: place.dbName, name, budgetBytes: 4e6 }, bytes));
+      if (res.ok) {
+        calls++;
+        if (res.value.size !== model.size) throw new Failure(`imported size ${res.value.size} != ${model.size}`);
+        res.value.close();
+        res.value.free();
+      }
       check();
     } else if (op < 0.95) {
       const bad = r.pick([null, {}, { dbName: 'd', name: 'n' }, { ...place, budgetBytes: -1 }, { ...place, dims: 2, budgetBytes: 1e6, keepF32: true }, { ...place, dims: 2, budgetBytes: 1e6, precision: 'f8' }, { dbName: 'd', name: 'z', dims: 0, budgetBytes: 1e6 }]);

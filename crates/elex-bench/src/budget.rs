@@ -79,6 +79,19 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let rows_path = a.text("--rows-file", "target/elex-budget-rows.bin");
     let json = a.opt_text("--json");
     let export = a.opt_text("--export");
+    // Absolute budgets instead of shares: no f32 index is built (for sets too large for it).
+    let absolute: Option<Vec<u64>> = match a.opt_text("--budget-bytes") {
+        None => None,
+        Some(v) => Some(
+            v.split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse()
+                        .map_err(|_| format!("--budget-bytes: bad number {x}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
     a.finish()?;
 
     let base = read_fvecs(&base_path, None)?;
@@ -100,11 +113,21 @@ pub fn run(a: &mut Args) -> Result<(), String> {
 
     let t = Instant::now();
     let mut f32_index = Hnsw::new(params(Storage::F32)).map_err(|e| e.to_string())?;
-    f32_index
-        .insert_batch(&ids, &base.data, |_, _| {})
-        .map_err(|e| e.to_string())?;
+    if absolute.is_none() {
+        f32_index
+            .insert_batch(&ids, &base.data, |_, _| {})
+            .map_err(|e| e.to_string())?;
+    }
     let f32_build = t.elapsed().as_secs_f64();
     let full = f32_index.memory_bytes() as u64;
+    let shares: Vec<f64> = match &absolute {
+        Some(b) => b.iter().map(|&x| x as f64).collect(),
+        None => shares,
+    };
+    let budget_of = |share: f64| match absolute {
+        Some(_) => share as u64,
+        None => (full as f64 * share) as u64,
+    };
 
     let _ = std::fs::remove_file(&rows_path);
     let rows = FileRows::open(
@@ -148,17 +171,22 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let mut table: Vec<Vec<Row>> = shares.iter().map(|_| Vec::new()).collect();
     let mut base_passes = Vec::new();
     for round in 0..rounds {
-        let p = pass(&queries, &truth, k, |q| {
-            Ok(f32_index
-                .search_filtered(q, k, ef, Filter::None)?
-                .into_iter()
-                .map(|h| h.id)
-                .collect())
-        })?;
-        let f32_qps = p.qps;
-        base_passes.push(p);
+        let f32_qps = if absolute.is_none() {
+            let p = pass(&queries, &truth, k, |q| {
+                Ok(f32_index
+                    .search_filtered(q, k, ef, Filter::None)?
+                    .into_iter()
+                    .map(|h| h.id)
+                    .collect())
+            })?;
+            let qps = p.qps;
+            base_passes.push(p);
+            qps
+        } else {
+            f64::NAN
+        };
         for (si, &share) in shares.iter().enumerate() {
-            let budget = (full as f64 * share) as u64;
+            let budget = budget_of(share);
             if let Err(e) = b.set_budget(budget) {
                 if round == 0 {
                     println!("share {share}: {e}");
@@ -212,20 +240,22 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         "hit",
         "memory MB"
     );
-    println!(
-        "{:>14} {:>8.4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>10} {:>10} {:>8} {:>9.1}",
-        "f32, no budget",
-        med(&|p| p.recall, &base_passes),
-        med(&|p| p.qps, &base_passes),
-        med(&|p| p.p50, &base_passes),
-        med(&|p| p.p95, &base_passes),
-        med(&|p| p.p99, &base_passes),
-        "1",
-        "-",
-        "-",
-        "-",
-        full as f64 / 1e6
-    );
+    if !base_passes.is_empty() {
+        println!(
+            "{:>14} {:>8.4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>10} {:>10} {:>8} {:>9.1}",
+            "f32, no budget",
+            med(&|p| p.recall, &base_passes),
+            med(&|p| p.qps, &base_passes),
+            med(&|p| p.p50, &base_passes),
+            med(&|p| p.p95, &base_passes),
+            med(&|p| p.p99, &base_passes),
+            "1",
+            "-",
+            "-",
+            "-",
+            full as f64 / 1e6
+        );
+    }
     let mut out = Vec::new();
     for (si, rows) in table.iter().enumerate() {
         if rows.is_empty() {
@@ -233,8 +263,8 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         }
         let col = |f: &dyn Fn(&Row) -> f64| median(rows.iter().map(f).collect());
         let line = serde_json::json!({
-            "share": shares[si],
-            "budget_bytes": (full as f64 * shares[si]) as u64,
+            "share": if absolute.is_some() { None } else { Some(shares[si]) },
+            "budget_bytes": budget_of(shares[si]),
             "recall": col(&|r| r.0.recall),
             "qps": col(&|r| r.0.qps),
             "p50_us": col(&|r| r.0.p50),
@@ -248,7 +278,10 @@ pub fn run(a: &mut Args) -> Result<(), String> {
         });
         println!(
             "{:>14} {:>8.4} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>9.2} {:>10.1} {:>10.0} {:>8.3} {:>9.1}",
-            format!("{:.0}% of f32", shares[si] * 100.0),
+            match absolute {
+                Some(_) => format!("{:.0} MB", shares[si] / 1e6),
+                None => format!("{:.0}% of f32", shares[si] * 100.0),
+            },
             line["recall"].as_f64().unwrap_or(0.0),
             line["qps"].as_f64().unwrap_or(0.0),
             line["p50_us"].as_f64().unwrap_or(0.0),
@@ -274,11 +307,11 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             "q4_minimum_bytes": b.minimum_bytes(),
             "f32_build_seconds": f32_build,
             "q4_build_seconds": q4_build,
-            "f32": {
+            "f32": (!base_passes.is_empty()).then(|| serde_json::json!({
                 "recall": med(&|p| p.recall, &base_passes),
                 "qps": med(&|p| p.qps, &base_passes),
                 "p95_us": med(&|p| p.p95, &base_passes),
-            },
+            })),
             "budgets": out,
         });
         std::fs::write(&path, doc.to_string() + "\n").map_err(|e| format!("{path}: {e}"))?;

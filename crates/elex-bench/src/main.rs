@@ -8,7 +8,8 @@
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
 //! elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
 //!     [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
-//!     [--export BUNDLE] (the bundle `BudgetedIndex.importBundle` reads)
+//!     [--export BUNDLE] (the bundle `BudgetedIndex.importBundle` reads) [--budget-bytes B,..]
+//! elex-bench gen-clustered --out DIR [--n 1000000] [--dims 384] [--queries 1000] [--clusters 2000]
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
 //! elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -21,6 +22,7 @@ mod cache;
 #[cfg(feature = "gpu")]
 mod gpu;
 mod hnsw;
+mod synth;
 mod vecs;
 
 const USAGE: &str = "usage:
@@ -31,7 +33,8 @@ const USAGE: &str = "usage:
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
   elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
       [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
-      [--export BUNDLE] (the bundle BudgetedIndex.importBundle reads)
+      [--export BUNDLE] (the bundle BudgetedIndex.importBundle reads) [--budget-bytes B,..]
+  elex-bench gen-clustered --out DIR [--n 1000000] [--dims 384] [--queries 1000] [--clusters 2000]
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]
   elex-bench gpu-knn --base B.fvecs --query Q.fvecs [--k 10] [--metric cosine|dot|l2]
@@ -48,6 +51,9 @@ fn main() {
         #[cfg(not(feature = "gpu"))]
         Some("gpu-knn") => Err("this elex-bench was built without the `gpu` feature".into()),
         Some("cache") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| cache::run(&mut a)),
+        Some("gen-clustered") => {
+            args::Args::parse(&raw[1..], &[]).and_then(|mut a| synth::run(&mut a))
+        }
         Some("budget") => args::Args::parse(&raw[1..], &[]).and_then(|mut a| budget::run(&mut a)),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -15,6 +15,17 @@ pub(crate) struct IdMap {
     map: HashMap<u64, NodeId>,
 }
 
+/// Buckets of a hash table sized for `n` entries (hashbrown's rule: 4 or 8 for small tables,
+/// else the power of two that keeps the load at 7/8).
+fn hash_buckets(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=3 => 4,
+        4..=7 => 8,
+        _ => (n.saturating_mul(8) / 7).next_power_of_two(),
+    }
+}
+
 impl IdMap {
     /// Nodes held (tombstones included).
     #[inline]
@@ -79,7 +90,12 @@ impl IdMap {
 
     /// Heap bytes, by capacity (a hash map entry plus its control byte).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.ext.capacity() * 8 + self.map.capacity() * (std::mem::size_of::<(u64, NodeId)>() + 1)
+        // The map by the table its slots need, not by `capacity()`: that drops as removals leave
+        // deleted markers and rises as inserts reuse them, with the allocation unchanged, and
+        // depends on the hasher's random seed. This bound moves only with the slots' room,
+        // which every operation that grows the index checks against a budget.
+        self.ext.capacity() * 8
+            + hash_buckets(self.ext.capacity()) * (std::mem::size_of::<(u64, NodeId)>() + 1)
     }
 
     // ---- snapshot: one section, the ids in node order; the map is rebuilt ---------------

@@ -365,3 +365,104 @@ fn a_bundle_round_trips_in_any_chunking_and_damage_is_refused() {
     let small = BudgetedHnsw::import(&mut &bytes[..], 1000, MemoryRows::new(DIMS * 4));
     assert!(matches!(small, Err(HnswError::BudgetTooSmall { .. })));
 }
+
+/// Deletes, searches and batches never take the bytes held past the budget: after many deletes,
+/// at a budget equal to the minimum, the index stays within it (the id map's allocation is
+/// counted, not its capacity, which drops as removals leave markers and rises again as inserts
+/// reuse them).
+#[test]
+fn at_the_minimum_budget_deletes_searches_and_batches_stay_within_it() {
+    let mut b = budgeted(Metric::Cosine, 1 << 30, 1000);
+    let q = clustered(12, 30, DIMS, 12, 0.4);
+    for id in (1..2000u64).step_by(2).take(400) {
+        b.delete(id).unwrap();
+    }
+    b.set_budget(b.minimum_bytes()).unwrap();
+    let budget = b.budget();
+    for i in 0..40u64 {
+        let more = clustered(20 + i, 10, DIMS, 12, 0.4);
+        let ids: Vec<u64> = (100_000 + i * 100..).take(10).collect();
+        // In while the arrays' slack holds it, refused after.
+        match b.insert_batch(&ids, &more) {
+            Ok(()) | Err(HnswError::BudgetTooSmall { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            b.memory_bytes() <= budget,
+            "after batch {i}: {} > {budget}",
+            b.memory_bytes()
+        );
+        let qv = &q[(i as usize % 30) * DIMS..(i as usize % 30 + 1) * DIMS];
+        b.search(qv, 5, 40, Filter::None).unwrap();
+        assert!(b.memory_bytes() <= budget, "after a search");
+    }
+}
+
+/// Random operations against the budget's invariant: batches (some too big), deletes, searches,
+/// budget changes near the minimum and reopenings; `memory_bytes() <= budget()` after each.
+#[test]
+fn random_operations_keep_memory_within_the_budget() {
+    for seed in 0..6u64 {
+        let mut rng = Rng(seed * 31 + 5);
+        let dims = 5;
+        let mut p = HnswParams::new(dims, Metric::Cosine).with_m(4 + rng.below(6));
+        p.storage = [Storage::Q4, Storage::I8, Storage::F32][rng.below(3)];
+        p.ef_construction = 16;
+        let precision = if rng.below(2) == 0 {
+            RowPrecision::F32
+        } else {
+            RowPrecision::F16
+        };
+        let rows = MemoryRows::new(precision.row_bytes(dims));
+        let mut b = BudgetedHnsw::new(p, precision, 1 << 20, rows).unwrap();
+        let mut next_id = 0u64;
+        let mut live: Vec<u64> = Vec::new();
+        for step in 0..300 {
+            match rng.below(10) {
+                0..=2 => {
+                    let n = 1 + rng.below(30);
+                    let data = clustered(seed * 1000 + step, n, dims, 4, 0.4);
+                    let ids: Vec<u64> = (next_id..next_id + n as u64).collect();
+                    next_id += n as u64;
+                    match b.insert_batch(&ids, &data) {
+                        Ok(()) => live.extend(&ids),
+                        Err(HnswError::BudgetTooSmall { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                3 | 4 if !live.is_empty() => {
+                    let id = live.swap_remove(rng.below(live.len()));
+                    b.delete(id).unwrap();
+                }
+                5 | 6 if !live.is_empty() => {
+                    let q = clustered(seed * 1000 + 500 + step, 1, dims, 4, 0.4);
+                    let k = 1 + rng.below(live.len().min(10));
+                    b.search(&q, k, 16, Filter::None).unwrap();
+                }
+                7 => {
+                    let min = b.minimum_bytes();
+                    b.set_budget(min + rng.below(400) as u64).unwrap();
+                }
+                8 => {
+                    let rows = b.rows().clone();
+                    let index = Hnsw::from_bytes(&b.index().to_bytes()).unwrap();
+                    let budget = b.budget();
+                    b = BudgetedHnsw::from_index(index, precision, budget.max(1 << 16), rows)
+                        .unwrap();
+                    if rng.below(2) == 0 {
+                        let min = b.minimum_bytes();
+                        b.set_budget(min).unwrap();
+                    }
+                }
+                _ => {}
+            }
+            assert!(
+                b.memory_bytes() <= b.budget(),
+                "seed {seed} step {step}: {} > {} (minimum {})",
+                b.memory_bytes(),
+                b.budget(),
+                b.minimum_bytes()
+            );
+        }
+    }
+}
