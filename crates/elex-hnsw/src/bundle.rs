@@ -7,7 +7,7 @@
 //! its own checksum), then `rows · row_bytes` bytes of exact rows in slot order, then the
 //! checksum of the rows (u64). [`BundleReader`] takes the stream in chunks of any size.
 
-use crate::{BudgetedHnsw, Hnsw, HnswError, RowPrecision, RowStore};
+use crate::{BudgetedHnsw, HEADER_LEN, Hnsw, HnswError, RowPrecision, RowStore, SnapshotReader};
 use elex_simd::{Checksum, checksum64};
 
 /// The first eight bytes of a bundle.
@@ -135,13 +135,15 @@ impl<S: RowStore> BudgetedHnsw<S> {
     }
 }
 
-/// Reads a bundle fed in chunks of any size: the header, then the snapshot (kept), then the
-/// rows (handed to the caller as they come, whole rows only), then the checksum.
+/// Reads a bundle fed in chunks of any size: the header, then the snapshot (decoded and checked
+/// as it comes, and handed to the caller to keep), then the rows (handed to the caller as they
+/// come, whole rows only), then the checksum.
 #[derive(Debug, Default)]
 pub struct BundleReader {
     head: Vec<u8>,
     header: Option<BundleHeader>,
-    snapshot: Vec<u8>,
+    snap_head: Vec<u8>,
+    snap: Option<SnapshotReader>,
     snapshot_seen: u64,
     rows_bytes: u64,
     sum: Checksum,
@@ -166,23 +168,19 @@ impl BundleReader {
             .is_some_and(|h| self.snapshot_seen == h.snapshot_len)
     }
 
-    /// The snapshot bytes (whole once [`BundleReader::snapshot_complete`]).
-    pub fn snapshot(&self) -> &[u8] {
-        &self.snapshot
-    }
-
-    /// Frees the snapshot's bytes (after the caller has loaded the index from them).
-    pub fn drop_snapshot(&mut self) {
-        self.snapshot = Vec::new();
-    }
-
     /// Row bytes received so far (whole rows handed out, plus a partial one held).
     pub fn rows_received(&self) -> u64 {
         self.rows_bytes
     }
 
-    /// Takes `chunk`, appending the whole rows it completes to `rows`.
-    pub fn feed(&mut self, mut chunk: &[u8], rows: &mut Vec<u8>) -> Result<(), HnswError> {
+    /// Takes `chunk`: the snapshot bytes it holds are decoded and appended to `snapshot`, the
+    /// whole rows it completes to `rows`.
+    pub fn feed(
+        &mut self,
+        mut chunk: &[u8],
+        snapshot: &mut Vec<u8>,
+        rows: &mut Vec<u8>,
+    ) -> Result<(), HnswError> {
         if self.header.is_none() {
             let take = (BUNDLE_HEADER_LEN - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -191,9 +189,9 @@ impl BundleReader {
                 return Ok(());
             }
             let h = BundleHeader::parse(&self.head)?;
-            if h.row_bytes == 0 || h.total_len().is_none() || h.snapshot_len > usize::MAX as u64 {
-                return Err(HnswError::TooLarge(
-                    "the bundle's header describes too much".into(),
+            if h.row_bytes == 0 || h.total_len().is_none() || h.snapshot_len < HEADER_LEN as u64 {
+                return Err(HnswError::Corrupt(
+                    "the bundle's header is inconsistent".into(),
                 ));
             }
             self.header = Some(h);
@@ -201,16 +199,25 @@ impl BundleReader {
         let Some(h) = self.header else {
             return Ok(());
         };
-        if self.snapshot_seen < h.snapshot_len {
-            let want = (h.snapshot_len - self.snapshot_seen) as usize;
-            let take = want.min(chunk.len());
-            if self.snapshot_seen == 0 {
-                self.snapshot
-                    .try_reserve_exact(h.snapshot_len as usize)
-                    .map_err(|_| HnswError::OutOfMemory("the bundle's snapshot".into()))?;
-            }
-            self.snapshot.extend_from_slice(&chunk[..take]);
+        if self.snapshot_seen < h.snapshot_len && !chunk.is_empty() {
+            let take = ((h.snapshot_len - self.snapshot_seen) as usize).min(chunk.len());
+            let part = &chunk[..take];
+            snapshot.extend_from_slice(part);
             self.snapshot_seen += take as u64;
+            let mut body = part;
+            if self.snap.is_none() {
+                let need = (HEADER_LEN - self.snap_head.len()).min(body.len());
+                self.snap_head.extend_from_slice(&body[..need]);
+                body = &body[need..];
+                if self.snap_head.len() == HEADER_LEN {
+                    self.snap = Some(SnapshotReader::new(&self.snap_head, h.snapshot_len)?);
+                }
+            }
+            if let Some(r) = &mut self.snap
+                && !body.is_empty()
+            {
+                r.feed(body)?;
+            }
             chunk = &chunk[take..];
         }
         let rows_total = h.rows * u64::from(h.row_bytes);
@@ -259,14 +266,16 @@ impl BundleReader {
         Ok(())
     }
 
-    /// Loads the index from the complete snapshot and checks it against the header: one row per
-    /// slot, no f32 copies kept.
-    pub fn index(&self) -> Result<Hnsw, HnswError> {
-        let h = self.header.ok_or(HnswError::Truncated {
-            needed: BUNDLE_HEADER_LEN as u64,
-            got: self.head.len() as u64,
-        })?;
-        let index = Hnsw::from_bytes(&self.snapshot)?;
+    /// The index, once the whole snapshot is in (its checksum and structure checked), checked
+    /// against the header: one row per slot, no f32 copies kept. Once only.
+    pub fn take_index(&mut self) -> Result<Hnsw, HnswError> {
+        let (Some(h), Some(r)) = (self.header, self.snap.take()) else {
+            return Err(HnswError::Truncated {
+                needed: BUNDLE_HEADER_LEN as u64 + HEADER_LEN as u64,
+                got: self.head.len() as u64 + self.snapshot_seen,
+            });
+        };
+        let index = r.finish()?;
         if index.len_slots() as u64 != h.rows
             || h.precision.row_bytes(index.dims()) != h.row_bytes as usize
             || index.params().keep_f32
@@ -295,6 +304,7 @@ impl<S: RowStore> BudgetedHnsw<S> {
         let mut reader = BundleReader::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut pending = Vec::new();
+        let mut snapshot = Vec::new();
         let mut index = None;
         let mut next = 0u32;
         loop {
@@ -302,9 +312,10 @@ impl<S: RowStore> BudgetedHnsw<S> {
             if n == 0 {
                 break;
             }
-            reader.feed(&buf[..n], &mut pending)?;
+            reader.feed(&buf[..n], &mut snapshot, &mut pending)?;
+            snapshot.clear();
             if index.is_none() && reader.snapshot_complete() {
-                let i = reader.index()?;
+                let i = reader.take_index()?;
                 let minimum = i.memory_bytes() as u64;
                 if minimum > budget_bytes {
                     return Err(HnswError::BudgetTooSmall {
@@ -313,7 +324,6 @@ impl<S: RowStore> BudgetedHnsw<S> {
                     });
                 }
                 index = Some(i);
-                reader.drop_snapshot();
             }
             if pending.len() >= 4 << 20 {
                 let rb = reader.header().map_or(1, |h| h.row_bytes as usize);

@@ -314,19 +314,23 @@ fn a_bundle_round_trips_in_any_chunking_and_damage_is_refused() {
         assert_eq!(&bits(&again.search(q, 10, 40, Filter::None).unwrap()), w);
     }
     // Any chunking gives the same rows, in order.
-    let mut whole_rows = Vec::new();
+    let (mut whole_rows, mut whole_snap) = (Vec::new(), Vec::new());
     let mut r = BundleReader::new();
-    r.feed(&bytes, &mut whole_rows).unwrap();
+    r.feed(&bytes, &mut whole_snap, &mut whole_rows).unwrap();
     assert!(r.snapshot_complete());
+    assert_eq!(whole_snap, b.index().to_bytes());
+    assert_eq!(r.take_index().unwrap().to_bytes(), whole_snap);
     r.finish().unwrap();
     for size in [1usize, 7, 40, 4093] {
         let mut r = BundleReader::new();
-        let mut rows = Vec::new();
+        let (mut rows, mut snap) = (Vec::new(), Vec::new());
         for c in bytes.chunks(size) {
-            r.feed(c, &mut rows).unwrap();
+            r.feed(c, &mut snap, &mut rows).unwrap();
             assert_eq!(rows.len() % (DIMS * 4), 0, "whole rows only");
         }
         assert_eq!(rows, whole_rows);
+        assert_eq!(snap, whole_snap);
+        assert_eq!(r.take_index().unwrap().to_bytes(), whole_snap);
         r.finish().unwrap();
     }
     // Damage anywhere is refused: header, snapshot, rows, checksum; short; too long.

@@ -119,3 +119,30 @@ export function rowsHas(db, store, key) {
     req.onerror = (ev) => { ev.preventDefault(); reject(mapError(req.error, `reading ${key}`)); };
   });
 }
+
+/// Piece `i` of a record saved in pieces (the layout `idbPutChunked` writes), in a transaction
+/// of its own.
+export function putPiece(db, store, key, i, bytes) {
+  const tx = transaction(db, store, 'readwrite');
+  const finished = done(tx, `writing ${key}#${i}`);
+  try {
+    tx.objectStore(store).put(bytes, `${key}#${i}`);
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    return Promise.reject(mapError(e, `writing ${key}#${i}`));
+  }
+  return finished;
+}
+
+/// The record that names `n` pieces of `total` bytes: written last, it makes them a record.
+export function putManifest(db, store, key, n, total) {
+  const tx = transaction(db, store, 'readwrite', { durability: 'strict' });
+  const finished = done(tx, `writing ${key}`);
+  try {
+    tx.objectStore(store).put({ elexChunks: n, bytes: total }, key);
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    return Promise.reject(mapError(e, `writing ${key}`));
+  }
+  return finished;
+}

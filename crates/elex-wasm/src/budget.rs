@@ -44,6 +44,22 @@ extern "C" {
     async fn rows_has(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = bundleChunks)]
     fn bundle_chunks(source: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = putPiece)]
+    async fn put_piece(
+        db: &JsValue,
+        store: &str,
+        key: &str,
+        i: u32,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = putManifest)]
+    async fn put_manifest(
+        db: &JsValue,
+        store: &str,
+        key: &str,
+        n: u32,
+        total: f64,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// Bytes of rows per IndexedDB transaction of `addBatch`.
@@ -190,14 +206,16 @@ impl BudgetedIndex {
         })();
         promise(async move {
             let (db_name, name, budget, precision, rerank, params, given) = parsed?;
-            let saved = match idb::load_snapshot(&db_name, &snapshot_key(&name)).await {
+            let saved = match idb::load_record(&db_name, &snapshot_key(&name)).await {
                 Ok(bytes) => Some(bytes),
                 Err(e) if code_of(&e).as_deref() == Some("NOT_FOUND") => None,
                 Err(e) => return Err(e),
             };
             let (index, precision) = match saved {
                 Some(bytes) => {
-                    let index = Hnsw::from_bytes(&bytes).map_err(hnsw_error)?;
+                    // Decoded in time slices: a million vectors' codes are 385 MB.
+                    let index =
+                        crate::hnsw::read_hnsw(&bytes, None, crate::task::DEFAULT_SLICE_MS).await?;
                     let p = index.params();
                     if given
                         && (p.dims != params.dims
@@ -710,25 +728,50 @@ async fn import_into(
         .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: no reader"))?;
     let mut slicer = Slicer::new(slice_ms);
     let mut reader = BundleReader::new();
-    let mut pending = Vec::new();
+    let (mut pending, mut snapshot) = (Vec::new(), Vec::new());
     let mut inner: Option<Inner> = None;
-    let mut next = 0u32;
+    let (mut next, mut pieces) = (0u32, 0u32);
     let mut done = 0u64;
+    let key = snapshot_key(name);
     loop {
         let p: js_sys::Promise = read.call0(&chunks)?.unchecked_into();
         let chunk = wasm_bindgen_futures::JsFuture::from(p).await?;
         if chunk.is_null() || chunk.is_undefined() {
             break;
         }
-        let bytes = chunk
+        let chunk = chunk
             .dyn_into::<js_sys::Uint8Array>()
-            .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: a chunk is not bytes"))?
-            .to_vec();
-        done += bytes.len() as u64;
-        reader.feed(&bytes, &mut pending).map_err(hnsw_error)?;
-        drop(bytes);
-        if inner.is_none() && reader.snapshot_complete() {
-            let index = reader.index().map_err(hnsw_error)?;
+            .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: a chunk is not bytes"))?;
+        // Large chunks are taken a megabyte at a time, each a short step.
+        let len = chunk.length();
+        let mut at = 0u32;
+        while at < len {
+            let n = (len - at).min(1 << 20);
+            let bytes = chunk.subarray(at, at + n).to_vec();
+            at += n;
+            done += u64::from(n);
+            reader
+                .feed(&bytes, &mut snapshot, &mut pending)
+                .map_err(hnsw_error)?;
+            slicer.pause().await;
+        }
+        // The snapshot's pieces are saved as they come (the record is made whole by its
+        // manifest, written last), the rows in transactions of a few MB.
+        let complete = reader.snapshot_complete();
+        if snapshot.len() >= PUT_BYTES || (complete && !snapshot.is_empty()) {
+            put_piece(
+                db,
+                idb::SNAPSHOTS,
+                &key,
+                pieces,
+                &js_sys::Uint8Array::from(&snapshot[..]),
+            )
+            .await?;
+            pieces += 1;
+            snapshot.clear();
+        }
+        if inner.is_none() && complete {
+            let index = reader.take_index().map_err(hnsw_error)?;
             let precision = reader.header().map_or(RowPrecision::F32, |h| h.precision);
             let mut b = BudgetedHnsw::from_index(index, precision, budget, HandedRows::default())
                 .map_err(hnsw_error)?;
@@ -736,12 +779,11 @@ async fn import_into(
                 b.set_rerank(r as usize).map_err(hnsw_error)?;
             }
             inner = Some(b);
-            reader.drop_snapshot();
+            slicer.pause().await;
         }
         let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
         while pending.len() >= PUT_BYTES.max(rb) {
-            let take = PUT_BYTES / rb * rb;
-            let take = if take == 0 { rb } else { take };
+            let take = (PUT_BYTES / rb * rb).max(rb);
             rows_put(
                 db,
                 name,
@@ -757,7 +799,6 @@ async fn import_into(
             let total = h.total_len().unwrap_or(0) as f64;
             f.call2(&JsValue::NULL, &(done as f64).into(), &total.into())?;
         }
-        slicer.pause().await;
     }
     let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
     if !pending.is_empty() {
@@ -780,6 +821,6 @@ async fn import_into(
     };
     let f16 = h.precision == RowPrecision::F16;
     idb::save_snapshot(db_name, &meta_key(name), &[if f16 { 2 } else { 1 }]).await?;
-    idb::save_snapshot(db_name, &snapshot_key(name), &inner.index().to_bytes()).await?;
+    put_manifest(db, idb::SNAPSHOTS, &key, pieces, h.snapshot_len as f64).await?;
     Ok(inner)
 }

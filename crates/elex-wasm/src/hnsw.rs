@@ -1283,6 +1283,17 @@ async fn read_snapshot(
     progress: Option<js_sys::Function>,
     slice_ms: f64,
 ) -> Result<HnswIndex, JsValue> {
+    read_hnsw(bytes, progress, slice_ms)
+        .await
+        .map(HnswIndex::wrap)
+}
+
+/// The index in a snapshot held by a JS `Uint8Array`, decoded and checked in time slices.
+pub(crate) async fn read_hnsw(
+    bytes: &js_sys::Uint8Array,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<Hnsw, JsValue> {
     // `subarray` of a detached array throws: every call below first checks the length (0 once
     // detached).
     let total = bytes.length();
@@ -1315,7 +1326,7 @@ async fn read_snapshot(
         }
         slicer.pause().await;
     }
-    r.finish().map(HnswIndex::wrap).map_err(hnsw_error)
+    r.finish().map_err(hnsw_error)
 }
 
 /// [`HnswIndex::load`] for Rust callers.

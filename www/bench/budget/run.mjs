@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { groundTruth } from '../browser/harness.js';
 import { readVecs } from '../fvecs.mjs';
-import { serveDir, launchChromium } from '../../test/serve.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { serveDir, spawnChromium } from '../../test/serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
@@ -43,10 +45,13 @@ writeFileSync(join(dataDir, 'query.f32'), Buffer.from(queries.data.buffer));
 writeFileSync(join(dataDir, 'truth.i32'), Buffer.from(truth.buffer));
 
 const server = await serveDir(www, { isolate: true });
-const browser = await launchChromium();
+// A profile on disk: IndexedDB as users have it (a context from launch() is incognito and
+// keeps IndexedDB in memory).
+const profile = mkdtempSync(join(tmpdir(), 'elex-budget-'));
+const { browser, context, child, exited } = await spawnChromium(profile);
 let result;
 try {
-  const page = await browser.newPage();
+  const page = await context.newPage();
   page.on('console', (m) => console.log(`[chromium] ${m.text()}`));
   await page.goto(`${server.url}test/persist/index.html`);
   await page.evaluate(() => window.elexReady);
@@ -147,8 +152,11 @@ try {
     };
   }, { n: base.rows, nq: queries.rows, dims, k, ef: Number(a.ef), rerank: Number(a.rerank), precision: a.precision, rounds: Number(a.rounds), shares: a.shares.split(',').map(Number) });
 } finally {
-  await browser.close();
+  await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+  child.killAll();
+  await exited;
   server.close();
+  rmSync(profile, { recursive: true, force: true });
 }
 
 const f = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
