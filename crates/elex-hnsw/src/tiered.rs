@@ -676,6 +676,8 @@ impl<S: RowStore> BudgetedHnsw<S> {
         self.stats.rows_read += cold.len() as u64;
         self.stats.bytes_read += fetched.len() as u64;
         self.stats.queries += 1;
+        // A candidate deleted (or rolled back) since the plan is not an answer.
+        scored.retain(|&(_, slot, id)| self.index.node_id(id) == Some(NodeId(slot)));
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         Ok(scored
             .into_iter()

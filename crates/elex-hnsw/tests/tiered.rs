@@ -470,3 +470,20 @@ fn random_operations_keep_memory_within_the_budget() {
         }
     }
 }
+
+/// A search split around an asynchronous store never answers with an id deleted in between.
+#[test]
+fn an_id_deleted_between_plan_and_finish_is_not_an_answer() {
+    let mut b = budgeted(Metric::Cosine, 1 << 30, 500);
+    let q = clustered(3, 1, DIMS, 12, 0.4); // the first base vector: id 1 is its own nearest
+    let plan = b.plan(&q, 5, 40, Filter::None).unwrap();
+    let mut rows = Vec::new();
+    MemoryRows::read(&mut b.rows().clone(), plan.missing(), &mut rows).unwrap();
+    let want = bits(&b.search(&q, 5, 40, Filter::None).unwrap());
+    assert_eq!(want[0].0, 1);
+    b.delete(1).unwrap();
+    let got = b.finish(plan, &rows).unwrap();
+    assert!(got.iter().all(|h| h.id != 1));
+    // The rest in the same order (the re-rank depth fills the fifth place).
+    assert_eq!(bits(&got)[..4], want[1..]);
+}
