@@ -146,6 +146,16 @@ else
   node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --precision f16 \
     --shares 0.5,0.25 --out "$out/f16"
   node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
+  # A million 384-d vectors in a 400 MB budget: built natively (one thread), shipped as a
+  # bundle, imported into Chromium (about 10 minutes and 3.5 GB of disk in all).
+  m1=${XDG_CACHE_HOME:-$HOME/.cache}/elex/data/clustered-1m
+  [[ -f $m1/groundtruth.ivecs ]] || ./target/release/elex-bench gen-clustered --n 1000000 --out "$m1"
+  ./target/release/elex-bench budget --base "$m1/base.fvecs" --query "$m1/query.fvecs" \
+    --gt "$m1/groundtruth.ivecs" --queries 1000 --rounds 1 --precision f16 --budget-bytes 400000000 \
+    --export "$out/m1.elexb" --json "$out/budget-native-1m.json" | tee "$out/budget-native-1m.txt"
+  node www/bench/budget/import.mjs --bundle "$out/m1.elexb" --data "$m1" --queries 1000 \
+    --budget-bytes 400000000 --out "$out/1m"
+  rm -f "$out/m1.elexb"
 fi
 
 echo
