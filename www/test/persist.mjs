@@ -596,6 +596,16 @@ for (const simd of [true, false]) {
     assert.deepEqual([...r2.ids], [...r.ids]);
     assert.equal(again.stats().bytesRead % (dims * 2), 0);
     again.close();
+    // Options given on reopen must match; those not given are the saved index's.
+    const i8 = await elex.BudgetedIndex.open({ dbName, name: 'i8', dims, storage: 'i8', metric: 'l2', budgetBytes: 1e6 });
+    await i8.addBatch(ids.subarray(0, 50), base.subarray(0, 50 * dims));
+    await i8.save();
+    i8.close();
+    const back = await elex.BudgetedIndex.open({ dbName, name: 'i8', dims, budgetBytes: 1e6 });
+    assert.equal(back.size, 50);
+    back.close();
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'i8', storage: 'q4', budgetBytes: 1e6 }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'i8', metric: 'cosine', budgetBytes: 1e6 }), (e) => e.code === 'INVALID_OPTIONS');
   });
 }
 

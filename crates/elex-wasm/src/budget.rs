@@ -194,11 +194,12 @@ impl BudgetedIndex {
                 }
             }
             let has = |k: &str| js_sys::Reflect::has(&rest, &k.into()).unwrap_or(false);
-            let given = has("dims");
-            if !has("storage") {
+            // Which of dims, metric and storage were given (each must match a saved index).
+            let given = (has("dims"), has("metric"), has("storage"));
+            if !given.2 {
                 js_sys::Reflect::set(&rest, &"storage".into(), &"q4".into())?;
             }
-            if !given {
+            if !given.0 {
                 js_sys::Reflect::set(&rest, &"dims".into(), &1.0.into())?;
             }
             let params = index_params(rest.into())?;
@@ -217,10 +218,9 @@ impl BudgetedIndex {
                     let index =
                         crate::hnsw::read_hnsw(&bytes, None, crate::task::DEFAULT_SLICE_MS).await?;
                     let p = index.params();
-                    if given
-                        && (p.dims != params.dims
-                            || p.metric != params.metric
-                            || p.storage != params.storage)
+                    if (given.0 && p.dims != params.dims)
+                        || (given.1 && p.metric != params.metric)
+                        || (given.2 && p.storage != params.storage)
                     {
                         return Err(js_error(
                             "INVALID_OPTIONS",
@@ -239,7 +239,7 @@ impl BudgetedIndex {
                     (index, stored)
                 }
                 None => {
-                    if !given {
+                    if !given.0 {
                         return Err(js_error(
                             "NOT_FOUND",
                             format!(
