@@ -203,6 +203,12 @@ impl BudgetedIndex {
                 js_sys::Reflect::set(&rest, &"dims".into(), &1.0.into())?;
             }
             let params = index_params(rest.into())?;
+            if params.keep_f32 {
+                return Err(type_error(
+                    "INVALID_OPTIONS",
+                    "open options: keepF32 is not an option of a budgeted index (its exact rows are in IndexedDB)",
+                ));
+            }
             Ok::<_, JsValue>((db_name, name, budget, precision, rerank, params, given))
         })();
         promise(async move {
