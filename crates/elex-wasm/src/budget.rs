@@ -160,6 +160,21 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Where a budgeted index lives and what it may hold, from the options of `open` and
+/// `importBundle`: `dbName`, `name`, `budgetBytes` and the optional `rerank`.
+fn place_options(options: &JsValue) -> Result<(String, String, u64, Option<u64>), JsValue> {
+    let db_name = args::string(&get(options, "dbName"), "dbName")?;
+    let name = args::string(&get(options, "name"), "name")?;
+    let budget = args::integer(
+        &get(options, "budgetBytes"),
+        "budgetBytes",
+        1.0,
+        2f64.powi(53),
+    )?;
+    let rerank = args::opt_integer(&get(options, "rerank"), "rerank", 1.0, MAX_K)?;
+    Ok((db_name, name, budget, rerank))
+}
+
 #[wasm_bindgen]
 impl BudgetedIndex {
     /// Creates the index `name` in IndexedDB database `dbName`, or reopens the one saved there
@@ -174,16 +189,8 @@ impl BudgetedIndex {
             if !options.is_object() {
                 return Err(type_error("INVALID_OPTIONS", "open options: not an object"));
             }
-            let db_name = args::string(&get(&options, "dbName"), "dbName")?;
-            let name = args::string(&get(&options, "name"), "name")?;
-            let budget = args::integer(
-                &get(&options, "budgetBytes"),
-                "budgetBytes",
-                1.0,
-                2f64.powi(53),
-            )?;
+            let (db_name, name, budget, rerank) = place_options(&options)?;
             let precision = precision_of(&get(&options, "precision"))?;
-            let rerank = args::opt_integer(&get(&options, "rerank"), "rerank", 1.0, MAX_K)?;
             // The rest are index options, checked now even when the index exists.
             let rest = js_sys::Object::new();
             for entry in js_sys::Object::entries(options.unchecked_ref()).iter() {
@@ -527,15 +534,7 @@ impl BudgetedIndex {
                 "import options",
                 &["dbName", "name", "budgetBytes", "rerank"],
             )?;
-            let db_name = args::string(&get(&options, "dbName"), "dbName")?;
-            let name = args::string(&get(&options, "name"), "name")?;
-            let budget = args::integer(
-                &get(&options, "budgetBytes"),
-                "budgetBytes",
-                1.0,
-                2f64.powi(53),
-            )?;
-            let rerank = args::opt_integer(&get(&options, "rerank"), "rerank", 1.0, MAX_K)?;
+            let (db_name, name, budget, rerank) = place_options(&options)?;
             let (progress, slice_ms) = slice_options(&progress.unwrap_or(JsValue::UNDEFINED))?;
             let chunks = bundle_chunks(&source)?;
             Ok::<_, JsValue>((db_name, name, budget, rerank, progress, slice_ms, chunks))
