@@ -74,6 +74,16 @@ rounds=$([[ $mode == quick ]] && echo 1 || echo 3)
   --json "$out/hnsw-interleaved-glove.json" | tee "$out/hnsw-interleaved-glove.txt"
 
 echo
+echo "== parallel build: elex's rounds against hnswlib's multi-threaded add_items, both on every core (median build-time ratio; recall/QPS of the graphs they make)"
+cores=$(nproc)
+for set in docs glove; do
+  d=$([[ $set == docs ]] && echo "$data" || echo "$glove")
+  "$py" crates/elex-bench/peers/hnsw_interleaved.py --bin target/release/elex-bench --base "$d/base.fvecs" \
+    --query "$d/query.fvecs" --gt "$d/groundtruth.ivecs" --rounds 3 --passes 1 --queries 300 \
+    --ef 16,32,64,128 --build-threads "$cores" --json "$out/hnsw-parallel-$set.json" | tee "$out/hnsw-parallel-$set.txt"
+done
+
+echo
 echo "== cache: elex's policies beside libcachesim's on the cache-traces suite"
 traces="$ELEX_CACHE/cache-traces"
 if [[ ! -f $traces/traces.json ]]; then
@@ -146,13 +156,19 @@ else
   node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --precision f16 \
     --shares 0.5,0.25 --out "$out/f16"
   node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
-  # A million 384-d vectors in a 400 MB budget: built natively (one thread), shipped as a
-  # bundle, imported into Chromium (about 10 minutes and 3.5 GB of disk in all).
+  # A million 384-d vectors in a 400 MB budget: built natively on every core, shipped as a
+  # bundle, imported into Chromium (about 25 minutes and 3.5 GB of disk in all); first the
+  # parallel build against hnswlib's on the same million (two interleaved rounds).
   m1=${XDG_CACHE_HOME:-$HOME/.cache}/elex/data/clustered-1m
   [[ -f $m1/groundtruth.ivecs ]] || ./target/release/elex-bench gen-clustered --n 1000000 --out "$m1"
+  "$py" crates/elex-bench/peers/hnsw_interleaved.py --bin target/release/elex-bench --base "$m1/base.fvecs" \
+    --query "$m1/query.fvecs" --gt "$m1/groundtruth.ivecs" --rounds 2 --passes 1 --queries 300 \
+    --ef 32,64,128 --targets 0.95 --build-threads "$(nproc)" --json "$out/hnsw-parallel-1m.json" \
+    | tee "$out/hnsw-parallel-1m.txt"
   ./target/release/elex-bench budget --base "$m1/base.fvecs" --query "$m1/query.fvecs" \
     --gt "$m1/groundtruth.ivecs" --queries 1000 --rounds 1 --precision f16 --budget-bytes 400000000 \
-    --export "$out/m1.elexb" --json "$out/budget-native-1m.json" | tee "$out/budget-native-1m.txt"
+    --build-threads "$(nproc)" --export "$out/m1.elexb" --json "$out/budget-native-1m.json" \
+    | tee "$out/budget-native-1m.txt"
   node www/bench/budget/import.mjs --bundle "$out/m1.elexb" --data "$m1" --queries 1000 \
     --budget-bytes 400000000 --out "$out/1m"
   rm -f "$out/m1.elexb"

@@ -514,7 +514,10 @@ async function fuzzBudgeted(elex, r, budget) {
     } else if (op < 0.9) {
       await expectAsync('budgeted save', [], () => index.save());
       index.close();
-      const again = await expectAsync('BudgetedIndex reopen', [], () => elex.BudgetedIndex.open({ ...place, budgetBytes: 4e6 }));
+      // Another row store than the saved one, or none that exists: refused, nothing opened.
+      const store = r.pick(['opfs', 'disk', 7, null]);
+      await expectAsync(`BudgetedIndex reopen, rowStore ${String(store)}`, ['INVALID_OPTIONS'], () => elex.BudgetedIndex.open({ ...place, budgetBytes: 4e6, rowStore: store }));
+      const again = await expectAsync('BudgetedIndex reopen', [], () => elex.BudgetedIndex.open({ ...place, budgetBytes: 4e6, rowStore: r.pick([undefined, 'indexeddb']) }));
       index.free();
       index = again.value;
       check();

@@ -184,6 +184,79 @@ if (!args['no-tabs']) {
   });
 }
 
+// ---- budgeted index, rows in OPFS (dedicated worker) --------------------------------------
+if (!args['no-tabs']) {
+  await test('a budgeted index with its rows in OPFS, in a dedicated worker: answers equal an index keeping f32 copies, one holder per file, back after a browser SIGKILL; refused on the main thread', async () => {
+    const dir = join(profile, 'budget-opfs');
+    // Runs in the worker (its source is posted there).
+    const scenario = async ({ first }) => {
+      const dims = 32, n = 6000, k = 10, ef = 30;
+      const base = batchVectors(7, n, dims);
+      const ids = Float64Array.from({ length: n }, (_, i) => i);
+      const queries = batchVectors(8, 40, dims);
+      const place = { dbName: 'budget-opfs', name: 'b', budgetBytes: 1e9, rerank: ef };
+      const code = async (p) => { try { await p; return 'ok'; } catch (e) { return e.code; } };
+      let b, busy = null, mismatch = null;
+      if (first) {
+        b = await elex.BudgetedIndex.open({ ...place, dims, seed: 5, m: 8, efConstruction: 48, rowStore: 'opfs' });
+        await b.addBatch(ids, base);
+      } else {
+        mismatch = await code(elex.BudgetedIndex.open({ ...place, rowStore: 'indexeddb' }));
+        b = await elex.BudgetedIndex.open(place);
+        // A second holder of the same rows file while this one is open.
+        busy = await code(elex.BudgetedIndex.open(place));
+      }
+      b.setBudget(b.minimumBytes() + 100 * (dims * 4 + 64));
+      const ref = new elex.HnswIndex({ dims, seed: 5, m: 8, efConstruction: 48, storage: 'q4', keepF32: true });
+      await ref.addBatch(ids, base);
+      const answers = [];
+      let same = 0, within = true;
+      for (let i = 0; i < 40; i++) {
+        const q = queries.subarray(i * dims, (i + 1) * dims);
+        const got = await b.search(q, k, { ef });
+        const want = ref.search(q, k, ef);
+        if ([...got.ids].join() === [...want.ids].join() && [...got.scores].join() === [...want.scores].join()) same++;
+        within &&= b.memoryBytes() <= b.budgetBytes;
+        answers.push([...got.ids].join());
+      }
+      if (first) await b.save();
+      const s = b.stats();
+      return { same, within, answers, rowsRead: s.rowsRead, size: b.size, rowStore: b.rowStore, busy, mismatch };
+    };
+    const run = async (first) => {
+      const { browser, context, child, exited } = await spawnChromium(dir);
+      const { page, errors } = await openPage(context);
+      const main = await page.evaluate(async () => {
+        try {
+          await elex.BudgetedIndex.open({ dbName: 'main', name: 'm', dims: 8, budgetBytes: 1e9, rowStore: 'opfs' });
+          return 'opened';
+        } catch (e) { return e.code; }
+      });
+      const r = await page.evaluate(({ src, arg }) => inWorker(src, arg), { src: scenario.toString(), arg: { first } });
+      if (!first) await settle(browser.close());
+      child.killAll();
+      await exited;
+      return { ...r, main, errors };
+    };
+    const a = await run(true);
+    assert.equal(a.main, 'UNSUPPORTED', 'the main thread has no sync access handles');
+    assert.equal(a.rowStore, 'opfs');
+    assert.equal(a.size, 6000);
+    assert.equal(a.same, 40, 'every answer equals the f32-copies index');
+    assert.ok(a.within, 'memoryBytes stays within the budget');
+    assert.ok(a.rowsRead > 0, `rows read ${a.rowsRead}`);
+    // A fresh browser on the same profile (the first was SIGKILLed after its save).
+    const b = await run(false);
+    assert.equal(b.mismatch, 'INVALID_OPTIONS', 'a saved OPFS index refuses rowStore "indexeddb"');
+    assert.equal(b.busy, 'BUSY', 'one holder per rows file');
+    assert.equal(b.rowStore, 'opfs');
+    assert.equal(b.size, 6000);
+    assert.deepEqual(b.answers, a.answers);
+    assert.equal(b.same, 40);
+    assert.deepEqual(a.errors.concat(b.errors), []);
+  });
+}
+
 // ---- crash trials -----------------------------------------------------------------------
 const DIMS = 32;
 const PER_BATCH = 16;

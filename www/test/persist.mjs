@@ -606,6 +606,16 @@ for (const simd of [true, false]) {
     back.close();
     await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'i8', storage: 'q4', budgetBytes: 1e6 }), (e) => e.code === 'INVALID_OPTIONS');
     await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'i8', metric: 'cosine', budgetBytes: 1e6 }), (e) => e.code === 'INVALID_OPTIONS');
+    // Rows kept in IndexedDB stay there: asking for OPFS on reopen is refused, as is an
+    // unknown row store; OPFS itself needs a worker with sync access handles (not Node).
+    assert.equal(again.rowStore, 'indexeddb');
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'i8', budgetBytes: 1e6, rowStore: 'opfs' }), (e) => e.code === 'INVALID_OPTIONS' && /indexeddb/.test(e.message));
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'n', dims, budgetBytes: 1e6, rowStore: 'disk' }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(elex.BudgetedIndex.open({ dbName, name: 'n', dims, budgetBytes: 1e6, rowStore: 'opfs' }), (e) => e.code === 'UNSUPPORTED');
+    await assert.rejects(elex.BudgetedIndex.importBundle({ dbName, name: 'n2', budgetBytes: 1e6, rowStore: 'opfs' }, new Uint8Array(8)), (e) => e.code === 'UNSUPPORTED');
+    const idb = await elex.BudgetedIndex.open({ dbName, name: 'n3', dims, budgetBytes: 1e6, rowStore: 'indexeddb' });
+    assert.equal(idb.rowStore, 'indexeddb');
+    idb.close();
   });
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """elex beside hnswlib natively, in interleaved rounds (elex, hnswlib, elex, hnswlib, ...): each
-round builds both indexes from scratch on one thread (same M, efConstruction, data) and sweeps the
+round builds both indexes from scratch on one thread (or both on `--build-threads N`: elex's
+parallel rounds against hnswlib's own multi-threaded add_items; same M, efConstruction, data; searches
+stay on one thread) and sweeps the
 same ef grid; per round, each engine's QPS at the target recall is read off its recall/QPS curve
 (log-linear between the two ef points around the target; at each ef the best of `--passes` query
 passes, which drops the passes a noisy neighbour slowed down), and the round's ratio is
@@ -9,7 +11,8 @@ Reports the median of the per-round ratios (QPS at each target, build time): sin
 runs on a shared 2-core machine swing by 25%.
 
   hnsw_interleaved.py --bin target/release/elex-bench --base B --query Q --gt G [--limit N]
-      [--rounds 3] [--passes 3] [--isa avx2] [--ef 10,20,...] [--targets 0.9,0.95] [--storage f32] [--keep-f32] [--json OUT]
+      [--rounds 3] [--passes 3] [--isa avx2] [--ef 10,20,...] [--targets 0.9,0.95] [--storage f32] [--keep-f32]
+      [--build-threads N] [--json OUT]
 """
 import argparse
 import json
@@ -72,6 +75,8 @@ def run_elex(a, tmp):
         cmd.append("--keep-f32")
     if a.isa:
         cmd += ["--isa", a.isa]
+    if a.build_threads:
+        cmd += ["--build-threads", str(a.build_threads)]
     if a.limit:
         cmd += ["--limit", str(a.limit)]
     if a.queries:
@@ -103,6 +108,7 @@ def main():
     p.add_argument("--isa", help="elex's kernels (default: the best this CPU has)")
     p.add_argument("--storage", default="f32")
     p.add_argument("--keep-f32", action="store_true")
+    p.add_argument("--build-threads", type=int, help="both builds on N threads (default: one, sequential)")
     p.add_argument("--json")
     a = p.parse_args()
     base = read_vecs(a.base, np.float32, a.limit)
@@ -110,7 +116,8 @@ def main():
     gt = exact_gt(base, queries, a.metric, a.k) if a.limit else read_vecs(a.gt, np.int32, a.queries)[:, : a.k]
     label = a.storage + (" + re-rank" if a.keep_f32 else "")
     print(f"== elex {label} beside hnswlib: {len(base)} x {base.shape[1]}, {len(queries)} queries, "
-          f"M {a.m}, efC {a.ef_construction}, {a.rounds} interleaved rounds", flush=True)
+          f"M {a.m}, efC {a.ef_construction}, builds on {a.build_threads or 1} thread(s), {a.rounds} interleaved rounds",
+          flush=True)
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
@@ -134,6 +141,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"n": len(base), "dims": int(base.shape[1]), "queries": len(queries), "storage": label,
+                       "build_threads": a.build_threads or 1,
                        "m": a.m, "ef_construction": a.ef_construction, "passes": a.passes, "rounds": rounds, "summary": summary}, f, indent=1)
 
 

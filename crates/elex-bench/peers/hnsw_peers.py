@@ -63,15 +63,17 @@ def rss_bytes():
 
 
 def build_hnswlib(base, a):
-    """hnswlib over `base` on one thread with `a`'s metric, M, efC and seed: (index, seconds)."""
+    """hnswlib over `base` with `a`'s metric, M, efC and seed, on `a.build_threads` threads (one
+    when absent; hnswlib's own parallel add_items otherwise): (index, seconds)."""
     import hnswlib
 
     space = {"cosine": "cosine", "dot": "ip", "l2": "l2"}[a.metric]
     idx = hnswlib.Index(space=space, dim=base.shape[1])
     t = time.perf_counter()
     idx.init_index(max_elements=len(base), M=a.m, ef_construction=a.ef_construction, random_seed=a.seed)
-    idx.set_num_threads(1)
-    idx.add_items(base, np.arange(len(base)), num_threads=1)
+    threads = getattr(a, "build_threads", None) or 1
+    idx.set_num_threads(threads)
+    idx.add_items(base, np.arange(len(base)), num_threads=threads)
     return idx, time.perf_counter() - t
 
 

@@ -79,6 +79,14 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let rows_path = a.text("--rows-file", "target/elex-budget-rows.bin");
     let json = a.opt_text("--json");
     let export = a.opt_text("--export");
+    // --build-threads N: both indexes built in parallel rounds on N threads (the bundle is the
+    // same for any N); without it the sequential, seeded build.
+    let build_threads = match a.opt_num::<usize>("--build-threads")? {
+        None => None,
+        Some(t) => {
+            Some(std::num::NonZeroUsize::new(t).ok_or("--build-threads must be at least 1")?)
+        }
+    };
     // Absolute budgets instead of shares: no f32 index is built (for sets too large for it).
     let absolute: Option<Vec<u64>> = match a.opt_text("--budget-bytes") {
         None => None,
@@ -114,9 +122,11 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let t = Instant::now();
     let mut f32_index = Hnsw::new(params(Storage::F32)).map_err(|e| e.to_string())?;
     if absolute.is_none() {
-        f32_index
-            .insert_batch(&ids, &base.data, |_, _| {})
-            .map_err(|e| e.to_string())?;
+        match build_threads {
+            None => f32_index.insert_batch(&ids, &base.data, |_, _| {}),
+            Some(t) => f32_index.insert_batch_parallel(&ids, &base.data, t, |_, _| {}),
+        }
+        .map_err(|e| e.to_string())?;
     }
     let f32_build = t.elapsed().as_secs_f64();
     let full = f32_index.memory_bytes() as u64;
@@ -138,8 +148,11 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let t = Instant::now();
     let mut b = BudgetedHnsw::new(params(Storage::Q4), precision, u64::MAX, rows)
         .map_err(|e| e.to_string())?;
-    b.insert_batch(&ids, &base.data)
-        .map_err(|e| e.to_string())?;
+    match build_threads {
+        None => b.insert_batch(&ids, &base.data),
+        Some(t) => b.insert_batch_parallel(&ids, &base.data, t, |_, _| {}),
+    }
+    .map_err(|e| e.to_string())?;
     let q4_build = t.elapsed().as_secs_f64();
     b.set_rerank(rerank).map_err(|e| e.to_string())?;
     if let Some(path) = &export {
@@ -307,6 +320,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             "q4_minimum_bytes": b.minimum_bytes(),
             "f32_build_seconds": f32_build,
             "q4_build_seconds": q4_build,
+            "build_threads": build_threads.map(|t| t.get()),
             "f32": (!base_passes.is_empty()).then(|| serde_json::json!({
                 "recall": med(&|p| p.recall, &base_passes),
                 "qps": med(&|p| p.qps, &base_passes),

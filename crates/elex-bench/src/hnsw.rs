@@ -50,6 +50,9 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let limit: Option<usize> = a.opt_num("--limit")?;
     let nq_limit: Option<usize> = a.opt_num("--queries")?;
     let keep_f32 = a.flag("--keep-f32");
+    // --build-threads N: the parallel build (rounds planned on N threads); without it the
+    // sequential, seeded insert_batch.
+    let build_threads: Option<usize> = a.opt_num("--build-threads")?;
     let storage = match a.text("--storage", "f32").as_str() {
         "f32" => Storage::F32,
         "f16" => Storage::F16,
@@ -117,12 +120,19 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     );
     let t = Instant::now();
     let mut last = 0;
-    idx.insert_batch(&ids, &base.data, |done, total| {
+    let mut report = |done: usize, total: usize| {
         if done * 10 / total != last {
             last = done * 10 / total;
             eprint!("\rbuilding: {}%", last * 10);
         }
-    })
+    };
+    match build_threads {
+        None => idx.insert_batch(&ids, &base.data, report),
+        Some(t) => {
+            let t = std::num::NonZeroUsize::new(t).ok_or("--build-threads must be at least 1")?;
+            idx.insert_batch_parallel(&ids, &base.data, t, &mut report)
+        }
+    }
     .map_err(|e| e.to_string())?;
     let build_seconds = t.elapsed().as_secs_f64();
     eprintln!();
@@ -228,6 +238,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             "ef_construction": efc,
             "keep_f32": keep_f32,
             "build_seconds": build_seconds,
+            "build_threads": build_threads,
             "bytes_per_vector": bpv,
             "runs": items,
             "calibration": calibration.as_ref().map(|(c, secs)| serde_json::json!({

@@ -6,9 +6,11 @@
 //!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
 //!     [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
+//!     [--build-threads N] (the parallel build; default: sequential, seeded)
 //! elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
 //!     [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
 //!     [--export BUNDLE] (the bundle `BudgetedIndex.importBundle` reads) [--budget-bytes B,..]
+//!     [--build-threads N]
 //! elex-bench gen-clustered --out DIR [--n 1000000] [--dims 384] [--queries 1000] [--clusters 2000]
 //! elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
 //!     [--policy tinylfu,s3fifo,lru] [--json OUT]
@@ -31,9 +33,11 @@ const USAGE: &str = "usage:
       [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
       [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
+      [--build-threads N] (the parallel build; default: sequential, seeded)
   elex-bench budget --base B.fvecs --query Q.fvecs --gt G.ivecs [--shares 1,0.5,0.25]
       [--ef 64] [--rerank 20] [--precision f32|f16] [--rounds 3] [--queries N] [--json OUT]
       [--export BUNDLE] (the bundle BudgetedIndex.importBundle reads) [--budget-bytes B,..]
+      [--build-threads N]
   elex-bench gen-clustered --out DIR [--n 1000000] [--dims 384] [--queries 1000] [--clusters 2000]
   elex-bench cache --trace T.trace (--capacity-objects N | --budget-bytes B)
       [--policy tinylfu,s3fifo,lru] [--json OUT]

@@ -53,9 +53,9 @@ impl Undo {
 #[derive(Debug)]
 pub struct PendingBatch {
     serial: u64,
-    ids: Vec<u64>,
-    data: Vec<f32>,
-    done: usize,
+    pub(crate) ids: Vec<u64>,
+    pub(crate) data: Vec<f32>,
+    pub(crate) done: usize,
     scratch: Option<Scratch>,
 }
 
@@ -339,7 +339,7 @@ impl Hnsw {
         Ok(())
     }
 
-    fn check_batch(&self, b: &PendingBatch) -> Result<(), HnswError> {
+    pub(crate) fn check_batch(&self, b: &PendingBatch) -> Result<(), HnswError> {
         match &self.undo {
             Some(u) if u.serial == b.serial => Ok(()),
             _ => Err(HnswError::Busy(

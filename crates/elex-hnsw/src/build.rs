@@ -3,8 +3,8 @@
 
 use crate::graph::MAX_LEVEL;
 use crate::index::MAX_SLOTS;
-use crate::search::{Cand, Scratch, State};
-use crate::store::{AnyRows, Rows};
+use crate::search::{Cand, LinkPlan, Scratch, State};
+use crate::store::{AnyRows, Rows, View};
 use crate::{Hnsw, HnswError, NodeId};
 
 impl Hnsw {
@@ -66,14 +66,28 @@ impl Hnsw {
 
     /// Links a pushed node into the graph (Algorithm 1). `s.q` holds its encoding.
     pub(crate) fn link(&mut self, node: NodeId, s: &mut Scratch) {
+        let mut plan = std::mem::take(&mut s.plan);
+        self.plan_links(node, s.q.view(), &mut s.state, &mut plan);
+        self.apply_links(node, &plan, &mut s.state);
+        s.plan = plan;
+    }
+
+    /// The searches and selections of Algorithm 1 for a pushed node whose encoding is `qv`:
+    /// the links it gets at each level, written into `plan`. Reads the index only, so the
+    /// parallel build plans many nodes at once.
+    pub(crate) fn plan_links(
+        &self,
+        node: NodeId,
+        qv: View<'_>,
+        st: &mut State,
+        plan: &mut LinkPlan,
+    ) {
+        plan.clear();
         let level = self.graph.level(node);
         let Some(entry) = self.graph.entry() else {
-            self.graph.set_entry(Some(node), level);
             return;
         };
         let max_level = self.graph.max_level();
-        let (q, st) = (&s.q, &mut s.state);
-        let qv = q.view();
         let mut ep = Cand {
             d: self.space.dist(qv, self.store.view(entry)),
             id: entry,
@@ -97,11 +111,24 @@ impl Hnsw {
             if st.eps.is_empty() {
                 st.eps.push(ep);
             }
-            // The graph is mutated below; `qv` borrows the scratch, not the index.
-            self.connect(node, l, &sel, st);
+            plan.push(l, &sel);
             st.sel = sel;
         }
-        if level > max_level || self.tombs.is_deleted(entry) {
+    }
+
+    /// Writes a plan made by [`Hnsw::plan_links`] (on the graph as it is now, or as it was
+    /// before other nodes of the same parallel round were applied): the node's links and their
+    /// reverse links, then the entry point if the node rises above it.
+    pub(crate) fn apply_links(&mut self, node: NodeId, plan: &LinkPlan, st: &mut State) {
+        let level = self.graph.level(node);
+        let Some(entry) = self.graph.entry() else {
+            self.graph.set_entry(Some(node), level);
+            return;
+        };
+        for (l, sel) in plan.levels() {
+            self.connect(node, l, sel, st);
+        }
+        if level > self.graph.max_level() || self.tombs.is_deleted(entry) {
             self.graph.set_entry(Some(node), level);
         }
     }

@@ -50,6 +50,12 @@ impl IdMap {
     }
 
     /// Whether the next node needs the arrays to grow.
+    /// Nodes that fit before the arrays grow (the parallel build's rounds; native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) fn capacity_left(&self) -> usize {
+        self.ext.capacity() - self.ext.len()
+    }
+
     pub(crate) fn at_capacity(&self) -> bool {
         self.ext.len() == self.ext.capacity()
     }

@@ -53,6 +53,9 @@ mod graph;
 mod ids;
 mod index;
 mod oplog;
+// Threads: native builds only (wasm32-unknown-unknown has none).
+#[cfg(not(target_family = "wasm"))]
+mod parallel;
 mod query;
 mod search;
 mod section;

@@ -167,6 +167,38 @@ pub struct Scratch {
     pub(crate) prep: Vec<f32>,
     /// The query encoded like stored vectors.
     pub(crate) q: Encoded,
+    /// The links an insertion is about to write.
+    pub(crate) plan: LinkPlan,
+}
+
+/// The links a node being inserted gets, level by level, highest level first.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LinkPlan {
+    /// `(level, end of its ids in `ids`)`.
+    ends: Vec<(u8, usize)>,
+    ids: Vec<NodeId>,
+}
+
+impl LinkPlan {
+    pub fn clear(&mut self) {
+        self.ends.clear();
+        self.ids.clear();
+    }
+
+    pub fn push(&mut self, level: u8, sel: &[NodeId]) {
+        self.ids.extend_from_slice(sel);
+        self.ends.push((level, self.ids.len()));
+    }
+
+    /// Each level with its links, in the order pushed.
+    pub fn levels(&self) -> impl Iterator<Item = (u8, &[NodeId])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(l, end)| {
+            let s = &self.ids[start..end];
+            start = end;
+            (l, s)
+        })
+    }
 }
 
 impl Scratch {
@@ -175,6 +207,7 @@ impl Scratch {
             state: State::default(),
             prep: Vec::new(),
             q: Encoded::new(storage),
+            plan: LinkPlan::default(),
         }
     }
 

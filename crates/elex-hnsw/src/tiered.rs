@@ -416,6 +416,27 @@ impl<S: RowStore> BudgetedHnsw<S> {
         self.commit_batch(b)
     }
 
+    /// [`BudgetedHnsw::insert_batch`] with the graph searches on `threads` threads (see
+    /// [`Hnsw::step_batch_parallel`]); native builds only.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn insert_batch_parallel(
+        &mut self,
+        ids: &[u64],
+        data: &[f32],
+        threads: std::num::NonZeroUsize,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<(), HnswError> {
+        let mut b = self.begin_batch(ids.to_vec(), data.to_vec())?;
+        if let Err(e) = self
+            .index
+            .step_batch_parallel(&mut b.batch, threads, progress)
+        {
+            let _ = self.rollback_batch(b);
+            return Err(e);
+        }
+        self.commit_batch(b)
+    }
+
     /// One step of the core's validator (see [`Hnsw::validate_batch_step`]), for callers that
     /// validate in time slices before [`BudgetedHnsw::begin_checked_batch`].
     pub fn validate_batch_step(
@@ -618,9 +639,15 @@ impl<S: RowStore> BudgetedHnsw<S> {
             return Err(HnswError::EfTooSmall { ef, k });
         }
         let n = self.rerank.max(k).min(self.index.len());
-        let cands = self.index.search_filtered(query, n, ef.max(n), filter)?;
-        let mut prep = Vec::with_capacity(self.index.dims());
-        self.index.space.prepare(query, &mut prep)?;
+        // The walk leaves the query in the metric's f32 form in the scratch: the re-rank's query.
+        let mut s = self.index.take_scratch();
+        let mut cands = Vec::with_capacity(n);
+        let walked = self
+            .index
+            .search_into(query, n, ef.max(n), filter, &mut s, &mut cands);
+        let prep = std::mem::take(&mut s.prep);
+        self.index.put_scratch(s);
+        walked?;
         let (mut scored, mut cold) = (Vec::new(), Vec::new());
         for h in cands {
             let Some(NodeId(slot)) = self.index.node_id(h.id) else {

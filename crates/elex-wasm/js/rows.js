@@ -65,6 +65,69 @@ export function rowsGet(db, name, slots, rowBytes) {
   });
 }
 
+/// Where a budgeted index's exact rows live, with one interface for the binding:
+/// `put(first, rowBytes, bytes)` (resolves once the rows are durable), `get(slots, rowBytes)`
+/// (resolves to their bytes, back to back), `close()`.
+///  - 'indexeddb' (the default): store `rows` of the index's database, anywhere;
+///  - 'opfs': one file in the origin private file system, read and written through a
+///    synchronous access handle: a few microseconds a row instead of an IndexedDB transaction,
+///    but only in a dedicated worker (the handle holds the file: one open index per file).
+export async function rowsPlace(db, dbName, name, kind) {
+  if (kind !== 'opfs') {
+    return {
+      kind: 'indexeddb',
+      put: (first, rowBytes, bytes) => rowsPut(db, name, first, rowBytes, bytes),
+      get: (slots, rowBytes) => rowsGet(db, name, slots, rowBytes),
+      close() {},
+    };
+  }
+  const sync = typeof FileSystemFileHandle !== 'undefined' && 'createSyncAccessHandle' in FileSystemFileHandle.prototype;
+  const worker = typeof WorkerGlobalScope !== 'undefined' && typeof window === 'undefined';
+  if (!sync || !worker || !globalThis.navigator?.storage?.getDirectory) {
+    throw coded('UNSUPPORTED', 'rowStore "opfs" needs a dedicated worker with the origin private file system (FileSystemSyncAccessHandle); use "indexeddb" here, or open the index in a worker');
+  }
+  let handle;
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('elex', { create: true });
+    const file = await dir.getFileHandle(`${encodeURIComponent(dbName)}.${encodeURIComponent(name)}.rows`, { create: true });
+    handle = await file.createSyncAccessHandle();
+  } catch (e) {
+    if (e && e.name === 'NoModificationAllowedError') {
+      throw coded('BUSY', `the rows of "${name}" are open elsewhere (another worker or tab holds the file)`, e);
+    }
+    throw mapError(e, 'opening the rows file');
+  }
+  const fail = (e, what) => (e && e.code ? e : mapError(e, what));
+  return {
+    kind: 'opfs',
+    async put(first, rowBytes, bytes) {
+      try {
+        const n = handle.write(bytes, { at: first * rowBytes });
+        if (n !== bytes.length) throw coded('IO', `wrote ${n} of ${bytes.length} bytes of rows`);
+        handle.flush();
+      } catch (e) {
+        throw fail(e, 'writing rows');
+      }
+    },
+    async get(slots, rowBytes) {
+      const out = new Uint8Array(slots.length * rowBytes);
+      try {
+        for (let i = 0; i < slots.length; i++) {
+          const n = handle.read(out.subarray(i * rowBytes, (i + 1) * rowBytes), { at: slots[i] * rowBytes });
+          if (n !== rowBytes) throw coded('CORRUPT', `the row of slot ${slots[i]} of "${name}" is missing or torn`);
+        }
+      } catch (e) {
+        throw fail(e, 'reading rows');
+      }
+      return out;
+    },
+    close() {
+      try { handle.close(); } catch (_) { /* already closed */ }
+    },
+  };
+}
+
 /// The chunks of a bundle source: a Response (its body), a ReadableStream of bytes, a
 /// Uint8Array or an ArrayBuffer. `read()` resolves to the next Uint8Array, or null at the end.
 export function bundleChunks(source) {

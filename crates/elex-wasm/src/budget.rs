@@ -19,26 +19,18 @@ use crate::args;
 use crate::error::{check_keys, hnsw_error, js_error, type_error};
 use crate::hnsw::{MAX_K, SearchResult, Vectors, busy, index_params, promise, slice_options};
 use crate::idb;
-use crate::task::{Queue, Slicer};
+use crate::task::{Queue, Slicer, step_in_slices};
 
 #[wasm_bindgen(module = "/js/rows.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = rowsOpen)]
     async fn rows_open(db_name: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = rowsPut)]
-    async fn rows_put(
+    #[wasm_bindgen(catch, js_name = rowsPlace)]
+    async fn rows_place(
         db: &JsValue,
+        db_name: &str,
         name: &str,
-        first: u32,
-        row_bytes: u32,
-        bytes: &js_sys::Uint8Array,
-    ) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = rowsGet)]
-    async fn rows_get(
-        db: &JsValue,
-        name: &str,
-        slots: &js_sys::Uint32Array,
-        row_bytes: u32,
+        kind: &str,
     ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = rowsHas)]
     async fn rows_has(db: &JsValue, store: &str, key: &str) -> Result<JsValue, JsValue>;
@@ -62,6 +54,51 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
+/// Where the exact rows are (`rowsPlace` in js/rows.js): IndexedDB or an OPFS file.
+#[wasm_bindgen]
+extern "C" {
+    #[derive(Clone)]
+    type RowsPlace;
+    /// Writes rows `first..` (`bytes` holds whole rows); resolves once they are durable.
+    #[wasm_bindgen(method, catch)]
+    async fn put(
+        this: &RowsPlace,
+        first: u32,
+        row_bytes: u32,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<JsValue, JsValue>;
+    /// The rows of `slots`, back to back (a Uint8Array).
+    #[wasm_bindgen(method, catch)]
+    async fn get(
+        this: &RowsPlace,
+        slots: &js_sys::Uint32Array,
+        row_bytes: u32,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method)]
+    fn close(this: &RowsPlace);
+}
+
+/// The `rowStore` option: "indexeddb" (default) or "opfs"; `None` when not given.
+fn row_store_of(v: &JsValue) -> Result<Option<&'static str>, JsValue> {
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_string().as_deref() {
+        Some("indexeddb") => Ok(Some("indexeddb")),
+        Some("opfs") => Ok(Some("opfs")),
+        _ => Err(type_error(
+            "INVALID_OPTIONS",
+            "rowStore: use \"indexeddb\" or \"opfs\"",
+        )),
+    }
+}
+
+/// The meta record: the rows' precision (1 f32, 2 f16), then where they are (0 IndexedDB,
+/// 1 OPFS; absent in records of older builds: IndexedDB).
+fn meta_bytes(f16: bool, store: &str) -> [u8; 2] {
+    [if f16 { 2 } else { 1 }, u8::from(store == "opfs")]
+}
+
 /// Bytes of rows per IndexedDB transaction of `addBatch`.
 const PUT_BYTES: usize = 4 << 20;
 
@@ -69,7 +106,14 @@ const PUT_BYTES: usize = 4 << 20;
 const ROWS_PER_STEP: usize = 256;
 
 /// The keys of `BudgetedIndexOptions` that are not index options.
-const BUDGET_KEYS: [&str; 5] = ["dbName", "name", "budgetBytes", "precision", "rerank"];
+const BUDGET_KEYS: [&str; 6] = [
+    "dbName",
+    "name",
+    "budgetBytes",
+    "precision",
+    "rerank",
+    "rowStore",
+];
 
 /// Where a batch's rows go: the binding encodes them itself and puts them in IndexedDB; this
 /// store only records the first slot they belong at. Reads go through `plan` / `finish`.
@@ -100,6 +144,9 @@ type Inner = BudgetedHnsw<HandedRows>;
 pub struct BudgetedIndex {
     inner: Rc<RefCell<Inner>>,
     db: JsValue,
+    rows: RowsPlace,
+    /// "indexeddb" or "opfs".
+    store: &'static str,
     db_name: String,
     name: String,
     queue: Rc<Queue>,
@@ -130,6 +177,10 @@ export interface BudgetedIndexOptions extends Partial<HnswIndexOptions> {
   precision?: "f32" | "f16";
   /** Candidates re-ranked over their exact rows per search (default 20, at least k). */
   rerank?: number;
+  /** Where the exact rows live: "indexeddb" (default; anywhere) or "opfs" (a file in the origin
+   * private file system read through a synchronous access handle: far cheaper reads, but only
+   * in a dedicated worker, and one open index per file). A saved index keeps its choice. */
+  rowStore?: "indexeddb" | "opfs";
 }
 
 /** Counters of a budgeted index's searches. */
@@ -160,9 +211,11 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
 }
 
+type Place = (String, String, u64, Option<u64>, Option<&'static str>);
+
 /// Where a budgeted index lives and what it may hold, from the options of `open` and
-/// `importBundle`: `dbName`, `name`, `budgetBytes` and the optional `rerank`.
-fn place_options(options: &JsValue) -> Result<(String, String, u64, Option<u64>), JsValue> {
+/// `importBundle`: `dbName`, `name`, `budgetBytes`, and the optional `rerank` and `rowStore`.
+fn place_options(options: &JsValue) -> Result<Place, JsValue> {
     let db_name = args::string(&get(options, "dbName"), "dbName")?;
     let name = args::string(&get(options, "name"), "name")?;
     let budget = args::integer(
@@ -172,7 +225,8 @@ fn place_options(options: &JsValue) -> Result<(String, String, u64, Option<u64>)
         2f64.powi(53),
     )?;
     let rerank = args::opt_integer(&get(options, "rerank"), "rerank", 1.0, MAX_K)?;
-    Ok((db_name, name, budget, rerank))
+    let store = row_store_of(&get(options, "rowStore"))?;
+    Ok((db_name, name, budget, rerank, store))
 }
 
 #[wasm_bindgen]
@@ -189,7 +243,7 @@ impl BudgetedIndex {
             if !options.is_object() {
                 return Err(type_error("INVALID_OPTIONS", "open options: not an object"));
             }
-            let (db_name, name, budget, rerank) = place_options(&options)?;
+            let (db_name, name, budget, rerank, store) = place_options(&options)?;
             let precision = precision_of(&get(&options, "precision"))?;
             // The rest are index options, checked now even when the index exists.
             let rest = js_sys::Object::new();
@@ -216,16 +270,18 @@ impl BudgetedIndex {
                     "open options: keepF32 is not an option of a budgeted index (its exact rows are in IndexedDB)",
                 ));
             }
-            Ok::<_, JsValue>((db_name, name, budget, precision, rerank, params, given))
+            Ok::<_, JsValue>((
+                db_name, name, budget, precision, rerank, params, given, store,
+            ))
         })();
         promise(async move {
-            let (db_name, name, budget, precision, rerank, params, given) = parsed?;
+            let (db_name, name, budget, precision, rerank, params, given, store) = parsed?;
             let saved = match idb::load_record(&db_name, &snapshot_key(&name)).await {
                 Ok(bytes) => Some(bytes),
                 Err(e) if code_of(&e).as_deref() == Some("NOT_FOUND") => None,
                 Err(e) => return Err(e),
             };
-            let (index, precision) = match saved {
+            let (index, precision, store) = match saved {
                 Some(bytes) => {
                     // Decoded in time slices: a million vectors' codes are 385 MB.
                     let index =
@@ -249,7 +305,21 @@ impl BudgetedIndex {
                         Some(2) => RowPrecision::F16,
                         _ => RowPrecision::F32,
                     };
-                    (index, stored)
+                    let saved_store = if meta.get(1) == Some(&1) {
+                        "opfs"
+                    } else {
+                        "indexeddb"
+                    };
+                    if store.is_some_and(|s| s != saved_store) {
+                        return Err(js_error(
+                            "INVALID_OPTIONS",
+                            format!(
+                                "open options: the saved index keeps its rows in {saved_store}"
+                            ),
+                            true,
+                        ));
+                    }
+                    (index, stored, saved_store)
                 }
                 None => {
                     if !given.0 {
@@ -261,7 +331,11 @@ impl BudgetedIndex {
                             false,
                         ));
                     }
-                    (Hnsw::new(params).map_err(hnsw_error)?, precision)
+                    (
+                        Hnsw::new(params).map_err(hnsw_error)?,
+                        precision,
+                        store.unwrap_or("indexeddb"),
+                    )
                 }
             };
             let mut inner =
@@ -271,9 +345,18 @@ impl BudgetedIndex {
                 inner.set_rerank(r as usize).map_err(hnsw_error)?;
             }
             let db = rows_open(&db_name).await?;
+            let rows = match rows_place(&db, &db_name, &name, store).await {
+                Ok(r) => r.unchecked_into(),
+                Err(e) => {
+                    idb::close(&db);
+                    return Err(e);
+                }
+            };
             Ok(BudgetedIndex {
                 inner: Rc::new(RefCell::new(inner)),
                 db,
+                rows,
+                store,
                 db_name,
                 name,
                 queue: Rc::new(Queue::default()),
@@ -307,7 +390,7 @@ impl BudgetedIndex {
         })();
         let turn = self.queue.join();
         let inner = self.inner.clone();
-        let (db, name) = (self.db.clone(), self.name.clone());
+        let rows = self.rows.clone();
         promise(async move {
             let _turn = turn.await;
             let (ids, data, progress, slice_ms) = parsed?;
@@ -341,7 +424,7 @@ impl BudgetedIndex {
                     .map_err(hnsw_error)?;
                 slicer.pause().await;
             }
-            let (mut batch, first) = {
+            let (batch, first) = {
                 let mut h = inner.try_borrow_mut().map_err(|_| busy("addBatch"))?;
                 let b = h
                     .begin_encoded_batch(ids, data, check, &encoded)
@@ -358,7 +441,9 @@ impl BudgetedIndex {
             let step = (PUT_BYTES / row_bytes as usize).max(1) * row_bytes as usize;
             for (i, piece) in encoded.chunks(step).enumerate() {
                 let at = first + (i * step / row_bytes as usize) as u32;
-                put = rows_put(&db, &name, at, row_bytes, &js_sys::Uint8Array::from(piece)).await;
+                put = rows
+                    .put(at, row_bytes, &js_sys::Uint8Array::from(piece))
+                    .await;
                 if put.is_err() {
                     break;
                 }
@@ -370,35 +455,8 @@ impl BudgetedIndex {
                 }
                 return Err(e);
             }
-            loop {
-                let stepped = inner
-                    .try_borrow_mut()
-                    .map_err(|_| busy("addBatch"))
-                    .and_then(|mut h| {
-                        h.step_batch(&mut batch, || slicer.expired())
-                            .map_err(hnsw_error)
-                    });
-                let reported = stepped.and_then(|done| match &progress {
-                    Some(f) => f
-                        .call2(
-                            &JsValue::NULL,
-                            &(done as f64).into(),
-                            &(total as f64).into(),
-                        )
-                        .map(|_| ()),
-                    None => Ok(()),
-                });
-                if let Err(e) = reported {
-                    if let Ok(mut h) = inner.try_borrow_mut() {
-                        let _ = h.rollback_batch(batch);
-                    }
-                    return Err(e);
-                }
-                if batch.is_complete() {
-                    break;
-                }
-                slicer.pause().await;
-            }
+            let batch =
+                step_in_slices(&inner, batch, total, progress.as_ref(), &mut slicer).await?;
             inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -453,12 +511,11 @@ impl BudgetedIndex {
             Ok::<_, JsValue>((plan, h.row_bytes() as u32, h.index().params().metric))
         })();
         let inner = self.inner.clone();
-        let (db, name) = (self.db.clone(), self.name.clone());
+        let rows = self.rows.clone();
         promise(async move {
             let (plan, rb, metric) = planned?;
             let slots = js_sys::Uint32Array::from(plan.missing());
-            let fetched: js_sys::Uint8Array =
-                rows_get(&db, &name, &slots, rb).await?.unchecked_into();
+            let fetched: js_sys::Uint8Array = rows.get(&slots, rb).await?.unchecked_into();
             let hits = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("search"))?
@@ -493,13 +550,14 @@ impl BudgetedIndex {
         let turn = self.queue.join();
         let inner = self.inner.clone();
         let (db_name, name) = (self.db_name.clone(), self.name.clone());
+        let store = self.store;
         promise(async move {
             let _turn = turn.await;
             let (bytes, f16) = {
                 let h = inner.try_borrow().map_err(|_| busy("save"))?;
                 (h.index().to_bytes(), h_is_f16(&h))
             };
-            idb::save_snapshot(&db_name, &meta_key(&name), &[if f16 { 2 } else { 1 }]).await?;
+            idb::save_snapshot(&db_name, &meta_key(&name), &meta_bytes(f16, store)).await?;
             idb::save_snapshot(&db_name, &snapshot_key(&name), &bytes).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -532,30 +590,41 @@ impl BudgetedIndex {
             check_keys(
                 &options,
                 "import options",
-                &["dbName", "name", "budgetBytes", "rerank"],
+                &["dbName", "name", "budgetBytes", "rerank", "rowStore"],
             )?;
-            let (db_name, name, budget, rerank) = place_options(&options)?;
+            let (db_name, name, budget, rerank, store) = place_options(&options)?;
             let (progress, slice_ms) = slice_options(&progress.unwrap_or(JsValue::UNDEFINED))?;
             let chunks = bundle_chunks(&source)?;
-            Ok::<_, JsValue>((db_name, name, budget, rerank, progress, slice_ms, chunks))
+            Ok::<_, JsValue>((
+                db_name, name, budget, rerank, store, progress, slice_ms, chunks,
+            ))
         })();
         promise(async move {
-            let (db_name, name, budget, rerank, progress, slice_ms, chunks) = parsed?;
+            let (db_name, name, budget, rerank, store, progress, slice_ms, chunks) = parsed?;
+            let store = store.unwrap_or("indexeddb");
             let db = rows_open(&db_name).await?;
-            let result = import_into(
-                &db, &db_name, &name, budget, rerank, progress, slice_ms, chunks,
-            )
-            .await;
+            let rows: RowsPlace = match rows_place(&db, &db_name, &name, store).await {
+                Ok(r) => r.unchecked_into(),
+                Err(e) => {
+                    idb::close(&db);
+                    return Err(e);
+                }
+            };
+            let place = (&db, db_name.as_str(), name.as_str(), &rows, store);
+            let result = import_into(place, budget, rerank, progress, slice_ms, chunks).await;
             match result {
                 Ok(inner) => Ok(BudgetedIndex {
                     inner: Rc::new(RefCell::new(inner)),
                     db,
+                    rows,
+                    store,
                     db_name,
                     name,
                     queue: Rc::new(Queue::default()),
                 }
                 .into()),
                 Err(e) => {
+                    rows.close();
                     idb::close(&db);
                     Err(e)
                 }
@@ -569,7 +638,7 @@ impl BudgetedIndex {
     pub fn export_bundle(&self) -> js_sys::Promise {
         let turn = self.queue.join();
         let inner = self.inner.clone();
-        let (db, name) = (self.db.clone(), self.name.clone());
+        let rows = self.rows.clone();
         promise(async move {
             let _turn = turn.await;
             let (snapshot, header) = {
@@ -605,14 +674,10 @@ impl BudgetedIndex {
             while (first as u64) < header.rows {
                 let last = (first + per).min(header.rows as u32);
                 let slots: Vec<u32> = (first..last).collect();
-                let got: js_sys::Uint8Array = rows_get(
-                    &db,
-                    &name,
-                    &js_sys::Uint32Array::from(&slots[..]),
-                    rb as u32,
-                )
-                .await?
-                .unchecked_into();
+                let got: js_sys::Uint8Array = rows
+                    .get(&js_sys::Uint32Array::from(&slots[..]), rb as u32)
+                    .await?
+                    .unchecked_into();
                 let at = out.len();
                 out.resize(at + got.length() as usize, 0);
                 got.copy_to(&mut out[at..]);
@@ -688,8 +753,15 @@ impl BudgetedIndex {
         Ok(o.into())
     }
 
-    /// Closes the IndexedDB connection (unsaved codes and links are lost).
+    /// Where the exact rows live: "indexeddb" or "opfs".
+    #[wasm_bindgen(getter, js_name = rowStore)]
+    pub fn row_store(&self) -> String {
+        self.store.into()
+    }
+
+    /// Closes the IndexedDB connection and the rows file (unsaved codes and links are lost).
     pub fn close(&self) {
+        self.rows.close();
         idb::close(&self.db);
     }
 }
@@ -705,11 +777,8 @@ fn code_of(e: &JsValue) -> Option<String> {
 }
 
 /// Reads a bundle from `chunks` into IndexedDB under `name` (see `importBundle`).
-#[allow(clippy::too_many_arguments)]
 async fn import_into(
-    db: &JsValue,
-    db_name: &str,
-    name: &str,
+    (db, db_name, name, rows, store): (&JsValue, &str, &str, &RowsPlace, &str),
     budget: u64,
     rerank: Option<u64>,
     progress: Option<js_sys::Function>,
@@ -789,14 +858,8 @@ async fn import_into(
         let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
         while pending.len() >= PUT_BYTES.max(rb) {
             let take = (PUT_BYTES / rb * rb).max(rb);
-            rows_put(
-                db,
-                name,
-                next,
-                rb as u32,
-                &js_sys::Uint8Array::from(&pending[..take]),
-            )
-            .await?;
+            rows.put(next, rb as u32, &js_sys::Uint8Array::from(&pending[..take]))
+                .await?;
             next += (take / rb) as u32;
             pending.drain(..take);
         }
@@ -807,14 +870,8 @@ async fn import_into(
     }
     let rb = reader.header().map_or(1, |h| h.row_bytes.max(1) as usize);
     if !pending.is_empty() {
-        rows_put(
-            db,
-            name,
-            next,
-            rb as u32,
-            &js_sys::Uint8Array::from(&pending[..]),
-        )
-        .await?;
+        rows.put(next, rb as u32, &js_sys::Uint8Array::from(&pending[..]))
+            .await?;
     }
     let header = reader.header().copied();
     reader.finish().map_err(hnsw_error)?;
@@ -825,7 +882,24 @@ async fn import_into(
         }));
     };
     let f16 = h.precision == RowPrecision::F16;
-    idb::save_snapshot(db_name, &meta_key(name), &[if f16 { 2 } else { 1 }]).await?;
+    idb::save_snapshot(db_name, &meta_key(name), &meta_bytes(f16, store)).await?;
     put_manifest(db, idb::SNAPSHOTS, &key, pieces, h.snapshot_len as f64).await?;
     Ok(inner)
+}
+
+impl crate::task::Stepped for Inner {
+    type Batch = elex_hnsw::BudgetedBatch;
+    fn step(
+        &mut self,
+        b: &mut Self::Batch,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<usize, JsValue> {
+        self.step_batch(b, stop).map_err(hnsw_error)
+    }
+    fn rollback(&mut self, b: Self::Batch) {
+        let _ = self.rollback_batch(b);
+    }
+    fn is_complete(b: &Self::Batch) -> bool {
+        b.is_complete()
+    }
 }

@@ -21,7 +21,7 @@ use crate::args;
 use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
 use crate::persist::{self, Durable, OpenOptions};
-use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
+use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
 /// Options of `new HnswIndex(options)`. The TypeScript interface is generated from this struct
 /// (tsify), so the typings cannot drift from what the constructor reads; a test checks that the
@@ -769,40 +769,13 @@ impl HnswIndex {
             }
             // A persistent index logs the batch as given once it is committed.
             let logged = durable.as_ref().map(|_| (ids.clone(), data.clone()));
-            let mut batch = inner
+            let batch = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
                 .begin_checked_batch(ids, data, check)
                 .map_err(hnsw_error)?;
-            loop {
-                let stepped = inner
-                    .try_borrow_mut()
-                    .map_err(|_| busy("addBatch"))
-                    .and_then(|mut h| {
-                        h.step_batch(&mut batch, || slicer.expired())
-                            .map_err(hnsw_error)
-                    });
-                let reported = stepped.and_then(|done| match &progress {
-                    Some(f) => f
-                        .call2(
-                            &JsValue::NULL,
-                            &(done as f64).into(),
-                            &(total as f64).into(),
-                        )
-                        .map(|_| ()),
-                    None => Ok(()),
-                });
-                if let Err(e) = reported {
-                    if let Ok(mut h) = inner.try_borrow_mut() {
-                        let _ = h.rollback_batch(batch);
-                    }
-                    return Err(e);
-                }
-                if batch.is_complete() {
-                    break;
-                }
-                slicer.pause().await;
-            }
+            let batch =
+                step_in_slices(&inner, batch, total, progress.as_ref(), &mut slicer).await?;
             inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -1379,5 +1352,22 @@ mod tests {
                 "{field}: the typings say {doc:?}, the core's default is {value}"
             );
         }
+    }
+}
+
+impl crate::task::Stepped for Hnsw {
+    type Batch = elex_hnsw::PendingBatch;
+    fn step(
+        &mut self,
+        b: &mut Self::Batch,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<usize, JsValue> {
+        self.step_batch(b, stop).map_err(hnsw_error)
+    }
+    fn rollback(&mut self, b: Self::Batch) {
+        let _ = self.rollback_batch(b);
+    }
+    fn is_complete(b: &Self::Batch) -> bool {
+        b.is_complete()
     }
 }

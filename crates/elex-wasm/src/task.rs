@@ -118,3 +118,56 @@ impl Queue {
         }
     }
 }
+
+/// An index whose batches go in by steps: what [`step_in_slices`] drives for the bindings'
+/// `addBatch` (the vector index, the budgeted index, the text index).
+pub(crate) trait Stepped {
+    type Batch;
+    /// Inserts until `stop()` says so or the batch is in; how many are in.
+    fn step(
+        &mut self,
+        b: &mut Self::Batch,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<usize, JsValue>;
+    /// Undoes an open batch exactly.
+    fn rollback(&mut self, b: Self::Batch);
+    fn is_complete(b: &Self::Batch) -> bool;
+}
+
+/// Steps `batch` to its end in time slices, calling `progress(done, total)` after each. If a
+/// step fails, the object is busy, or `progress` throws, the batch is rolled back and the error
+/// returned; otherwise the complete batch, for the caller to commit.
+pub(crate) async fn step_in_slices<T: Stepped>(
+    inner: &RefCell<T>,
+    mut batch: T::Batch,
+    total: usize,
+    progress: Option<&js_sys::Function>,
+    slicer: &mut Slicer,
+) -> Result<T::Batch, JsValue> {
+    loop {
+        let stepped = inner
+            .try_borrow_mut()
+            .map_err(|_| crate::hnsw::busy("addBatch"))
+            .and_then(|mut t| t.step(&mut batch, &mut || slicer.expired()));
+        let reported = stepped.and_then(|done| match progress {
+            Some(f) => f
+                .call2(
+                    &JsValue::NULL,
+                    &(done as f64).into(),
+                    &(total as f64).into(),
+                )
+                .map(|_| ()),
+            None => Ok(()),
+        });
+        if let Err(e) = reported {
+            if let Ok(mut t) = inner.try_borrow_mut() {
+                t.rollback(batch);
+            }
+            return Err(e);
+        }
+        if T::is_complete(&batch) {
+            return Ok(batch);
+        }
+        slicer.pause().await;
+    }
+}

@@ -17,7 +17,7 @@ use crate::error::{js_error, text_error, type_error};
 use crate::hnsw::{HnswIndex, SearchResult, slice_options};
 use crate::idb;
 use crate::persist::{self, Durable};
-use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer};
+use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
 /// Options of `new TextIndex(options)`.
 #[derive(Deserialize, Tsify, Default)]
@@ -222,37 +222,13 @@ impl TextIndex {
             let texts = read_texts(&texts, &mut slicer).await?;
             let total = ids.len();
             let logged = durable.as_ref().map(|_| (ids.clone(), texts.clone()));
-            let mut batch = inner
+            let batch = inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
                 .begin_batch(ids, texts)
                 .map_err(text_error)?;
-            loop {
-                let stepped = inner
-                    .try_borrow_mut()
-                    .map(|mut t| t.step_batch(&mut batch, || slicer.expired()))
-                    .map_err(|_| busy("addBatch"));
-                let reported = stepped.and_then(|done| match &progress {
-                    Some(f) => f
-                        .call2(
-                            &JsValue::NULL,
-                            &(done as f64).into(),
-                            &(total as f64).into(),
-                        )
-                        .map(|_| ()),
-                    None => Ok(()),
-                });
-                if let Err(e) = reported {
-                    if let Ok(mut t) = inner.try_borrow_mut() {
-                        t.rollback_batch(batch);
-                    }
-                    return Err(e);
-                }
-                if batch.is_complete() {
-                    break;
-                }
-                slicer.pause().await;
-            }
+            let batch =
+                step_in_slices(&inner, batch, total, progress.as_ref(), &mut slicer).await?;
             inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -766,4 +742,21 @@ pub fn hybrid_search(
         fused.iter().map(|x| x.0 as f64).collect(),
         fused.iter().map(|x| x.1).collect(),
     ))
+}
+
+impl crate::task::Stepped for elex_text::TextIndex {
+    type Batch = elex_text::PendingBatch;
+    fn step(
+        &mut self,
+        b: &mut Self::Batch,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<usize, JsValue> {
+        Ok(self.step_batch(b, stop))
+    }
+    fn rollback(&mut self, b: Self::Batch) {
+        self.rollback_batch(b);
+    }
+    fn is_complete(b: &Self::Batch) -> bool {
+        b.is_complete()
+    }
 }
