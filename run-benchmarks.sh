@@ -144,6 +144,7 @@ if [[ $mode == quick ]]; then
     --gt "$data/groundtruth.ivecs" --queries 300 --rounds 3 --json "$out/budget-native.json" \
     --export "$out/docs.elexb" | tee "$out/budget-native.txt"
   node www/bench/budget/run.mjs --data "$data" --n 10000 --queries 300 --rounds 3 --out "$out"
+  node www/bench/budget/run.mjs --data "$data" --n 10000 --queries 300 --rounds 3 --rows opfs --out "$out"
   node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
 else
   ./target/release/elex-bench budget --base "$data/base.fvecs" --query "$data/query.fvecs" \
@@ -155,6 +156,10 @@ else
   node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --out "$out"
   node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --precision f16 \
     --shares 0.5,0.25 --out "$out/f16"
+  # Rows in an OPFS file through a sync access handle: the whole bench in a dedicated worker.
+  node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --rows opfs --out "$out"
+  node www/bench/budget/run.mjs --data "$data" --n 50000 --queries 1000 --rounds 3 --precision f16 \
+    --shares 0.5,0.25 --rows opfs --out "$out/f16"
   node www/bench/budget/import.mjs --bundle "$out/docs.elexb" --data "$data" --out "$out"
   # A million 384-d vectors in a 400 MB budget: built natively on every core, shipped as a
   # bundle, imported into Chromium (about 25 minutes and 3.5 GB of disk in all); first the

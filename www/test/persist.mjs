@@ -575,6 +575,59 @@ for (const simd of [true, false]) {
     again.close();
   });
 
+  test(`${flavour}: a budgeted index keeps every resolved batch and flushed delete without save(): its change log, replayed on open`, async () => {
+    const elex = await elexP;
+    for (const metric of ['cosine', 'l2']) {
+      const dims = 16, n = 300;
+      const base = vectors(n, dims, 41);
+      const ids = Float64Array.from({ length: n }, (_, i) => i * 3);
+      const dbName = fresh();
+      const place = { dbName, name: 'log', budgetBytes: 1e7, rerank: 10 };
+      const part = (a, b) => [ids.subarray(a, b), base.subarray(a * dims, b * dims)];
+      const answers = async (x) => {
+        const out = [];
+        for (let i = 0; i < 20; i++) {
+          const r = await x.search(base.subarray(i * 7 * dims, (i * 7 + 1) * dims), 10, { ef: 10 });
+          out.push([...r.ids].join() + '|' + [...r.scores].join());
+        }
+        return out;
+      };
+      const a = await elex.BudgetedIndex.open({ ...place, dims, metric, seed: 3 });
+      await a.addBatch(...part(0, 100));
+      await a.addBatch(...part(100, 200));
+      a.delete(3);
+      a.delete(450);
+      await a.flush();
+      const want = await answers(a);
+      a.close(); // never saved: the empty index of open(), then the log
+      const b = await elex.BudgetedIndex.open(place);
+      assert.equal(b.size, 198);
+      assert.deepEqual(await answers(b), want, `${metric}: replayed bit for bit`);
+      // Saved, then more: the save plus the log written since.
+      await b.save();
+      await b.addBatch(...part(200, 300));
+      b.delete(0);
+      await b.flush();
+      // Refused batches write nothing: a bad one, and one over the budget.
+      await assert.rejects(b.addBatch([6], base.subarray(0, dims)), (e) => e.code === 'DUPLICATE_ID');
+      b.setBudget(b.minimumBytes());
+      await assert.rejects(b.addBatch(Float64Array.of(10000, 10001), base.subarray(0, 2 * dims)), (e) => e.code === 'BUDGET_TOO_SMALL');
+      const want2 = await answers(b);
+      b.close();
+      const c = await elex.BudgetedIndex.open(place);
+      assert.equal(c.size, 297);
+      assert.deepEqual(await answers(c), want2, `${metric}: save + log`);
+      // Later batches land on the right slots after a replay.
+      await c.addBatch(Float64Array.of(20000), base.subarray(5 * dims, 6 * dims));
+      const want3 = await answers(c);
+      c.close();
+      const d = await elex.BudgetedIndex.open(place);
+      assert.equal(d.size, 298);
+      assert.deepEqual(await answers(d), want3);
+      d.close();
+    }
+  });
+
   test(`${flavour}: f16 rows halve the bytes read and survive a reopen`, async () => {
     const elex = await elexP;
     const dims = 32, n = 500;

@@ -56,6 +56,8 @@ pub struct PendingBatch {
     pub(crate) ids: Vec<u64>,
     pub(crate) data: Vec<f32>,
     pub(crate) done: usize,
+    /// The vectors are in the metric's form already ([`Hnsw::begin_prepared_batch`]).
+    pub(crate) prepared: bool,
     scratch: Option<Scratch>,
 }
 
@@ -265,6 +267,7 @@ impl Hnsw {
             ids,
             data,
             done: 0,
+            prepared: false,
             scratch: Some(self.scratch()),
         }
     }
@@ -296,6 +299,18 @@ impl Hnsw {
         Ok(self.batch_serial)
     }
 
+    /// [`Hnsw::begin_batch`] for vectors already in the metric's form (normalized under
+    /// cosine): rows read back from a budgeted index's store, re-inserted bit for bit.
+    pub(crate) fn begin_prepared_batch(
+        &mut self,
+        ids: Vec<u64>,
+        data: Vec<f32>,
+    ) -> Result<PendingBatch, HnswError> {
+        let mut b = self.begin_batch(ids, data)?;
+        b.prepared = true;
+        Ok(b)
+    }
+
     /// [`Hnsw::begin_batch`] for a batch already checked in steps
     /// ([`Hnsw::validate_batch_step`] returned true for these `ids` and `data` on this index,
     /// unchanged since).
@@ -319,10 +334,12 @@ impl Hnsw {
     }
 
     /// Inserts `ids[*done..]` until `stop()` or the end. The batch is open and validated.
+    #[allow(clippy::too_many_arguments)]
     fn insert_from(
         &mut self,
         ids: &[u64],
         data: &[f32],
+        prepared: bool,
         done: &mut usize,
         s: &mut Scratch,
         mut stop: impl FnMut() -> bool,
@@ -330,7 +347,7 @@ impl Hnsw {
         let d = self.p.dims;
         while *done < ids.len() {
             let i = *done;
-            self.insert_unchecked(ids[i], &data[i * d..(i + 1) * d], s)?;
+            self.insert_unchecked(ids[i], &data[i * d..(i + 1) * d], prepared, s)?;
             *done += 1;
             if stop() {
                 break;
@@ -357,7 +374,7 @@ impl Hnsw {
     ) -> Result<usize, HnswError> {
         self.check_batch(b)?;
         let mut s = b.scratch.take().unwrap_or_else(|| self.scratch());
-        let result = self.insert_from(&b.ids, &b.data, &mut b.done, &mut s, stop);
+        let result = self.insert_from(&b.ids, &b.data, b.prepared, &mut b.done, &mut s, stop);
         b.scratch = Some(s);
         result.map(|()| b.done)
     }
@@ -417,7 +434,7 @@ impl Hnsw {
         let mut s = self.take_scratch();
         let mut done = 0;
         while done < total {
-            if let Err(e) = self.insert_from(ids, data, &mut done, &mut s, || true) {
+            if let Err(e) = self.insert_from(ids, data, false, &mut done, &mut s, || true) {
                 self.put_scratch(s);
                 self.undo_batch();
                 return Err(e);

@@ -24,7 +24,7 @@ impl Hnsw {
             return Err(HnswError::DuplicateId(id));
         }
         let mut s = self.take_scratch();
-        let r = self.insert_unchecked(id, vector, &mut s);
+        let r = self.insert_unchecked(id, vector, false, &mut s);
         self.put_scratch(s);
         r
     }
@@ -40,11 +40,13 @@ impl Hnsw {
         self.insert(id, vector)
     }
 
-    /// `vector` has passed `check_vector`, `id` is new.
+    /// `vector` has passed `check_vector`, `id` is new; `prepared`: it is in the metric's form
+    /// already (a row read back from a budgeted index's store), taken as is.
     pub(crate) fn insert_unchecked(
         &mut self,
         id: u64,
         vector: &[f32],
+        prepared: bool,
         s: &mut Scratch,
     ) -> Result<NodeId, HnswError> {
         let slots = self.len_slots();
@@ -56,12 +58,28 @@ impl Hnsw {
         if self.ids.at_capacity() {
             self.reserve_exact((slots / 8).max(16))?;
         }
-        self.space.prepare(vector, &mut s.prep)?;
+        self.prepare_as(vector, prepared, &mut s.prep)?;
         self.space.encode(&s.prep, &mut s.q);
         let level = self.random_level();
         let node = self.push_node(id, level, &s.q, &s.prep);
         self.link(node, s);
         Ok(node)
+    }
+
+    /// `vector` in the metric's form: prepared now, or copied when it is already.
+    pub(crate) fn prepare_as(
+        &self,
+        vector: &[f32],
+        prepared: bool,
+        out: &mut Vec<f32>,
+    ) -> Result<(), HnswError> {
+        if prepared {
+            out.clear();
+            out.extend_from_slice(vector);
+            Ok(())
+        } else {
+            self.space.prepare(vector, out)
+        }
     }
 
     /// Links a pushed node into the graph (Algorithm 1). `s.q` holds its encoding.

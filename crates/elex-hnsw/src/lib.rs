@@ -76,8 +76,8 @@ pub use stream::{SnapshotReader, SnapshotWriter};
 #[cfg(not(target_arch = "wasm32"))]
 pub use tiered::FileRows;
 pub use tiered::{
-    BudgetedBatch, BudgetedHnsw, DEFAULT_RERANK, HOT_ENTRY_OVERHEAD, MemoryRows, Plan,
-    RowPrecision, RowStore, TierStats,
+    BudgetedBatch, BudgetedHnsw, BudgetedOp, DEFAULT_RERANK, HOT_ENTRY_OVERHEAD, MemoryRows, Plan,
+    Replay, RowPrecision, RowStore, TierStats,
 };
 
 pub use elex_simd::{Checksum, checksum64};

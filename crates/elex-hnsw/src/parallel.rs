@@ -53,8 +53,7 @@ impl Hnsw {
             // The round's nodes, appended in order (codes, levels, ids).
             let s = &mut scratches[0];
             for i in b.done..b.done + n {
-                self.space
-                    .prepare(&b.data[i * d..(i + 1) * d], &mut s.prep)?;
+                self.prepare_as(&b.data[i * d..(i + 1) * d], b.prepared, &mut s.prep)?;
                 self.space.encode(&s.prep, &mut s.q);
                 let level = self.random_level();
                 self.push_node(b.ids[i], level, &s.q, &s.prep);
@@ -64,6 +63,7 @@ impl Hnsw {
             let per = n.div_ceil(threads);
             let index: &Hnsw = self;
             let data = &b.data[b.done * d..(b.done + n) * d];
+            let prepared = b.prepared;
             let planned: Result<(), HnswError> = std::thread::scope(|scope| {
                 let jobs: Vec<_> = plans
                     .chunks_mut(per)
@@ -73,9 +73,11 @@ impl Hnsw {
                         scope.spawn(move || -> Result<(), HnswError> {
                             for (j, plan) in chunk.iter_mut().enumerate() {
                                 let i = t * per + j;
-                                index
-                                    .space
-                                    .prepare(&data[i * d..(i + 1) * d], &mut s.prep)?;
+                                index.prepare_as(
+                                    &data[i * d..(i + 1) * d],
+                                    prepared,
+                                    &mut s.prep,
+                                )?;
                                 index.space.encode(&s.prep, &mut s.q);
                                 let node = NodeId((first + i) as u32);
                                 index.plan_links(node, s.q.view(), &mut s.state, plan);

@@ -245,6 +245,8 @@ fn weigh(_: &u32, row: &Box<[u8]>) -> u64 {
 pub struct BudgetedBatch {
     batch: PendingBatch,
     first: u32,
+    /// A replayed batch: its rows were in the store before it and stay on a rollback.
+    replayed: bool,
 }
 
 impl BudgetedBatch {
@@ -259,6 +261,10 @@ impl BudgetedBatch {
     /// Whether every vector is linked.
     pub fn is_complete(&self) -> bool {
         self.batch.is_complete()
+    }
+    /// The slot of the batch's first vector.
+    pub fn first(&self) -> u32 {
+        self.first
     }
 }
 
@@ -530,7 +536,11 @@ impl<S: RowStore> BudgetedHnsw<S> {
             None => self.index.begin_batch(ids, data),
         };
         match opened {
-            Ok(batch) => Ok(BudgetedBatch { batch, first }),
+            Ok(batch) => Ok(BudgetedBatch {
+                batch,
+                first,
+                replayed: false,
+            }),
             Err(e) => {
                 let _ = self.rows.truncate(first);
                 Err(e)
@@ -554,22 +564,32 @@ impl<S: RowStore> BudgetedHnsw<S> {
         if !b.batch.is_complete() {
             return self.index.commit_batch(b.batch);
         }
+        if let Err(e) = self.check_fits() {
+            self.rollback_batch(b)?;
+            return Err(e);
+        }
+        self.index.commit_batch(b.batch)?;
+        self.fit_hot();
+        Ok(())
+    }
+
+    /// Whether the index as it is (an open batch's vectors in) fits the budget, its arrays cut
+    /// to their exact size if need be: `BudgetTooSmall` with the bytes it needs otherwise. A
+    /// batch that passes this commits (a caller that must log the batch first asks here).
+    pub fn check_fits(&mut self) -> Result<(), HnswError> {
         let mut need = self.index.memory_bytes() as u64;
         if need > self.budget {
             // Capacity beyond the contents (growth slack) is released before giving up, so the
-            // minimum named below is the contents' size, which the same batch needs again.
+            // minimum named is the contents' size, which the same batch needs again.
             self.index.shrink_to_fit();
             need = self.index.memory_bytes() as u64;
         }
         if need > self.budget {
-            self.rollback_batch(b)?;
             return Err(HnswError::BudgetTooSmall {
                 budget: self.budget,
                 minimum: need,
             });
         }
-        self.index.commit_batch(b.batch)?;
-        self.fit_hot();
         Ok(())
     }
 
@@ -577,7 +597,9 @@ impl<S: RowStore> BudgetedHnsw<S> {
     pub fn rollback_batch(&mut self, b: BudgetedBatch) -> Result<(), HnswError> {
         self.index.rollback_batch(b.batch)?;
         self.index.shrink_to_fit();
-        let _ = self.rows.truncate(b.first);
+        if !b.replayed {
+            let _ = self.rows.truncate(b.first);
+        }
         Ok(())
     }
 
@@ -711,5 +733,172 @@ impl<S: RowStore> BudgetedHnsw<S> {
             .take(k)
             .map(|(distance, _, id)| Hit { id, distance })
             .collect())
+    }
+}
+
+/// One logged change of a budgeted index, for a store that saves the codes and links now and
+/// then and logs the changes in between (the browser's `BudgetedIndex`). A batch's rows are in
+/// the row store before its record is written, so the record holds slots and ids only.
+/// Replaying is idempotent: a record the saved index already reflects is skipped, so a crash
+/// between saving and trimming the log loses nothing and doubles nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BudgetedOp {
+    /// `ids` went in at slots `first..first + ids.len()`.
+    Batch {
+        /// The first slot.
+        first: u32,
+        /// The ids, in slot order.
+        ids: Vec<u64>,
+    },
+    /// `id`, at `slot`, was deleted.
+    Delete {
+        /// The caller's id.
+        id: u64,
+        /// Its slot when deleted.
+        slot: u32,
+    },
+}
+
+/// What replaying a [`BudgetedOp`] needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// The index already reflects it.
+    Skip,
+    /// The rows of slots `first..first + n`, read from the row store, for
+    /// [`BudgetedHnsw::replay_batch`].
+    Rows {
+        /// The first slot.
+        first: u32,
+        /// How many.
+        n: u32,
+    },
+    /// A delete to apply with [`BudgetedHnsw::delete`].
+    Delete(u64),
+}
+
+impl BudgetedOp {
+    /// Appends the record's bytes: a tag (1 batch, 2 delete), then little-endian fields.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            BudgetedOp::Batch { first, ids } => {
+                out.push(1);
+                out.extend_from_slice(&first.to_le_bytes());
+                out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+                ids.iter()
+                    .for_each(|id| out.extend_from_slice(&id.to_le_bytes()));
+            }
+            BudgetedOp::Delete { id, slot } => {
+                out.push(2);
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&slot.to_le_bytes());
+            }
+        }
+    }
+
+    /// Decodes one record; anything but exactly one well-formed record is `Corrupt`.
+    pub fn decode(b: &[u8]) -> Result<BudgetedOp, HnswError> {
+        let bad = || HnswError::Corrupt(format!("a budgeted log record of {} bytes", b.len()));
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+        };
+        let u64_at = |at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+        };
+        match b.first() {
+            Some(1) => {
+                let first = u32_at(1).ok_or_else(bad)?;
+                let n = u32_at(5).ok_or_else(bad)? as usize;
+                if b.len() != 9 + n * 8 {
+                    return Err(bad());
+                }
+                let ids = (0..n).map(|i| u64_at(9 + i * 8).unwrap_or(0)).collect();
+                Ok(BudgetedOp::Batch { first, ids })
+            }
+            Some(2) if b.len() == 13 => Ok(BudgetedOp::Delete {
+                id: u64_at(1).ok_or_else(bad)?,
+                slot: u32_at(9).ok_or_else(bad)?,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl<S: RowStore> BudgetedHnsw<S> {
+    /// The slot of a live id.
+    pub fn slot_of(&self, id: u64) -> Option<u32> {
+        self.index.node_id(id).map(|n| n.0)
+    }
+
+    /// What replaying `op` on this index needs: nothing (already reflected), the batch's rows,
+    /// or a delete. A batch that starts past the next slot means a record is missing: `Corrupt`.
+    pub fn replay(&self, op: &BudgetedOp) -> Result<Replay, HnswError> {
+        let slots = self.index.len_slots() as u64;
+        match op {
+            BudgetedOp::Batch { first, ids } => {
+                let end = u64::from(*first) + ids.len() as u64;
+                if end <= slots {
+                    Ok(Replay::Skip)
+                } else if u64::from(*first) == slots {
+                    Ok(Replay::Rows {
+                        first: *first,
+                        n: ids.len() as u32,
+                    })
+                } else {
+                    Err(HnswError::Corrupt(format!(
+                        "the log's batch at slot {first} does not follow the index's {slots} slots"
+                    )))
+                }
+            }
+            BudgetedOp::Delete { id, slot } => Ok(if self.slot_of(*id) == Some(*slot) {
+                Replay::Delete(*id)
+            } else {
+                Replay::Skip
+            }),
+        }
+    }
+
+    /// Re-inserts a logged batch from its rows (in the store, read back by the caller): the
+    /// same ids at the same slots, all or nothing (`BudgetTooSmall` as for any batch). The
+    /// store is not written: the rows are there already, and stay on an error.
+    pub fn replay_batch(&mut self, first: u32, ids: &[u64], rows: &[u8]) -> Result<(), HnswError> {
+        let mut b = self.begin_replay(first, ids, rows)?;
+        if let Err(e) = self.step_batch(&mut b, || false) {
+            let _ = self.rollback_batch(b);
+            return Err(e);
+        }
+        self.commit_batch(b)
+    }
+
+    /// [`BudgetedHnsw::replay_batch`] opened as a batch, to link in steps
+    /// ([`BudgetedHnsw::step_batch`], then [`BudgetedHnsw::commit_batch`]).
+    pub fn begin_replay(
+        &mut self,
+        first: u32,
+        ids: &[u64],
+        rows: &[u8],
+    ) -> Result<BudgetedBatch, HnswError> {
+        let rb = self.row_bytes();
+        if self.index.len_slots() != first as usize || rows.len() != ids.len() * rb {
+            return Err(HnswError::Corrupt(format!(
+                "a logged batch of {} rows at slot {first} for an index of {} slots ({} bytes of rows)",
+                ids.len(),
+                self.index.len_slots(),
+                rows.len()
+            )));
+        }
+        let mut data = Vec::with_capacity(ids.len() * self.index.dims());
+        let mut row = Vec::new();
+        for r in rows.chunks_exact(rb.max(1)) {
+            self.precision.decode(r, &mut row);
+            data.extend_from_slice(&row);
+        }
+        // The rows are the vectors in the metric's form: taken as is, so an f32 row gives the
+        // same codes as the vector first inserted.
+        let batch = self.index.begin_prepared_batch(ids.to_vec(), data)?;
+        Ok(BudgetedBatch {
+            batch,
+            first,
+            replayed: true,
+        })
     }
 }

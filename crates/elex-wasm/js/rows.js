@@ -65,6 +65,84 @@ export function rowsGet(db, name, slots, rowBytes) {
   });
 }
 
+/// The change log of a budgeted index: records in store `snapshots` under
+/// `budgeted-log/<name>/<seq, 16 digits>` (the name escaped, so no name's range holds
+/// another's). A record is durable once its promise resolves.
+const logPrefix = (name) => `budgeted-log/${encodeURIComponent(name)}/`;
+const logKey = (name, seq) => `${logPrefix(name)}${String(seq).padStart(16, '0')}`;
+
+export function logAppend(db, name, seq, bytes) {
+  let tx;
+  try {
+    tx = transaction(db, 'snapshots', 'readwrite', { durability: 'strict' });
+  } catch (e) {
+    return Promise.reject(e && e.code ? e : mapError(e, 'writing the log'));
+  }
+  const finished = done(tx, 'writing the log');
+  try {
+    tx.objectStore('snapshots').put(bytes, logKey(name, seq));
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    return Promise.reject(mapError(e, 'writing the log'));
+  }
+  return finished;
+}
+
+/// `logAppend` whose promise never rejects: it resolves to null, or to the error (for writes
+/// nobody awaits at once: a rejection would be reported as unhandled).
+export function logAppendQuiet(db, name, seq, bytes) {
+  return logAppend(db, name, seq, bytes).then(() => null, (e) => e);
+}
+
+/// Every record of `name`'s log, oldest first: `[seq, Uint8Array][]`.
+export function logRead(db, name) {
+  return new Promise((resolve, reject) => {
+    let keys, values;
+    try {
+      const store = transaction(db, 'snapshots', 'readonly').objectStore('snapshots');
+      const range = IDBKeyRange.bound(logPrefix(name), `${logPrefix(name)}\uffff`);
+      const k = store.getAllKeys(range);
+      const v = store.getAll(range);
+      k.onsuccess = () => { keys = k.result; };
+      v.onsuccess = () => {
+        values = v.result;
+        const out = [];
+        for (let i = 0; i < values.length; i++) {
+          const seq = Number(keys[i].slice(logPrefix(name).length));
+          if (!Number.isSafeInteger(seq) || !(values[i] instanceof Uint8Array)) {
+            reject(coded('CORRUPT', `the log record ${keys[i]} is damaged`));
+            return;
+          }
+          out.push([seq, values[i]]);
+        }
+        resolve(out);
+      };
+      k.onerror = v.onerror = (ev) => { ev.preventDefault(); reject(mapError(ev.target.error, 'reading the log')); };
+    } catch (e) {
+      reject(mapError(e, 'reading the log'));
+    }
+  });
+}
+
+/// Deletes `name`'s log records below `seq` (all of them for Infinity).
+export function logTrim(db, name, seq) {
+  let tx;
+  try {
+    tx = transaction(db, 'snapshots', 'readwrite');
+  } catch (e) {
+    return Promise.reject(e && e.code ? e : mapError(e, 'trimming the log'));
+  }
+  const finished = done(tx, 'trimming the log');
+  try {
+    const upper = Number.isFinite(seq) ? logKey(name, seq) : `${logPrefix(name)}\uffff`;
+    tx.objectStore('snapshots').delete(IDBKeyRange.bound(logPrefix(name), upper, false, true));
+  } catch (e) {
+    try { tx.abort(); } catch (_) { /* already finished */ }
+    return Promise.reject(mapError(e, 'trimming the log'));
+  }
+  return finished;
+}
+
 /// Where a budgeted index's exact rows live, with one interface for the binding:
 /// `put(first, rowBytes, bytes)` (resolves once the rows are durable), `get(slots, rowBytes)`
 /// (resolves to their bytes, back to back), `close()`.

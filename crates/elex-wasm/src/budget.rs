@@ -8,10 +8,13 @@
 //! pieces, as `saveIndexedDb` writes) and reopened by `open`. Rows past the saved index's slots
 //! (a batch added after the last save) are unused and overwritten by the next batches.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use elex_hnsw::{BudgetedHnsw, BundleHeader, BundleReader, Filter, Hnsw, RowPrecision, RowStore};
+use elex_hnsw::{
+    BudgetedHnsw, BudgetedOp, BundleHeader, BundleReader, Filter, Hnsw, Replay, RowPrecision,
+    RowStore,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -25,6 +28,24 @@ use crate::task::{Queue, Slicer, step_in_slices};
 extern "C" {
     #[wasm_bindgen(catch, js_name = rowsOpen)]
     async fn rows_open(db_name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = logAppend)]
+    fn log_append(
+        db: &JsValue,
+        name: &str,
+        seq: f64,
+        bytes: &js_sys::Uint8Array,
+    ) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = logAppendQuiet)]
+    fn log_append_quiet(
+        db: &JsValue,
+        name: &str,
+        seq: f64,
+        bytes: &js_sys::Uint8Array,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(catch, js_name = logRead)]
+    async fn log_read(db: &JsValue, name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = logTrim)]
+    async fn log_trim(db: &JsValue, name: &str, seq: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = rowsPlace)]
     async fn rows_place(
         db: &JsValue,
@@ -138,6 +159,145 @@ impl RowStore for HandedRows {
 
 type Inner = BudgetedHnsw<HandedRows>;
 
+/// A budgeted index's change log: every committed batch and every delete since the last save,
+/// one record each (`BudgetedOp`), so a reload (or a crash) loses nothing that resolved.
+#[derive(Default)]
+struct ChangeLog {
+    next: Cell<u64>,
+    writes: RefCell<Vec<js_sys::Promise>>,
+}
+
+impl ChangeLog {
+    /// The next record's number (taken).
+    fn take_seq(&self) -> f64 {
+        let seq = self.next.get();
+        self.next.set(seq + 1);
+        seq as f64
+    }
+
+    /// Starts writing `op` as the next record; the promise resolves once it is durable.
+    fn append(
+        &self,
+        db: &JsValue,
+        name: &str,
+        op: &BudgetedOp,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let mut bytes = Vec::new();
+        op.encode(&mut bytes);
+        log_append(
+            db,
+            name,
+            self.take_seq(),
+            &js_sys::Uint8Array::from(&bytes[..]),
+        )
+    }
+
+    /// Starts writing `op` as the next record without waiting ([`ChangeLog::settle`] does).
+    fn append_later(&self, db: &JsValue, name: &str, op: &BudgetedOp) {
+        let mut bytes = Vec::new();
+        op.encode(&mut bytes);
+        let seq = self.take_seq();
+        let p = log_append_quiet(db, name, seq, &js_sys::Uint8Array::from(&bytes[..]));
+        self.writes.borrow_mut().push(p);
+    }
+
+    /// Waits for the writes in flight; the first error, if any.
+    async fn settle(&self) -> Result<(), JsValue> {
+        let writes = std::mem::take(&mut *self.writes.borrow_mut());
+        let mut first = Ok(());
+        for w in writes {
+            let r = wasm_bindgen_futures::JsFuture::from(w).await?;
+            if !r.is_null() && first.is_ok() {
+                first = Err(r);
+            }
+        }
+        first
+    }
+}
+
+/// Saves a new index as it is (its options, no vectors) and drops any log of that name.
+async fn start_fresh(
+    inner: &Rc<RefCell<Inner>>,
+    db: &JsValue,
+    db_name: &str,
+    name: &str,
+    store: &str,
+) -> Result<(), JsValue> {
+    log_trim(db, name, f64::INFINITY).await?;
+    let (bytes, f16) = {
+        let h = inner.try_borrow().map_err(|_| busy("open"))?;
+        (h.index().to_bytes(), h_is_f16(&h))
+    };
+    idb::save_snapshot(db_name, &meta_key(name), &meta_bytes(f16, store)).await?;
+    idb::save_snapshot(db_name, &snapshot_key(name), &bytes).await
+}
+
+/// Replays `name`'s log onto the index just loaded (records it already reflects are skipped):
+/// batches re-linked in time slices from their rows; returns the next record's number.
+async fn replay_log(
+    inner: &Rc<RefCell<Inner>>,
+    db: &JsValue,
+    name: &str,
+    rows: &RowsPlace,
+) -> Result<u64, JsValue> {
+    let records: js_sys::Array = log_read(db, name).await?.unchecked_into();
+    let mut slicer = Slicer::new(crate::task::DEFAULT_SLICE_MS);
+    let mut next = 0u64;
+    for rec in records.iter() {
+        let rec: js_sys::Array = rec.unchecked_into();
+        let seq = rec.get(0).as_f64().unwrap_or(0.0) as u64;
+        let bytes: js_sys::Uint8Array = rec.get(1).unchecked_into();
+        let op = BudgetedOp::decode(&bytes.to_vec()).map_err(hnsw_error)?;
+        let step = inner
+            .try_borrow()
+            .map_err(|_| busy("open"))?
+            .replay(&op)
+            .map_err(hnsw_error)?;
+        match (step, &op) {
+            (Replay::Rows { first, n }, BudgetedOp::Batch { ids, .. }) => {
+                let rb = inner.try_borrow().map_err(|_| busy("open"))?.row_bytes();
+                let per = (PUT_BYTES / rb.max(1)).max(1) as u32;
+                let mut got = Vec::new();
+                let mut at = first;
+                while at < first + n {
+                    let end = (at + per).min(first + n);
+                    let slots: Vec<u32> = (at..end).collect();
+                    let piece: js_sys::Uint8Array = rows
+                        .get(&js_sys::Uint32Array::from(&slots[..]), rb as u32)
+                        .await?
+                        .unchecked_into();
+                    got.extend_from_slice(&piece.to_vec());
+                    at = end;
+                    slicer.pause().await;
+                }
+                let batch = inner
+                    .try_borrow_mut()
+                    .map_err(|_| busy("open"))?
+                    .begin_replay(first, ids, &got)
+                    .map_err(hnsw_error)?;
+                drop(got);
+                let batch = step_in_slices(inner, batch, ids.len(), None, &mut slicer).await?;
+                inner
+                    .try_borrow_mut()
+                    .map_err(|_| busy("open"))?
+                    .commit_batch(batch)
+                    .map_err(hnsw_error)?;
+            }
+            (Replay::Delete(id), _) => {
+                inner
+                    .try_borrow_mut()
+                    .map_err(|_| busy("open"))?
+                    .delete(id)
+                    .map_err(hnsw_error)?;
+            }
+            _ => {}
+        }
+        next = seq + 1;
+        slicer.pause().await;
+    }
+    Ok(next)
+}
+
 /// An HNSW index under a byte budget: 4-bit codes (default) and links in memory, exact rows in
 /// IndexedDB. See `BudgetedIndexOptions`; `BudgetedIndex.open(options)` creates or reopens.
 #[wasm_bindgen]
@@ -147,6 +307,9 @@ pub struct BudgetedIndex {
     rows: RowsPlace,
     /// "indexeddb" or "opfs".
     store: &'static str,
+    /// The change log since the last save: the next record's number, and the writes of
+    /// deletes still in flight.
+    log: Rc<ChangeLog>,
     db_name: String,
     name: String,
     queue: Rc<Queue>,
@@ -231,9 +394,11 @@ fn place_options(options: &JsValue) -> Result<Place, JsValue> {
 
 #[wasm_bindgen]
 impl BudgetedIndex {
-    /// Creates the index `name` in IndexedDB database `dbName`, or reopens the one saved there
-    /// (its index options, if given, must match). `BUDGET_TOO_SMALL` when the codes and links
-    /// alone need more than `budgetBytes` (the error names the minimum).
+    /// Creates the index `name` in IndexedDB database `dbName` (saved at once, empty), or
+    /// reopens the one there: its last save, then its change log replayed (every resolved
+    /// `addBatch`, every flushed `delete`), in time slices. Index options, if given, must match
+    /// the saved ones. `BUDGET_TOO_SMALL` when the codes and links alone need more than
+    /// `budgetBytes` (the error names the minimum).
     #[wasm_bindgen(unchecked_return_type = "Promise<BudgetedIndex>")]
     pub fn open(
         #[wasm_bindgen(unchecked_param_type = "BudgetedIndexOptions")] options: JsValue,
@@ -281,6 +446,7 @@ impl BudgetedIndex {
                 Err(e) if code_of(&e).as_deref() == Some("NOT_FOUND") => None,
                 Err(e) => return Err(e),
             };
+            let fresh = saved.is_none();
             let (index, precision, store) = match saved {
                 Some(bytes) => {
                     // Decoded in time slices: a million vectors' codes are 385 MB.
@@ -345,18 +511,39 @@ impl BudgetedIndex {
                 inner.set_rerank(r as usize).map_err(hnsw_error)?;
             }
             let db = rows_open(&db_name).await?;
-            let rows = match rows_place(&db, &db_name, &name, store).await {
+            let rows: RowsPlace = match rows_place(&db, &db_name, &name, store).await {
                 Ok(r) => r.unchecked_into(),
                 Err(e) => {
                     idb::close(&db);
                     return Err(e);
                 }
             };
+            let inner = Rc::new(RefCell::new(inner));
+            let started = if fresh {
+                // A new index is saved at once (empty), so its options survive a reload
+                // before the first save; a log left by an earlier index of this name goes.
+                start_fresh(&inner, &db, &db_name, &name, store)
+                    .await
+                    .map(|()| 0)
+            } else {
+                replay_log(&inner, &db, &name, &rows).await
+            };
+            let next = match started {
+                Ok(n) => n,
+                Err(e) => {
+                    rows.close();
+                    idb::close(&db);
+                    return Err(e);
+                }
+            };
+            let log = Rc::new(ChangeLog::default());
+            log.next.set(next);
             Ok(BudgetedIndex {
-                inner: Rc::new(RefCell::new(inner)),
+                inner,
                 db,
                 rows,
                 store,
+                log,
                 db_name,
                 name,
                 queue: Rc::new(Queue::default()),
@@ -391,6 +578,7 @@ impl BudgetedIndex {
         let turn = self.queue.join();
         let inner = self.inner.clone();
         let rows = self.rows.clone();
+        let (db, name, log) = (self.db.clone(), self.name.clone(), self.log.clone());
         promise(async move {
             let _turn = turn.await;
             let (ids, data, progress, slice_ms) = parsed?;
@@ -427,7 +615,7 @@ impl BudgetedIndex {
             let (batch, first) = {
                 let mut h = inner.try_borrow_mut().map_err(|_| busy("addBatch"))?;
                 let b = h
-                    .begin_encoded_batch(ids, data, check, &encoded)
+                    .begin_encoded_batch(ids.clone(), data, check, &encoded)
                     .map_err(hnsw_error)?;
                 let first = h.rows_mut().pending.take().unwrap_or_default();
                 (b, first)
@@ -457,6 +645,27 @@ impl BudgetedIndex {
             }
             let batch =
                 step_in_slices(&inner, batch, total, progress.as_ref(), &mut slicer).await?;
+            // The budget is checked before the batch's record is written, so a batch whose
+            // record is durable commits; a record that cannot be written rolls the batch back.
+            let fits = inner
+                .try_borrow_mut()
+                .map_err(|_| busy("addBatch"))?
+                .check_fits()
+                .map_err(hnsw_error);
+            let op = BudgetedOp::Batch {
+                first: batch.first(),
+                ids,
+            };
+            let logged = match fits.and_then(|()| log.append(&db, &name, &op)) {
+                Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = logged {
+                if let Ok(mut h) = inner.try_borrow_mut() {
+                    let _ = h.rollback_batch(batch);
+                }
+                return Err(e);
+            }
             inner
                 .try_borrow_mut()
                 .map_err(|_| busy("addBatch"))?
@@ -537,28 +746,58 @@ impl BudgetedIndex {
     ) -> Result<(), JsValue> {
         let id = args::id(&id)?;
         self.queue.check_idle("delete")?;
-        self.inner
-            .try_borrow_mut()
-            .map_err(|_| busy("delete"))?
-            .delete(id)
-            .map_err(hnsw_error)
+        let slot = {
+            let mut h = self.inner.try_borrow_mut().map_err(|_| busy("delete"))?;
+            let slot = h.slot_of(id);
+            h.delete(id).map_err(hnsw_error)?;
+            slot
+        };
+        // Its record is written in the background: `flush()` resolves once it is durable.
+        if let Some(slot) = slot {
+            self.log
+                .append_later(&self.db, &self.name, &BudgetedOp::Delete { id, slot });
+        }
+        Ok(())
     }
 
-    /// Saves the codes and links (the rows are already in IndexedDB), whole or not at all.
+    /// Resolves once every change so far is durable (a delete's record is written after
+    /// `delete` returns; an `addBatch` resolves once its own is).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> js_sys::Promise {
+        let turn = self.queue.join();
+        let log = self.log.clone();
+        promise(async move {
+            let _turn = turn.await;
+            log.settle().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Saves the codes and links (the rows are in their store already), whole or not at all,
+    /// and trims the change log it makes redundant. Not needed for durability: every resolved
+    /// `addBatch` and every flushed `delete` is in the log, replayed by `open`; saving keeps
+    /// that replay short.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn save(&self) -> js_sys::Promise {
         let turn = self.queue.join();
         let inner = self.inner.clone();
         let (db_name, name) = (self.db_name.clone(), self.name.clone());
         let store = self.store;
+        let (db, log) = (self.db.clone(), self.log.clone());
         promise(async move {
             let _turn = turn.await;
+            // Every record below `upto` is reflected in the bytes taken now; they go once the
+            // snapshot is saved (a crash in between replays them, and replaying skips them).
+            let upto = log.next.get();
             let (bytes, f16) = {
                 let h = inner.try_borrow().map_err(|_| busy("save"))?;
                 (h.index().to_bytes(), h_is_f16(&h))
             };
+            // A delete whose record failed is in this snapshot: its error does not matter now.
+            let _ = log.settle().await;
             idb::save_snapshot(&db_name, &meta_key(&name), &meta_bytes(f16, store)).await?;
             idb::save_snapshot(&db_name, &snapshot_key(&name), &bytes).await?;
+            log_trim(&db, &name, upto as f64).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -618,6 +857,7 @@ impl BudgetedIndex {
                     db,
                     rows,
                     store,
+                    log: Rc::new(ChangeLog::default()),
                     db_name,
                     name,
                     queue: Rc::new(Queue::default()),
@@ -797,6 +1037,8 @@ async fn import_into(
             false,
         ));
     }
+    // A log left without its index (none is saved under this name) is not this index's.
+    log_trim(db, name, f64::INFINITY).await?;
     let read = js_sys::Reflect::get(&chunks, &"read".into())?
         .dyn_into::<js_sys::Function>()
         .map_err(|_| type_error("INVALID_ARGUMENT", "importBundle: no reader"))?;
