@@ -46,6 +46,26 @@ export async function launchChromium({ args = [] } = {}) {
  * browser and every helper process at once with `child.killAll()`), on `userDataDir`, driven over
  * CDP. Resolves to `{ browser, context, child, exited }`.
  */
+/**
+ * Chromium on a fresh profile in a temporary folder (IndexedDB and OPFS on disk, as users have
+ * them: a context from `launch()` is incognito and keeps IndexedDB in memory). `close()` shuts
+ * the browser (killing it if it hangs) and deletes the profile.
+ */
+export async function chromiumOnDisk(prefix = 'elex-') {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const profile = mkdtempSync(join(tmpdir(), prefix));
+  const c = await spawnChromium(profile);
+  const close = async () => {
+    await Promise.race([c.browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+    c.child.killAll();
+    await c.exited;
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { ...c, profile, close };
+}
+
 export async function spawnChromium(userDataDir) {
   const { chromium } = await import('playwright-core');
   const child = spawn(process.env.CHROMIUM || '/usr/bin/chromium', [

@@ -177,6 +177,22 @@ impl Hnsw {
     /// Re-selects `e`'s links at `level` from its current links plus `extra` (live nodes only, not
     /// `e` itself) with the heuristic: the overflow of `connect` and the repair of `delete`.
     fn shrink(&mut self, e: NodeId, level: u8, extra: &[NodeId], st: &mut State) {
+        let mut out = std::mem::take(&mut st.tmp_sel);
+        self.reselect(e, level, extra, st, &mut out);
+        self.set_links(e, level, &out);
+        st.tmp_sel = out;
+    }
+
+    /// What [`Hnsw::shrink`] would set `e`'s links at `level` to, written into `out`; reads
+    /// the index only (the parallel build re-selects many nodes at once).
+    pub(crate) fn reselect(
+        &self,
+        e: NodeId,
+        level: u8,
+        extra: &[NodeId],
+        st: &mut State,
+        out: &mut Vec<NodeId>,
+    ) {
         st.batch.clear();
         for x in self.graph.links(e, level).chain(extra.iter().copied()) {
             if x != e && !self.tombs.is_deleted(x) {
@@ -195,11 +211,8 @@ impl Hnsw {
         crate::search::sort_cands(&mut st.tmp);
         st.tmp.dedup_by_key(|c| c.id);
         let tmp = std::mem::take(&mut st.tmp);
-        let mut out = std::mem::take(&mut st.tmp_sel);
-        self.select(&tmp, self.graph.cap(level), &mut out, &mut st.evals);
-        self.set_links(e, level, &out);
+        self.select(&tmp, self.graph.cap(level), out, &mut st.evals);
         st.tmp = tmp;
-        st.tmp_sel = out;
     }
 
     /// The neighbour-selection heuristic (Algorithm 4, without extending or keeping pruned

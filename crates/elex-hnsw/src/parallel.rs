@@ -3,8 +3,10 @@
 //!
 //! A round appends its nodes (ids, levels from the index's seeded generator, codes) in order,
 //! then plans every node's links on the graph as it was before the round ([`Hnsw::plan_links`],
-//! read-only, so the round's nodes are shared among threads), then writes the plans in node
-//! order ([`Hnsw::apply_links`]: reverse links and their shrinking, one thread). A round's
+//! read-only, so the round's nodes are shared among threads), writes them in node order, and
+//! gathers the reverse links per neighbour: each neighbour's new list (the new nodes appended,
+//! or all re-selected with the heuristic when they overflow it) is computed on threads too,
+//! then written in a fixed order. A round's
 //! nodes do not see each other, so a round is kept to 1/64 of the nodes already in the graph
 //! (at most 1,024): while the graph is small, rounds are single nodes and the build is the
 //! sequential one. Round sizes depend on the index only, never on the thread count, so the
@@ -13,11 +15,46 @@
 //! deterministic reference.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::batch::PendingBatch;
 use crate::index::MAX_SLOTS;
 use crate::search::{LinkPlan, Scratch};
 use crate::{Hnsw, HnswError, NodeId};
+
+/// Nodes a thread takes at a time (threads take the next chunk when done: searches differ in
+/// cost, so fixed shares would leave one thread waiting).
+const GRAIN: usize = 8;
+
+/// Runs `work(chunk, state)` for every chunk in `0..chunks` on one thread per state, each
+/// taking the next chunk when it is done; the first error, if any.
+fn for_chunks<S: Send>(
+    states: &mut [S],
+    chunks: usize,
+    work: impl Fn(usize, &mut S) -> Result<(), HnswError> + Sync,
+) -> Result<(), HnswError> {
+    let next = AtomicUsize::new(0);
+    let (next, work) = (&next, &work);
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = states
+            .iter_mut()
+            .map(|s| {
+                scope.spawn(move || {
+                    loop {
+                        let c = next.fetch_add(1, Ordering::Relaxed);
+                        if c >= chunks {
+                            return Ok(());
+                        }
+                        work(c, s)?;
+                    }
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .try_for_each(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
 
 /// Nodes in the round that starts when the graph holds `slots` nodes.
 fn round_len(slots: usize) -> usize {
@@ -41,6 +78,9 @@ impl Hnsw {
         let total = b.ids.len();
         let mut scratches: Vec<Scratch> = (0..threads).map(|_| self.scratch()).collect();
         let mut plans: Vec<LinkPlan> = Vec::new();
+        // (neighbour, level, new node) of a round's reverse links; (neighbour, level, range).
+        let mut incoming: Vec<(NodeId, u8, NodeId)> = Vec::new();
+        let mut groups: Vec<(NodeId, u8, usize, usize)> = Vec::new();
         while b.done < total {
             let first = self.len_slots();
             let n = round_len(first).min(total - b.done);
@@ -60,40 +100,72 @@ impl Hnsw {
             }
             // Their links, planned on the graph as it was before the round.
             plans.resize_with(n, LinkPlan::default);
-            let per = n.div_ceil(threads);
             let index: &Hnsw = self;
             let data = &b.data[b.done * d..(b.done + n) * d];
             let prepared = b.prepared;
-            let planned: Result<(), HnswError> = std::thread::scope(|scope| {
-                let jobs: Vec<_> = plans
-                    .chunks_mut(per)
-                    .zip(scratches.iter_mut())
-                    .enumerate()
-                    .map(|(t, (chunk, s))| {
-                        scope.spawn(move || -> Result<(), HnswError> {
-                            for (j, plan) in chunk.iter_mut().enumerate() {
-                                let i = t * per + j;
-                                index.prepare_as(
-                                    &data[i * d..(i + 1) * d],
-                                    prepared,
-                                    &mut s.prep,
-                                )?;
-                                index.space.encode(&s.prep, &mut s.q);
-                                let node = NodeId((first + i) as u32);
-                                index.plan_links(node, s.q.view(), &mut s.state, plan);
-                            }
-                            Ok(())
-                        })
-                    })
-                    .collect();
-                jobs.into_iter()
-                    .try_for_each(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            });
-            planned?;
-            // Written in node order: the same graph whatever the number of threads.
-            let st = &mut scratches[0].state;
+            let chunks: Vec<Mutex<&mut [LinkPlan]>> =
+                plans.chunks_mut(GRAIN).map(Mutex::new).collect();
+            for_chunks(&mut scratches[..threads], chunks.len(), |c, s| {
+                let mut chunk = chunks[c].lock().unwrap_or_else(PoisonError::into_inner);
+                for (j, plan) in chunk.iter_mut().enumerate() {
+                    let i = c * GRAIN + j;
+                    index.prepare_as(&data[i * d..(i + 1) * d], prepared, &mut s.prep)?;
+                    index.space.encode(&s.prep, &mut s.q);
+                    let node = NodeId((first + i) as u32);
+                    index.plan_links(node, s.q.view(), &mut s.state, plan);
+                }
+                Ok(())
+            })?;
+            drop(chunks);
+            // Each node's own links and the entry point, in node order; the reverse links
+            // gathered per neighbour and level (a round's nodes link to older nodes only).
+            incoming.clear();
             for (i, plan) in plans.iter().enumerate() {
-                self.apply_links(NodeId((first + i) as u32), plan, st);
+                self.apply_forward(NodeId((first + i) as u32), plan, &mut incoming);
+            }
+            incoming.sort_unstable_by_key(|&(e, l, n)| (l, e.0, n.0));
+            groups.clear();
+            let mut at = 0;
+            while at < incoming.len() {
+                let (e, l, _) = incoming[at];
+                let end = at
+                    + incoming[at..]
+                        .iter()
+                        .take_while(|x| x.0 == e && x.1 == l)
+                        .count();
+                groups.push((e, l, at, end));
+                at = end;
+            }
+            // Every neighbour's new links, computed on threads (appended, or re-selected with
+            // the heuristic when they overflow), then written in a fixed order.
+            let index: &Hnsw = self;
+            let (groups_ref, incoming_ref) = (&groups, &incoming);
+            let parts = groups.len().div_ceil(GRAIN * 4);
+            // Per part of the groups: their new links back to back, and where each ends.
+            let relinked: Vec<Mutex<(Vec<NodeId>, Vec<usize>)>> =
+                (0..parts).map(|_| Mutex::default()).collect();
+            for_chunks(&mut scratches[..threads], parts, |c, s| {
+                let (mut ids, mut ends) = (Vec::new(), Vec::new());
+                let (mut extra, mut out) = (Vec::new(), Vec::new());
+                let part = &groups_ref[c * GRAIN * 4..((c + 1) * GRAIN * 4).min(groups_ref.len())];
+                for &(e, l, a, z) in part {
+                    extra.clear();
+                    extra.extend(incoming_ref[a..z].iter().map(|x| x.2));
+                    index.relink(e, l, &extra, &mut s.state, &mut out);
+                    ids.extend_from_slice(&out);
+                    ends.push(ids.len());
+                }
+                *relinked[c].lock().unwrap_or_else(PoisonError::into_inner) = (ids, ends);
+                Ok(())
+            })?;
+            let mut g = groups.iter();
+            for part in relinked {
+                let (ids, ends) = part.into_inner().unwrap_or_else(PoisonError::into_inner);
+                let mut start = 0;
+                for (&end, &(e, l, _, _)) in ends.iter().zip(&mut g) {
+                    self.set_links(e, l, &ids[start..end]);
+                    start = end;
+                }
             }
             b.done += n;
             progress(b.done, total);
@@ -116,5 +188,48 @@ impl Hnsw {
             return Err(e);
         }
         self.commit_batch(b)
+    }
+}
+
+impl Hnsw {
+    /// A planned node's own links, and the entry point if it rises above it; its reverse links
+    /// go to `incoming` as `(neighbour, level, node)`.
+    fn apply_forward(
+        &mut self,
+        node: NodeId,
+        plan: &LinkPlan,
+        incoming: &mut Vec<(NodeId, u8, NodeId)>,
+    ) {
+        let level = self.graph.level(node);
+        let Some(entry) = self.graph.entry() else {
+            self.graph.set_entry(Some(node), level);
+            return;
+        };
+        for (l, sel) in plan.levels() {
+            self.set_links(node, l, sel);
+            incoming.extend(sel.iter().map(|&e| (e, l, node)));
+        }
+        if level > self.graph.max_level() || self.tombs.is_deleted(entry) {
+            self.graph.set_entry(Some(node), level);
+        }
+    }
+
+    /// `e`'s links at `level` once `extra` (new nodes) link to it: appended while they fit,
+    /// else re-selected from all with the heuristic.
+    fn relink(
+        &self,
+        e: NodeId,
+        level: u8,
+        extra: &[NodeId],
+        st: &mut crate::search::State,
+        out: &mut Vec<NodeId>,
+    ) {
+        out.clear();
+        out.extend(self.graph.links(e, level));
+        if out.len() + extra.len() <= self.graph.cap(level) {
+            out.extend_from_slice(extra);
+        } else {
+            self.reselect(e, level, extra, st, out);
+        }
     }
 }

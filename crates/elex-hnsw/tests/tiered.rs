@@ -612,3 +612,47 @@ fn replay_to_the_same_bytes(metric: Metric) {
     };
     assert!(matches!(fresh.replay(&gap), Err(HnswError::Corrupt(_))));
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_parallel_build_gives_the_same_bytes_on_any_thread_count_and_keeps_the_budget() {
+    use std::num::NonZeroUsize;
+    let n = 2500;
+    let data = clustered(13, n, DIMS, 12, 0.4);
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let build = |threads: usize, budget: u64| {
+        let mut b = BudgetedHnsw::new(
+            params(Metric::Cosine, false),
+            RowPrecision::F16,
+            budget,
+            MemoryRows::new(DIMS * 2),
+        )
+        .unwrap();
+        let r =
+            b.insert_batch_parallel(&ids, &data, NonZeroUsize::new(threads).unwrap(), |_, _| {});
+        (b, r)
+    };
+    let (one, r1) = build(1, 1 << 30);
+    let (three, r3) = build(3, 1 << 30);
+    r1.unwrap();
+    r3.unwrap();
+    assert_eq!(one.index().to_bytes(), three.index().to_bytes());
+    assert_eq!(one.len(), n);
+    // Rows went to the store in slot order: every vector finds itself.
+    let mut three = three;
+    for i in (0..n).step_by(101) {
+        let hits = three
+            .search(&data[i * DIMS..(i + 1) * DIMS], 1, 32, Filter::None)
+            .unwrap();
+        assert_eq!(hits[0].id, i as u64);
+    }
+    // A budget the batch outgrows: refused whole, with the bytes it needs; nothing stays.
+    let need = one.minimum_bytes();
+    let (tight, r) = build(2, need / 2);
+    match r {
+        Err(HnswError::BudgetTooSmall { minimum, .. }) => assert!(minimum >= need / 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tight.len(), 0);
+    assert!(tight.memory_bytes() <= need / 2);
+}

@@ -10,9 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { groundTruth } from '../browser/harness.js';
 import { readVecs } from '../fvecs.mjs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { serveDir, spawnChromium } from '../../test/serve.mjs';
+import { serveDir, chromiumOnDisk } from '../../test/serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
@@ -52,8 +50,8 @@ const bundleBytes = statSync(resolve(a.bundle)).size;
 const server = await serveDir(www, { isolate: true });
 // A profile on disk: IndexedDB as users have it (a context from launch() is incognito and
 // keeps IndexedDB in memory).
-const profile = mkdtempSync(join(tmpdir(), 'elex-budget-'));
-const { browser, context, child, exited } = await spawnChromium(profile);
+const chromium = await chromiumOnDisk('elex-budget-');
+const { context } = chromium;
 let r;
 try {
   const page = await context.newPage();
@@ -100,11 +98,8 @@ try {
     return { importS, progressCalls, importLong, searchLong, size: index.size, memoryBytes, minimumBytes, cold, warm, openS, openLong, reopened };
   }, { dims, k, nq: queries.rows, budgetBytes: a['budget-bytes'] ? Number(a['budget-bytes']) : Math.floor(baseRows * dims * 4 * Number(a['budget-share'])) });
 } finally {
-  await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
-  child.killAll();
-  await exited;
+  await chromium.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 const md = `# Import of a natively built budgeted index into Chromium
 

@@ -18,9 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { groundTruth } from '../browser/harness.js';
 import { readVecs } from '../fvecs.mjs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { serveDir, spawnChromium } from '../../test/serve.mjs';
+import { serveDir, chromiumOnDisk } from '../../test/serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
@@ -52,8 +50,8 @@ writeFileSync(join(dataDir, 'truth.i32'), Buffer.from(truth.buffer));
 const server = await serveDir(www, { isolate: true });
 // A profile on disk: IndexedDB as users have it (a context from launch() is incognito and
 // keeps IndexedDB in memory).
-const profile = mkdtempSync(join(tmpdir(), 'elex-budget-'));
-const { browser, context, child, exited } = await spawnChromium(profile);
+const chromium = await chromiumOnDisk('elex-budget-');
+const { context } = chromium;
 let result;
 try {
   const page = await context.newPage();
@@ -168,11 +166,8 @@ try {
     ? await page.evaluate(({ src, arg }) => inWorker(src, arg), { src: bench.toString(), arg: params })
     : await page.evaluate(bench, params);
 } finally {
-  await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
-  child.killAll();
-  await exited;
+  await chromium.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 
 const f = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
