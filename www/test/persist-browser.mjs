@@ -149,6 +149,9 @@ if (!args['no-tabs']) {
           b = await elex.BudgetedIndex.open({ dbName: 'budget', name: 'b', budgetBytes: 1e9, rerank: ef });
           b.setBudget(b.minimumBytes() + 100 * (dims * 4 + 64));
         }
+        // One holder at a time (a Web Lock): a second open waits for close().
+        const second = () => elex.BudgetedIndex.open({ dbName: 'budget', name: 'b', budgetBytes: 1e9 }).then((x) => { x.close(); return 'opened'; }, (e) => e.code);
+        const busy = first ? null : await second();
         const ref = new elex.HnswIndex({ dims, seed: 5, m: 8, efConstruction: 48, storage: 'q4', keepF32: true });
         await ref.addBatch(ids, base);
         long.length = 0;
@@ -163,7 +166,10 @@ if (!args['no-tabs']) {
           answers.push([...got.ids].join());
         }
         const s = b.stats();
-        return { same, within, answers, rowsRead: s.rowsRead, hotHits: s.hotHits, long: long.length, size: b.size };
+        const size = b.size;
+        let after = null;
+        if (!first) { b.close(); after = await second(); }
+        return { same, within, answers, rowsRead: s.rowsRead, hotHits: s.hotHits, long: long.length, size, busy, after };
       }, first);
       // The first browser is SIGKILLed (every process of it) right after its searches.
       if (!first) await settle(browser.close());
@@ -180,6 +186,8 @@ if (!args['no-tabs']) {
     // A fresh browser on the same profile (the first was SIGKILLed, its last batch unsaved).
     const b = await run(false);
     assert.equal(b.size, 12000);
+    assert.equal(b.busy, 'BUSY', 'a second open of an open index');
+    assert.equal(b.after, 'opened', 'and it opens once the first is closed');
     assert.deepEqual(b.answers, a.answers);
     assert.equal(b.same, 40);
     assert.deepEqual(a.errors.concat(b.errors), []);

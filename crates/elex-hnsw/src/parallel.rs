@@ -83,7 +83,13 @@ impl Hnsw {
         let mut groups: Vec<(NodeId, u8, usize, usize)> = Vec::new();
         while b.done < total {
             let first = self.len_slots();
-            let n = round_len(first).min(total - b.done);
+            // Without an entry point (an empty index, or every node deleted) the first node
+            // goes in alone: it becomes the entry the next round's searches start from.
+            let n = if self.graph.entry().is_some() {
+                round_len(first).min(total - b.done)
+            } else {
+                1
+            };
             if first + n > MAX_SLOTS {
                 return Err(HnswError::Full(first));
             }

@@ -156,3 +156,25 @@ fn a_bad_batch_changes_nothing_and_a_good_one_adds_to_an_index() {
     idx.rollback_batch(b).unwrap();
     assert_eq!(idx.to_bytes(), before);
 }
+
+#[test]
+fn a_parallel_batch_after_every_node_was_deleted_links_every_vector() {
+    let data = clustered(41, 3000, DIMS, 10, 0.4);
+    let mut idx = Hnsw::new(params(Metric::L2, Storage::F32)).unwrap();
+    let old: Vec<u64> = (0..1000).collect();
+    idx.insert_batch(&old, &data[..1000 * DIMS], |_, _| {})
+        .unwrap();
+    for id in old {
+        idx.delete(id).unwrap();
+    }
+    assert_eq!(idx.len(), 0);
+    // 1,000 slots but no entry point: the first round must still be a single node.
+    let ids: Vec<u64> = (1000..3000).collect();
+    idx.insert_batch_parallel(&ids, &data[1000 * DIMS..], threads(2), |_, _| {})
+        .unwrap();
+    for i in (1000..3000).step_by(7) {
+        let q = &data[i * DIMS..(i + 1) * DIMS];
+        let hits = idx.search_filtered(q, 1, 64, Filter::None).unwrap();
+        assert_eq!(hits[0].id, i as u64, "vector {i} finds itself");
+    }
+}

@@ -143,6 +143,24 @@ export function logTrim(db, name, seq) {
   return finished;
 }
 
+/// An exclusive Web Lock on one budgeted index while it is open (one writer of its log and
+/// rows): resolves to the function that releases it, or rejects with BUSY when another tab or
+/// worker holds it. Where there are no Web Locks (Node), a no-op.
+export async function holdIndex(dbName, name) {
+  const locks = globalThis.navigator && globalThis.navigator.locks;
+  if (!locks) return () => {};
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const got = await new Promise((resolve, reject) => {
+    locks.request(`elex-budgeted/${encodeURIComponent(dbName)}/${encodeURIComponent(name)}`, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      return lock ? held : undefined;
+    }).catch(reject);
+  });
+  if (!got) throw coded('BUSY', `the budgeted index "${name}" of "${dbName}" is open in another tab or worker: close it there first`);
+  return () => release();
+}
+
 /// Where a budgeted index's exact rows live, with one interface for the binding:
 /// `put(first, rowBytes, bytes)` (resolves once the rows are durable), `get(slots, rowBytes)`
 /// (resolves to their bytes, back to back), `close()`.

@@ -46,6 +46,8 @@ extern "C" {
     async fn log_read(db: &JsValue, name: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = logTrim)]
     async fn log_trim(db: &JsValue, name: &str, seq: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = holdIndex)]
+    async fn hold_index(db_name: &str, name: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = rowsPlace)]
     async fn rows_place(
         db: &JsValue,
@@ -310,6 +312,8 @@ pub struct BudgetedIndex {
     /// The change log since the last save: the next record's number, and the writes of
     /// deletes still in flight.
     log: Rc<ChangeLog>,
+    /// Releases the index's Web Lock (one tab or worker at a time).
+    release: js_sys::Function,
     db_name: String,
     name: String,
     queue: Rc<Queue>,
@@ -510,11 +514,21 @@ impl BudgetedIndex {
             if let Some(r) = rerank {
                 inner.set_rerank(r as usize).map_err(hnsw_error)?;
             }
-            let db = rows_open(&db_name).await?;
-            let rows: RowsPlace = match rows_place(&db, &db_name, &name, store).await {
-                Ok(r) => r.unchecked_into(),
+            let release: js_sys::Function = hold_index(&db_name, &name).await?.unchecked_into();
+            let placed = async {
+                let db = rows_open(&db_name).await?;
+                match rows_place(&db, &db_name, &name, store).await {
+                    Ok(r) => Ok((db, r.unchecked_into::<RowsPlace>())),
+                    Err(e) => {
+                        idb::close(&db);
+                        Err(e)
+                    }
+                }
+            };
+            let (db, rows) = match placed.await {
+                Ok(x) => x,
                 Err(e) => {
-                    idb::close(&db);
+                    let _ = release.call0(&JsValue::UNDEFINED);
                     return Err(e);
                 }
             };
@@ -533,6 +547,7 @@ impl BudgetedIndex {
                 Err(e) => {
                     rows.close();
                     idb::close(&db);
+                    let _ = release.call0(&JsValue::UNDEFINED);
                     return Err(e);
                 }
             };
@@ -544,6 +559,7 @@ impl BudgetedIndex {
                 rows,
                 store,
                 log,
+                release,
                 db_name,
                 name,
                 queue: Rc::new(Queue::default()),
@@ -841,11 +857,19 @@ impl BudgetedIndex {
         promise(async move {
             let (db_name, name, budget, rerank, store, progress, slice_ms, chunks) = parsed?;
             let store = store.unwrap_or("indexeddb");
-            let db = rows_open(&db_name).await?;
+            let release: js_sys::Function = hold_index(&db_name, &name).await?.unchecked_into();
+            let db = match rows_open(&db_name).await {
+                Ok(db) => db,
+                Err(e) => {
+                    let _ = release.call0(&JsValue::UNDEFINED);
+                    return Err(e);
+                }
+            };
             let rows: RowsPlace = match rows_place(&db, &db_name, &name, store).await {
                 Ok(r) => r.unchecked_into(),
                 Err(e) => {
                     idb::close(&db);
+                    let _ = release.call0(&JsValue::UNDEFINED);
                     return Err(e);
                 }
             };
@@ -858,6 +882,7 @@ impl BudgetedIndex {
                     rows,
                     store,
                     log: Rc::new(ChangeLog::default()),
+                    release,
                     db_name,
                     name,
                     queue: Rc::new(Queue::default()),
@@ -866,6 +891,7 @@ impl BudgetedIndex {
                 Err(e) => {
                     rows.close();
                     idb::close(&db);
+                    let _ = release.call0(&JsValue::UNDEFINED);
                     Err(e)
                 }
             }
@@ -999,10 +1025,12 @@ impl BudgetedIndex {
         self.store.into()
     }
 
-    /// Closes the IndexedDB connection and the rows file (unsaved codes and links are lost).
+    /// Closes the IndexedDB connection and the rows file and lets another tab or worker open
+    /// the index (what is not saved is in the change log).
     pub fn close(&self) {
         self.rows.close();
         idb::close(&self.db);
+        let _ = self.release.call0(&JsValue::UNDEFINED);
     }
 }
 
