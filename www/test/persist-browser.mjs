@@ -155,16 +155,7 @@ if (!args['no-tabs']) {
         const ref = new elex.HnswIndex({ dims, seed: 5, m: 8, efConstruction: 48, storage: 'q4', keepF32: true });
         await ref.addBatch(ids, base);
         long.length = 0;
-        const answers = [];
-        let same = 0, within = true;
-        for (let i = 0; i < 40; i++) {
-          const q = queries.subarray(i * dims, (i + 1) * dims);
-          const got = await b.search(q, k, { ef });
-          const want = ref.search(q, k, ef);
-          if ([...got.ids].join() === [...want.ids].join() && [...got.scores].join() === [...want.scores].join()) same++;
-          within &&= b.memoryBytes() <= b.budgetBytes;
-          answers.push([...got.ids].join());
-        }
+        const { same, within, answers } = await againstReference(b, ref, queries, 40, dims, k, ef);
         const s = b.stats();
         const size = b.size;
         let after = null;
@@ -224,16 +215,7 @@ if (!args['no-tabs']) {
       const ref = new elex.HnswIndex({ dims, seed: 5, m: 8, efConstruction: 48, storage: 'q4', keepF32: true });
       await ref.addBatch(ids, base);
       ref.delete(17);
-      const answers = [];
-      let same = 0, within = true;
-      for (let i = 0; i < 40; i++) {
-        const q = queries.subarray(i * dims, (i + 1) * dims);
-        const got = await b.search(q, k, { ef });
-        const want = ref.search(q, k, ef);
-        if ([...got.ids].join() === [...want.ids].join() && [...got.scores].join() === [...want.scores].join()) same++;
-        within &&= b.memoryBytes() <= b.budgetBytes;
-        answers.push([...got.ids].join());
-      }
+      const { same, within, answers } = await againstReference(b, ref, queries, 40, dims, k, ef);
       const s = b.stats();
       return { same, within, answers, rowsRead: s.rowsRead, size: b.size, rowStore: b.rowStore, busy, mismatch };
     };

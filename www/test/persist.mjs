@@ -628,6 +628,31 @@ for (const simd of [true, false]) {
     }
   });
 
+  test(`${flavour}: a logged batch larger than one replay piece (4 MB of rows) comes back bit for bit`, async () => {
+    const elex = await elexP;
+    // 512 f32 components: 2 KB a row, 2,048 rows a piece; 2,100 rows replay in two pieces.
+    const dims = 512, n = 2100;
+    const base = vectors(n, dims, 43);
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const place = { dbName: fresh(), name: 'big', budgetBytes: 1e9 };
+    const a = await elex.BudgetedIndex.open({ ...place, dims, metric: 'l2', m: 4, efConstruction: 16, seed: 9 });
+    await a.addBatch(ids, base);
+    const answers = async (x) => {
+      const out = [];
+      for (const i of [0, 777, 2047, 2048, 2099]) {
+        const r = await x.search(base.subarray(i * dims, (i + 1) * dims), 5, { ef: 20 });
+        out.push([...r.ids].join() + '|' + [...r.scores].join());
+      }
+      return out;
+    };
+    const want = await answers(a);
+    a.close();
+    const b = await elex.BudgetedIndex.open(place);
+    assert.equal(b.size, n);
+    assert.deepEqual(await answers(b), want);
+    b.close();
+  });
+
   test(`${flavour}: f16 rows halve the bytes read and survive a reopen`, async () => {
     const elex = await elexP;
     const dims = 32, n = 500;

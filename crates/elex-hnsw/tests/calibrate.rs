@@ -19,29 +19,6 @@ fn build(metric: Metric, data: &[f32], dims: usize, m: usize) -> Hnsw {
     idx
 }
 
-fn recall_at(
-    idx: &Hnsw,
-    metric: Metric,
-    data: &[f32],
-    queries: &[f32],
-    dims: usize,
-    ef: usize,
-) -> f64 {
-    let qs: Vec<&[f32]> = queries.chunks_exact(dims).collect();
-    qs.iter()
-        .map(|q| {
-            let got: Vec<u64> = idx
-                .search_filtered(q, 10, ef, Filter::None)
-                .unwrap()
-                .iter()
-                .map(|h| h.id)
-                .collect();
-            recall(&got, &truth(metric, data, dims, q, 10, |_| true))
-        })
-        .sum::<f64>()
-        / qs.len() as f64
-}
-
 /// For each target, the calibrated ef delivers a held-out recall within 0.03 below the
 /// target (or better), and a higher target never gets a smaller ef.
 fn check_targets(
@@ -62,7 +39,7 @@ fn check_targets(
     let mut last_ef = 0;
     for target in [0.9, 0.95, 0.99] {
         let ef = idx.ef_for_target(target, 10).unwrap().unwrap();
-        let r = recall_at(idx, metric, data, queries, dims, ef);
+        let r = mean_recall(idx, metric, data, queries, dims, ef);
         println!("{what}: target {target}: ef {ef}, held-out recall@10 {r:.3}");
         assert!(
             r >= target - 0.03,

@@ -23,23 +23,6 @@ fn threads(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap()
 }
 
-fn mean_recall(idx: &Hnsw, metric: Metric, data: &[f32], queries: &[f32], ef: usize) -> f64 {
-    let qs: Vec<&[f32]> = queries.chunks_exact(DIMS).collect();
-    let sum: f64 = qs
-        .iter()
-        .map(|q| {
-            let got: Vec<u64> = idx
-                .search_filtered(q, 10, ef, Filter::None)
-                .unwrap()
-                .iter()
-                .map(|h| h.id)
-                .collect();
-            recall(&got, &truth(metric, data, DIMS, q, 10, |_| true))
-        })
-        .sum();
-    sum / qs.len() as f64
-}
-
 #[test]
 fn the_same_bytes_on_one_thread_or_several() {
     let n = 6000;
@@ -81,8 +64,8 @@ fn recall_matches_the_sequential_build() {
         assert_ne!(seq.to_bytes(), par.to_bytes());
         for ef in [16, 64, 256] {
             let (rs, rp) = (
-                mean_recall(&seq, metric, &data, &queries, ef),
-                mean_recall(&par, metric, &data, &queries, ef),
+                mean_recall(&seq, metric, &data, &queries, DIMS, ef),
+                mean_recall(&par, metric, &data, &queries, DIMS, ef),
             );
             println!("{metric:?} ef {ef}: sequential {rs:.3}, parallel {rp:.3}");
             assert!(
@@ -90,7 +73,7 @@ fn recall_matches_the_sequential_build() {
                 "{metric:?} ef {ef}: parallel {rp:.3} vs {rs:.3}"
             );
         }
-        assert!(mean_recall(&par, metric, &data, &queries, 256) >= 0.95);
+        assert!(mean_recall(&par, metric, &data, &queries, DIMS, 256) >= 0.95);
     }
 }
 

@@ -21,33 +21,6 @@ fn build(metric: Metric, storage: Storage, data: &[f32], dims: usize, keep_f32: 
     idx
 }
 
-fn mean_recall(
-    idx: &Hnsw,
-    metric: Metric,
-    data: &[f32],
-    queries: &[f32],
-    dims: usize,
-    ef: usize,
-) -> f64 {
-    let qs: Vec<&[f32]> = queries.chunks_exact(dims).collect();
-    let total: f64 = qs
-        .iter()
-        .map(|q| {
-            let got: Vec<u64> = idx
-                .search_filtered(q, 10, ef, Filter::None)
-                .unwrap()
-                .iter()
-                .map(|h| h.id)
-                .collect();
-            recall(
-                &got,
-                &truth(metric, data, dims, q, 10, |id| idx.contains(id)),
-            )
-        })
-        .sum();
-    total / qs.len() as f64
-}
-
 #[test]
 fn recall_on_clustered_data_every_metric_and_storage() {
     let dims = 32;

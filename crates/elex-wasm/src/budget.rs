@@ -217,6 +217,42 @@ impl ChangeLog {
     }
 }
 
+/// Runs `opening` holding the index's Web Lock (taken first: nothing is read for an index
+/// another tab or worker holds); the lock is released again if `opening` fails, and kept by
+/// the index it makes otherwise.
+async fn under_lock<F>(
+    db_name: &str,
+    name: &str,
+    opening: impl FnOnce(js_sys::Function) -> F,
+) -> Result<JsValue, JsValue>
+where
+    F: std::future::Future<Output = Result<BudgetedIndex, JsValue>>,
+{
+    let release: js_sys::Function = hold_index(db_name, name).await?.unchecked_into();
+    let opened = opening(release.clone()).await;
+    if opened.is_err() {
+        let _ = release.call0(&JsValue::UNDEFINED);
+    }
+    opened.map(Into::into)
+}
+
+/// The database connection and the place of the rows (the connection closed again if the
+/// place cannot be opened).
+async fn open_rows(
+    db_name: &str,
+    name: &str,
+    store: &str,
+) -> Result<(JsValue, RowsPlace), JsValue> {
+    let db = rows_open(db_name).await?;
+    match rows_place(&db, db_name, name, store).await {
+        Ok(r) => Ok((db, r.unchecked_into())),
+        Err(e) => {
+            idb::close(&db);
+            Err(e)
+        }
+    }
+}
+
 /// Saves a new index as it is (its options, no vectors) and drops any log of that name.
 async fn start_fresh(
     inner: &Rc<RefCell<Inner>>,
@@ -257,33 +293,34 @@ async fn replay_log(
             .map_err(hnsw_error)?;
         match (step, &op) {
             (Replay::Rows { first, n }, BudgetedOp::Batch { ids, .. }) => {
+                // In pieces of a few MB, each read, re-linked and committed on its own: decoding
+                // and checking a large batch whole would be a long task. Each piece's slots
+                // follow the last's, so the pieces make the same index the batch made.
                 let rb = inner.try_borrow().map_err(|_| busy("open"))?.row_bytes();
                 let per = (PUT_BYTES / rb.max(1)).max(1) as u32;
-                let mut got = Vec::new();
-                let mut at = first;
-                while at < first + n {
-                    let end = (at + per).min(first + n);
-                    let slots: Vec<u32> = (at..end).collect();
+                let mut at = 0u32;
+                while at < n {
+                    let end = (at + per).min(n);
+                    let slots: Vec<u32> = (first + at..first + end).collect();
                     let piece: js_sys::Uint8Array = rows
                         .get(&js_sys::Uint32Array::from(&slots[..]), rb as u32)
                         .await?
                         .unchecked_into();
-                    got.extend_from_slice(&piece.to_vec());
+                    let part = &ids[at as usize..end as usize];
+                    let batch = inner
+                        .try_borrow_mut()
+                        .map_err(|_| busy("open"))?
+                        .begin_replay(first + at, part, &piece.to_vec())
+                        .map_err(hnsw_error)?;
+                    let batch = step_in_slices(inner, batch, part.len(), None, &mut slicer).await?;
+                    inner
+                        .try_borrow_mut()
+                        .map_err(|_| busy("open"))?
+                        .commit_batch(batch)
+                        .map_err(hnsw_error)?;
                     at = end;
                     slicer.pause().await;
                 }
-                let batch = inner
-                    .try_borrow_mut()
-                    .map_err(|_| busy("open"))?
-                    .begin_replay(first, ids, &got)
-                    .map_err(hnsw_error)?;
-                drop(got);
-                let batch = step_in_slices(inner, batch, ids.len(), None, &mut slicer).await?;
-                inner
-                    .try_borrow_mut()
-                    .map_err(|_| busy("open"))?
-                    .commit_batch(batch)
-                    .map_err(hnsw_error)?;
             }
             (Replay::Delete(id), _) => {
                 inner
@@ -445,6 +482,7 @@ impl BudgetedIndex {
         })();
         promise(async move {
             let (db_name, name, budget, precision, rerank, params, given, store) = parsed?;
+            under_lock(&db_name.clone(), &name.clone(), |release| async move {
             let saved = match idb::load_record(&db_name, &snapshot_key(&name)).await {
                 Ok(bytes) => Some(bytes),
                 Err(e) if code_of(&e).as_deref() == Some("NOT_FOUND") => None,
@@ -514,24 +552,7 @@ impl BudgetedIndex {
             if let Some(r) = rerank {
                 inner.set_rerank(r as usize).map_err(hnsw_error)?;
             }
-            let release: js_sys::Function = hold_index(&db_name, &name).await?.unchecked_into();
-            let placed = async {
-                let db = rows_open(&db_name).await?;
-                match rows_place(&db, &db_name, &name, store).await {
-                    Ok(r) => Ok((db, r.unchecked_into::<RowsPlace>())),
-                    Err(e) => {
-                        idb::close(&db);
-                        Err(e)
-                    }
-                }
-            };
-            let (db, rows) = match placed.await {
-                Ok(x) => x,
-                Err(e) => {
-                    let _ = release.call0(&JsValue::UNDEFINED);
-                    return Err(e);
-                }
-            };
+            let (db, rows) = open_rows(&db_name, &name, store).await?;
             let inner = Rc::new(RefCell::new(inner));
             let started = if fresh {
                 // A new index is saved at once (empty), so its options survive a reload
@@ -547,7 +568,6 @@ impl BudgetedIndex {
                 Err(e) => {
                     rows.close();
                     idb::close(&db);
-                    let _ = release.call0(&JsValue::UNDEFINED);
                     return Err(e);
                 }
             };
@@ -563,8 +583,9 @@ impl BudgetedIndex {
                 db_name,
                 name,
                 queue: Rc::new(Queue::default()),
-            }
-            .into())
+            })
+            })
+            .await
         })
     }
 
@@ -857,44 +878,29 @@ impl BudgetedIndex {
         promise(async move {
             let (db_name, name, budget, rerank, store, progress, slice_ms, chunks) = parsed?;
             let store = store.unwrap_or("indexeddb");
-            let release: js_sys::Function = hold_index(&db_name, &name).await?.unchecked_into();
-            let db = match rows_open(&db_name).await {
-                Ok(db) => db,
-                Err(e) => {
-                    let _ = release.call0(&JsValue::UNDEFINED);
-                    return Err(e);
+            under_lock(&db_name.clone(), &name.clone(), |release| async move {
+                let (db, rows) = open_rows(&db_name, &name, store).await?;
+                let place = (&db, db_name.as_str(), name.as_str(), &rows, store);
+                match import_into(place, budget, rerank, progress, slice_ms, chunks).await {
+                    Ok(inner) => Ok(BudgetedIndex {
+                        inner: Rc::new(RefCell::new(inner)),
+                        db,
+                        rows,
+                        store,
+                        log: Rc::new(ChangeLog::default()),
+                        release,
+                        db_name,
+                        name,
+                        queue: Rc::new(Queue::default()),
+                    }),
+                    Err(e) => {
+                        rows.close();
+                        idb::close(&db);
+                        Err(e)
+                    }
                 }
-            };
-            let rows: RowsPlace = match rows_place(&db, &db_name, &name, store).await {
-                Ok(r) => r.unchecked_into(),
-                Err(e) => {
-                    idb::close(&db);
-                    let _ = release.call0(&JsValue::UNDEFINED);
-                    return Err(e);
-                }
-            };
-            let place = (&db, db_name.as_str(), name.as_str(), &rows, store);
-            let result = import_into(place, budget, rerank, progress, slice_ms, chunks).await;
-            match result {
-                Ok(inner) => Ok(BudgetedIndex {
-                    inner: Rc::new(RefCell::new(inner)),
-                    db,
-                    rows,
-                    store,
-                    log: Rc::new(ChangeLog::default()),
-                    release,
-                    db_name,
-                    name,
-                    queue: Rc::new(Queue::default()),
-                }
-                .into()),
-                Err(e) => {
-                    rows.close();
-                    idb::close(&db);
-                    let _ = release.call0(&JsValue::UNDEFINED);
-                    Err(e)
-                }
-            }
+            })
+            .await
         })
     }
 

@@ -1,7 +1,7 @@
 //! Shared test data: seeded clustered vectors, brute-force truth, recall.
 #![allow(dead_code)]
 
-use elex_hnsw::Metric;
+use elex_hnsw::{Filter, Hnsw, Metric};
 
 /// The crate's portable PRNG with the helpers the tests want.
 pub struct Rng(pub u64);
@@ -78,6 +78,35 @@ pub fn truth(
 pub fn recall(got: &[u64], want: &[u64]) -> f64 {
     let hits = got.iter().filter(|id| want.contains(id)).count();
     hits as f64 / want.len().max(1) as f64
+}
+
+/// Mean recall@10 of `idx` (ids are row numbers of `data`) over `queries` at `ef`, against the
+/// exact top 10 among the rows it holds.
+pub fn mean_recall(
+    idx: &Hnsw,
+    metric: Metric,
+    data: &[f32],
+    queries: &[f32],
+    dims: usize,
+    ef: usize,
+) -> f64 {
+    let qs: Vec<&[f32]> = queries.chunks_exact(dims).collect();
+    let total: f64 = qs
+        .iter()
+        .map(|q| {
+            let got: Vec<u64> = idx
+                .search_filtered(q, 10, ef, Filter::None)
+                .unwrap()
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            recall(
+                &got,
+                &truth(metric, data, dims, q, 10, |id| idx.contains(id)),
+            )
+        })
+        .sum();
+    total / qs.len() as f64
 }
 
 /// Reads an fvecs file (native tests only).
