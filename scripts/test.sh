@@ -28,6 +28,10 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy -q --workspace --all-targets -- -D warnings
 
+step "cargo clippy, wasm32: elex-wasm's full and core builds -- -D warnings"
+cargo clippy -q --target wasm32-unknown-unknown -p elex-wasm --target-dir target/wasm-clippy -- -D warnings
+cargo clippy -q --target wasm32-unknown-unknown -p elex-wasm --no-default-features --target-dir target/wasm-clippy -- -D warnings
+
 step "native tests ($(uname -m)), elex-gpu on $WGPU_BACKEND"
 cargo test -q --workspace
 
@@ -93,11 +97,14 @@ step "elex-wasm in Node: build, then the Q-learning binding against plain JS on 
 bash scripts/build-wasm-node.sh
 node www/bench/qlearning.mjs --check
 
-step "build-optimized.sh: simd and scalar wasm, wasm-bindgen, wasm-opt, Brotli, size budget"
+step "build-optimized.sh: simd and scalar wasm of the full and the core build, wasm-bindgen, wasm-opt, esbuild, Brotli, size budgets"
 bash build-optimized.sh
 
 step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
 node --test-reporter=tap www/test/node.mjs
+
+step "the core build (elex/core) in Node: same bytes, results and errors as the full build, both flavours; within 150 KB Brotli"
+node --test-reporter=tap www/test/core.mjs
 
 step "TextIndex and hybridSearch in Node: BM25 against plain JS, batches, deletes, filters, snapshots, fusion"
 node --test-reporter=tap www/test/text.mjs
@@ -108,7 +115,7 @@ node --test-reporter=tap www/test/persist.mjs
 step "persistent indexes in Chromium: two tabs (one writer, a follower that takes over), 4 crash trials (renderer crash, browser SIGKILL)"
 node --test-reporter=tap www/test/persist-browser.mjs --trials 4
 
-step "JS-API fuzzer: 50,000 seeded calls per flavour against a model, zero traps (scripts/fuzz.sh runs 1M)"
+step "JS-API fuzzer: 50,000 seeded calls per flavour and build (elex, elex/core) against a model, zero traps (scripts/fuzz.sh runs 1M)"
 node www/test/fuzz.mjs --calls 50000
 
 step "packaging: npm pack, installed tarball from Node ESM, TypeScript strict, Vite build in Chromium (page, module worker, elex/worker API), plain <script type=module>"

@@ -22,8 +22,11 @@ export type {
 /** Which WebAssembly build is running. */
 export type Flavour = 'simd' | 'scalar';
 
-/** The initialized module: its classes and functions, and the flavour that was loaded. */
-export type ElexModule = Omit<typeof Elex, 'default' | 'initSync'> & { readonly flavour: Flavour };
+/** The initialized module: its classes and functions, the flavour and the build that were loaded. */
+export type ElexModule = Omit<typeof Elex, 'default' | 'initSync'> & {
+  readonly flavour: Flavour;
+  readonly build: 'full';
+};
 
 export interface InitOptions {
   /** Force the simd128 (true) or scalar (false) build; detected by default. */

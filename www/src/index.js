@@ -1,122 +1,25 @@
-// elex's loader: picks the simd128 or the scalar WebAssembly build and initializes it once per
-// flavour. Works in browsers (main thread and workers, with a bundler or as plain
-// `<script type="module">`: it imports nothing by bare name), bundlers that understand
-// `new URL(..., import.meta.url)` (Vite, webpack 5, Rollup with a URL plugin) and Node.
+// `elex`: the full build (vector index, text index, hybrid search, persistent objects,
+// `BudgetedIndex`, `AdaptiveCache`, `QLearner`). `elex/core` (core.js) loads the smaller build
+// with the vector index, the text index and hybrid search only. See load.js.
+import { loader } from './load.js';
 
-// The smallest module that uses a simd128 instruction (the check wasm-feature-detect makes):
-// a runtime that validates it runs the simd build.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
-
-async function detectSimd() {
-  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-}
-
-const loaded = new Map();
-
-const isNode =
-  typeof process !== 'undefined' && process.versions != null && process.versions.node != null &&
-  typeof window === 'undefined';
-
-async function load(useSimd, wasm) {
-  const mod = useSimd
-    ? await import('../pkg/web/simd/elex.js')
-    : await import('../pkg/web/scalar/elex.js');
-  let input = wasm;
-  if (input === undefined) {
-    const url = useSimd
-      ? new URL('../pkg/web/simd/elex_bg.wasm', import.meta.url)
-      : new URL('../pkg/web/scalar/elex_bg.wasm', import.meta.url);
-    if (isNode) {
-      // Node's fetch cannot read file: URLs; read the bytes instead.
-      const fsName = 'node:fs/promises';
-      const { readFile } = await import(/* @vite-ignore */ fsName);
-      input = await readFile(url);
-    } else {
-      input = url;
-    }
-  }
-  await mod.default({ module_or_path: input });
-  harden(mod);
-  const api = { ...mod };
-  // Free functions (hybridSearch) get codes for the glue's errors too.
-  for (const [name, value] of Object.entries(api)) {
-    if (typeof value === 'function' && name !== 'default' && !/^class\b/.test(Function.prototype.toString.call(value))) {
-      api[name] = wrap(value);
-    }
-  }
-  return Object.freeze({ ...api, flavour: useSimd ? 'simd' : 'scalar' });
-}
-
-// The glue wasm-bindgen generates throws a few errors of its own before or instead of the Rust
-// code (a method called on an object after `free()`, re-entrant use of an object, an argument
-// of the wrong class); they get a stable `code` like every other error. Rejections are left
-// alone: a promise rejects with a coded error from Rust or with the caller's own error (an
-// `onProgress` that threw).
-function withCode(e) {
-  if (e === null || typeof e !== 'object' || e.code !== undefined) return e;
-  const msg = String(e.message ?? e);
-  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
-    e.code = 'WASM_TRAP'; // a bug in elex: please report it with the call that caused it
-  } else if (/null pointer passed to rust/i.test(msg)) {
-    e.code = 'FREED';
-  } else if (/recursive use of an object|already (mutably )?borrowed/i.test(msg)) {
-    e.code = 'BUSY';
-  } else {
-    e.code = 'INVALID_ARGUMENT';
-  }
-  return e;
-}
-
-function wrap(fn) {
-  return function (...args) {
-    try {
-      return fn.apply(this, args);
-    } catch (e) {
-      throw withCode(e);
-    }
-  };
-}
-
-const hardened = new WeakSet();
-function harden(mod) {
-  for (const value of Object.values(mod)) {
-    if (typeof value !== 'function' || !value.prototype || hardened.has(value)) continue;
-    hardened.add(value);
-    for (const target of [value.prototype, value]) {
-      for (const name of Object.getOwnPropertyNames(target)) {
-        if (name === 'constructor' || name === 'prototype' || name === 'length' || name === 'name') continue;
-        const d = Object.getOwnPropertyDescriptor(target, name);
-        if (!d || !d.configurable) continue;
-        if (typeof d.value === 'function') d.value = wrap(d.value);
-        if (d.get) d.get = wrap(d.get);
-        if (d.set) d.set = wrap(d.set);
-        Object.defineProperty(target, name, d);
-      }
-    }
-  }
-}
+const full = loader({
+  name: 'full',
+  simd: {
+    glue: () => import('../pkg/web/simd/elex.js'),
+    wasm: () => new URL('../pkg/web/simd/elex_bg.wasm', import.meta.url),
+  },
+  scalar: {
+    glue: () => import('../pkg/web/scalar/elex.js'),
+    wasm: () => new URL('../pkg/web/scalar/elex_bg.wasm', import.meta.url),
+  },
+});
 
 /**
  * Loads and initializes elex. `options.simd` forces a flavour (default: detected);
  * `options.wasm` overrides where the .wasm comes from (URL, Response, bytes or a Module).
  */
-export function init(options = {}) {
-  const key = options.simd === undefined ? 'auto' : options.simd ? 'simd' : 'scalar';
-  if (!loaded.has(key)) {
-    loaded.set(
-      key,
-      (async () => {
-        const useSimd = options.simd ?? (await detectSimd());
-        return load(useSimd, options.wasm);
-      })(),
-    );
-  }
-  return loaded.get(key);
-}
+export const init = full.init;
 
 /** Whether this runtime supports WebAssembly simd128 (what `init()` picks by default). */
-export function simdSupported() {
-  return detectSimd();
-}
+export const simdSupported = full.simdSupported;

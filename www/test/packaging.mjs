@@ -22,10 +22,10 @@ let server;
 let browser;
 let result; // what the Vite app's page and worker report
 
-test('npm pack: the files whitelist (code and both wasm flavours, no tests, no modules)', (t) => {
+test('npm pack: the files whitelist (code, both wasm flavours of the full and the core build, no tests, no modules)', (t) => {
   tgz = run('npm', ['pack', '--silent', '--pack-destination', work], www).trim().split('\n').pop();
   const listing = run('tar', ['tzf', join(work, tgz)], work);
-  for (const f of ['package/src/index.js', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts']) {
+  for (const f of ['package/src/index.js', 'package/src/core.js', 'package/src/load.js', 'package/src/core.d.ts', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts', 'package/pkg/web/simd-core/elex_bg.wasm', 'package/pkg/web/scalar-core/elex_bg.wasm', 'package/pkg/web/simd-core/elex.d.ts']) {
     assert.ok(listing.includes(f), `tarball lacks ${f}`);
   }
   assert.ok(!listing.includes('package/test/') && !listing.includes('node_modules'), 'tarball carries tests or modules');
@@ -33,7 +33,7 @@ test('npm pack: the files whitelist (code and both wasm flavours, no tests, no m
   t.diagnostic(`${tgz} (${listing.trim().split('\n').length} files)`);
 });
 
-test('the tarball installs into a fresh app; Node ESM imports it (simd and scalar)', () => {
+test('the tarball installs into a fresh app; Node ESM imports elex and elex/core (simd and scalar)', () => {
   cpSync(join(www, 'test', 'app'), app, { recursive: true });
   writeFileSync(join(app, 'package.json'), JSON.stringify({
     name: 'elex-packaging-app', private: true, type: 'module',
@@ -44,16 +44,17 @@ test('the tarball installs into a fresh app; Node ESM imports it (simd and scala
   // (1) Node ESM, from the installed package.
   writeFileSync(join(app, 'node-check.mjs'), `
   import { init } from 'elex';
-  for (const simd of [true, false]) {
-    const elex = await init({ simd });
+  import { init as initCore } from 'elex/core';
+  for (const simd of [true, false]) for (const load of [init, initCore]) {
+    const elex = await load({ simd });
     const idx = new elex.HnswIndex({ dims: 3 });
     idx.add(7, new Float32Array([1, 0, 0]));
     idx.add(8, new Float32Array([0, 1, 0]));
     const r = idx.search(new Float32Array([0.9, 0.1, 0]), 1);
     if (r.ids[0] !== 7) throw new Error('wrong neighbour ' + r.ids[0]);
-    console.log(elex.flavour);
+    console.log(elex.flavour + ' ' + elex.build);
   }`);
-  assert.equal(run('node', ['node-check.mjs'], app).trim(), 'simd\nscalar');
+  assert.equal(run('node', ['node-check.mjs'], app).trim(), 'simd full\nsimd core\nscalar full\nscalar core');
 });
 
 test('TypeScript (strict) type-checks against the generated types', () => {
@@ -65,13 +66,13 @@ test('TypeScript (strict) type-checks against the generated types', () => {
   run(bin('tsc'), ['-p', 'tsconfig.json'], app);
 });
 
-test('Vite build: both .wasm flavours emitted', () => {
+test('Vite build: both .wasm flavours of both builds emitted', () => {
   // (3) Vite build, then the page and its worker in Chromium.
   writeFileSync(join(app, 'vite.config.js'), `export default { build: { outDir: 'dist', target: 'es2022' }, worker: { format: 'es' } };`);
   run(bin('vite'), ['build', '--logLevel', 'warn'], app);
   const dist = join(app, 'dist');
   const assets = readdirSync(join(dist, 'assets'));
-  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `assets: ${assets}`);
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 4, `assets: ${assets}`);
 });
 
 test('Vite app in Chromium: page and module worker, recall against brute force, IndexedDB', async () => {
@@ -91,6 +92,9 @@ test('Vite app in Chromium: page and module worker, recall against brute force, 
   assert.deepEqual(r.worker.ids, r.main.ids, 'worker and page agree');
   assert.equal(r.main.reloaded, 1500, 'IndexedDB round trip in the page');
   assert.equal(r.worker.reloaded, 1500, 'IndexedDB round trip in the worker');
+  assert.equal(r.core.build, 'core');
+  assert.deepEqual(r.core.ids, r.main.ids, 'elex/core answers as elex does');
+  assert.equal(r.core.reloaded, 1500, 'IndexedDB round trip with elex/core');
   // Against brute force (cosine), from the page's own data.
   const { base, queries, dims } = r.main;
   let hits = 0;

@@ -161,8 +161,9 @@ impl Hnsw {
         let norm_sq: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
         if norm_sq > f64::from(f32::MAX) / 4.0 {
             return Err(HnswError::ValueTooLarge(format!(
-                "the squared norm {norm_sq:e} would overflow f32 distances (at most {:e})",
-                f32::MAX / 4.0
+                "the squared norm {} would overflow f32 distances (at most {})",
+                elex_simd::Short(norm_sq),
+                elex_simd::Short::from(f32::MAX / 4.0)
             )));
         }
         if self.p.storage == Storage::F16
@@ -170,7 +171,7 @@ impl Hnsw {
         {
             return Err(HnswError::ValueTooLarge(format!(
                 "component {i} = {} does not fit f16 storage (|x| <= 65504)",
-                v[i]
+                elex_simd::Short::from(v[i])
             )));
         }
         Ok(())

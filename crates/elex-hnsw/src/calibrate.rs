@@ -403,7 +403,8 @@ pub(crate) fn check_target(target: f64) -> Result<(), HnswError> {
         Ok(())
     } else {
         Err(HnswError::InvalidParams(format!(
-            "target recall must be in (0, 1], got {target}"
+            "target recall must be in (0, 1], got {}",
+            elex_simd::Short(target)
         )))
     }
 }

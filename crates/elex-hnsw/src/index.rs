@@ -83,7 +83,10 @@ pub(crate) fn validate_params(p: &HnswParams) -> Result<(), HnswError> {
         return bad("ef_construction and ef_search must be at least 1".into());
     }
     if !(p.ml.is_finite() && p.ml > 0.0) {
-        return bad(format!("ml must be positive and finite, got {}", p.ml));
+        return bad(format!(
+            "ml must be positive and finite, got {}",
+            elex_simd::Short(p.ml)
+        ));
     }
     Ok(())
 }

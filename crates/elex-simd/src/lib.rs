@@ -41,6 +41,7 @@ mod prefetch;
 mod q4;
 mod rng;
 mod scalar;
+mod short;
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -57,6 +58,7 @@ pub use half::f16;
 pub use prefetch::{CACHE_LINE, prefetch};
 pub use q4::{Q4_LEVELS, q4_bytes};
 pub use rng::SplitMix64;
+pub use short::Short;
 
 /// Errors from the safe kernel API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

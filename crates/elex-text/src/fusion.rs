@@ -28,12 +28,18 @@ impl Fusion {
     /// Checks the parameter's range.
     pub fn validate(&self) -> Result<(), TextError> {
         match *self {
-            Fusion::Rrf(c) if !(c.is_finite() && c >= 0.0) => Err(TextError::InvalidParams(
-                format!("rrf constant must be finite and >= 0, got {c}"),
-            )),
-            Fusion::Alpha(a) if !(a.is_finite() && (0.0..=1.0).contains(&a)) => Err(
-                TextError::InvalidParams(format!("alpha must be in 0..=1, got {a}")),
-            ),
+            Fusion::Rrf(c) if !(c.is_finite() && c >= 0.0) => {
+                Err(TextError::InvalidParams(format!(
+                    "rrf constant must be finite and >= 0, got {}",
+                    elex_simd::Short::from(c)
+                )))
+            }
+            Fusion::Alpha(a) if !(a.is_finite() && (0.0..=1.0).contains(&a)) => {
+                Err(TextError::InvalidParams(format!(
+                    "alpha must be in 0..=1, got {}",
+                    elex_simd::Short::from(a)
+                )))
+            }
             _ => Ok(()),
         }
     }

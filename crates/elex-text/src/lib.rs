@@ -89,13 +89,13 @@ impl TextOptions {
         if !(self.k1.is_finite() && (0.0..=10.0).contains(&self.k1)) {
             return Err(TextError::InvalidParams(format!(
                 "k1 must be in 0..=10, got {}",
-                self.k1
+                elex_simd::Short::from(self.k1)
             )));
         }
         if !(self.b.is_finite() && (0.0..=1.0).contains(&self.b)) {
             return Err(TextError::InvalidParams(format!(
                 "b must be in 0..=1, got {}",
-                self.b
+                elex_simd::Short::from(self.b)
             )));
         }
         Ok(())

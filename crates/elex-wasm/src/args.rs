@@ -27,6 +27,73 @@ fn kind(v: &JsValue) -> String {
     }
 }
 
+/// A number as JS writes it (`String(x)`): what the caller passed, in the caller's notation,
+/// without Rust's float formatting in the module.
+pub(crate) fn num(x: f64) -> String {
+    js_sys::Number::from(x)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// The fields of an options object (its keys already checked by
+/// [`crate::error::check_keys`]): `undefined` and `null` are absent; a field of the wrong type
+/// is an `INVALID_OPTIONS` `TypeError` naming it.
+pub(crate) struct Fields<'a> {
+    pub obj: &'a JsValue,
+    pub what: &'static str,
+}
+
+impl Fields<'_> {
+    fn get(&self, key: &str) -> Option<JsValue> {
+        js_sys::Reflect::get(self.obj, &JsValue::from_str(key))
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    fn bad(&self, key: &str, expected: &str, got: &JsValue) -> JsValue {
+        let got = match got.as_f64() {
+            Some(x) => num(x),
+            None => kind(got),
+        };
+        type_error(
+            "INVALID_OPTIONS",
+            format!("{}: `{key}` must be {expected}, got {got}", self.what),
+        )
+    }
+
+    /// A whole number in `0..=u32::MAX`.
+    pub(crate) fn count(&self, key: &str) -> Result<Option<usize>, JsValue> {
+        self.get(key)
+            .map(|v| match v.as_f64() {
+                Some(x) if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) => {
+                    Ok(x as usize)
+                }
+                _ => Err(self.bad(key, "a whole number in 0..=4294967295", &v)),
+            })
+            .transpose()
+    }
+
+    /// A number (any; the caller checks its range).
+    pub(crate) fn number(&self, key: &str) -> Result<Option<f64>, JsValue> {
+        self.get(key)
+            .map(|v| v.as_f64().ok_or_else(|| self.bad(key, "a number", &v)))
+            .transpose()
+    }
+
+    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>, JsValue> {
+        self.get(key)
+            .map(|v| v.as_bool().ok_or_else(|| self.bad(key, "a boolean", &v)))
+            .transpose()
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, JsValue> {
+        self.get(key)
+            .map(|v| v.as_string().ok_or_else(|| self.bad(key, "a string", &v)))
+            .transpose()
+    }
+}
+
 /// A `TypeError` with code `INVALID_ARGUMENT`.
 pub(crate) fn wrong_type(what: &str, expected: &str, got: &JsValue) -> JsValue {
     type_error(
@@ -51,7 +118,12 @@ pub(crate) fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<u64
     if !(x.is_finite() && x.fract() == 0.0 && x >= min && x <= max) {
         return Err(out_of_range(
             what,
-            format!("must be a whole number in {min}..={max}, got {x}"),
+            format!(
+                "must be a whole number in {}..={}, got {}",
+                num(min),
+                num(max),
+                num(x)
+            ),
         ));
     }
     Ok(x as u64)
@@ -77,7 +149,7 @@ pub(crate) fn finite(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64,
     if !(x.is_finite() && x >= min && x <= max) {
         return Err(out_of_range(
             what,
-            format!("must be in [{min}, {max}], got {x}"),
+            format!("must be in [{}, {}], got {}", num(min), num(max), num(x)),
         ));
     }
     Ok(x)
@@ -106,7 +178,7 @@ pub(crate) fn id_of(x: f64) -> Result<u64, JsValue> {
     } else {
         Err(js_error(
             "INVALID_ID",
-            format!("id {x} is not a non-negative safe integer"),
+            format!("id {} is not a non-negative safe integer", num(x)),
             true,
         ))
     }
@@ -204,6 +276,7 @@ pub(crate) fn ids(v: &JsValue, what: &str) -> Result<Vec<u64>, JsValue> {
     f64s(v, what)?.into_iter().map(id_of).collect()
 }
 
+#[cfg(feature = "full")]
 /// Whole numbers in `0..=max` from [`f64s`], as u32.
 pub(crate) fn u32s(v: &JsValue, what: &str, max: u32) -> Result<Vec<u32>, JsValue> {
     f64s(v, what)?
@@ -215,7 +288,7 @@ pub(crate) fn u32s(v: &JsValue, what: &str, max: u32) -> Result<Vec<u32>, JsValu
             } else {
                 Err(out_of_range(
                     &format!("{what}[{i}]"),
-                    format!("must be a whole number in 0..={max}, got {x}"),
+                    format!("must be a whole number in 0..={max}, got {}", num(x)),
                 ))
             }
         })

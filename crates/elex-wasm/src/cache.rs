@@ -34,7 +34,8 @@ impl Weigher<String, Entry> for EntryWeigher {
 
 type Core = Cache<String, Entry, EntryWeigher>;
 
-/// Options of `new AdaptiveCache(options)`; the TypeScript interface is generated from it.
+/// Options of `new AdaptiveCache(options)`; the TypeScript interface is generated from it (read by
+/// hand, as `HnswIndexOptions`).
 #[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AdaptiveCacheOptions {
@@ -200,8 +201,21 @@ impl AdaptiveCache {
             "cache options",
             &["budgetBytes", "policy", "dbName", "threshold"],
         )?;
-        let o: AdaptiveCacheOptions = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| type_error("INVALID_OPTIONS", format!("cache options: {e}")))?;
+        let f = crate::args::Fields {
+            obj: &options,
+            what: "cache options",
+        };
+        let o = AdaptiveCacheOptions {
+            budget_bytes: f.number("budgetBytes")?.ok_or_else(|| {
+                type_error(
+                    "INVALID_OPTIONS",
+                    "cache options: `budgetBytes` is required",
+                )
+            })?,
+            policy: f.string("policy")?,
+            db_name: f.string("dbName")?,
+            threshold: f.number("threshold")?,
+        };
         if !(o.budget_bytes.is_finite() && o.budget_bytes >= 0.0) {
             return Err(js_error(
                 "INVALID_OPTIONS",

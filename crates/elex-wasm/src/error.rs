@@ -1,6 +1,5 @@
 //! Core errors to JS errors with a stable `code`.
 
-use elex_qlearning::QError;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A JS `Error` (or `RangeError`) with `code` set.
@@ -14,7 +13,9 @@ pub(crate) fn js_error(code: &str, message: String, range: bool) -> JsValue {
     e.into()
 }
 
-pub(crate) fn q_error(e: QError) -> JsValue {
+#[cfg(feature = "full")]
+pub(crate) fn q_error(e: elex_qlearning::QError) -> JsValue {
+    use elex_qlearning::QError;
     let (code, range) = match &e {
         QError::StateOutOfRange { .. } => ("STATE_OUT_OF_RANGE", true),
         QError::ActionOutOfRange { .. } => ("ACTION_OUT_OF_RANGE", true),
@@ -84,6 +85,7 @@ pub(crate) fn text_error(e: elex_text::TextError) -> JsValue {
     js_error(code, e.to_string(), range)
 }
 
+#[cfg(feature = "full")]
 pub(crate) fn cache_error(e: elex_cache::CacheError) -> JsValue {
     use elex_cache::{CacheError as C, StoreErrorKind as K};
     let (code, range) = match &e {
@@ -112,6 +114,7 @@ pub(crate) fn type_error(code: &str, message: impl Into<String>) -> JsValue {
     e.into()
 }
 
+#[cfg(feature = "full")]
 /// The `code` of a JS error, if it has one.
 pub(crate) fn code_of(e: &JsValue) -> Option<String> {
     js_sys::Reflect::get(e, &JsValue::from_str("code"))
@@ -119,8 +122,8 @@ pub(crate) fn code_of(e: &JsValue) -> Option<String> {
         .and_then(|c| c.as_string())
 }
 
-/// Rejects option objects with keys outside `known` (a typo should not pass silently;
-/// serde-wasm-bindgen only reads the fields it knows).
+/// Rejects option objects with keys outside `known` (a typo should not pass silently; the
+/// readers only read the fields they know).
 pub(crate) fn check_keys(options: &JsValue, what: &str, known: &[&str]) -> Result<(), JsValue> {
     if !options.is_object() {
         return Err(type_error(

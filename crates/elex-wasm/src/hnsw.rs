@@ -1,7 +1,6 @@
-//! `HnswIndex`: the vector index for JS. Options come through serde-wasm-bindgen; every other
-//! argument is checked by `args` where it enters; vectors are copied once into wasm memory,
-//! where the index keeps them; results come back as typed arrays. Ids are JS numbers
-//! (non-negative safe integers).
+//! `HnswIndex`: the vector index for JS. Options and every other argument are checked by `args`
+//! where they enter; vectors are copied once into wasm memory, where the index keeps them;
+//! results come back as typed arrays. Ids are JS numbers (non-negative safe integers).
 //!
 //! `addBatch` and `compact` run in time slices through the index's queue (see `task`): a batch
 //! is validated whole by the core, inserted slice by slice, and committed, or rolled back
@@ -20,12 +19,15 @@ use wasm_bindgen::prelude::*;
 use crate::args;
 use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
-use crate::persist::{self, Durable, OpenOptions};
+#[cfg(feature = "full")]
+use crate::persist::OpenOptions;
+use crate::persist::{self, Durable};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
 /// Options of `new HnswIndex(options)`. The TypeScript interface is generated from this struct
-/// (tsify), so the typings cannot drift from what the constructor reads; a test checks that the
-/// defaults its comments state are those of the core.
+/// (tsify, through its serde attributes), so the typings cannot drift from what the constructor
+/// reads (`read`, by hand: serde-wasm-bindgen and the float formatting of its errors cost the
+/// package about 8 KB); a test checks that the defaults its comments state are those of the core.
 #[derive(Deserialize, Tsify)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HnswIndexOptions {
@@ -53,6 +55,28 @@ struct HnswIndexOptions {
     /// Keep exact f32 copies for re-ranking i8 / f16 / q4 results.
     #[tsify(optional)]
     keep_f32: Option<bool>,
+}
+
+impl HnswIndexOptions {
+    /// The fields of a JS options object (keys checked by the caller).
+    fn read(options: &JsValue) -> Result<HnswIndexOptions, JsValue> {
+        let f = args::Fields {
+            obj: options,
+            what: "index options",
+        };
+        Ok(HnswIndexOptions {
+            dims: f.count("dims")?.ok_or_else(|| {
+                type_error("INVALID_OPTIONS", "index options: `dims` is required")
+            })?,
+            metric: f.string("metric")?,
+            storage: f.string("storage")?,
+            m: f.count("m")?,
+            ef_construction: f.count("efConstruction")?,
+            ef_search: f.count("efSearch")?,
+            seed: f.number("seed")?,
+            keep_f32: f.boolean("keepF32")?,
+        })
+    }
 }
 
 /// A distance as a score (higher is better).
@@ -207,7 +231,7 @@ fn slice_options_and(
         if x.is_nan() || x <= 0.0 {
             return Err(args::out_of_range(
                 "sliceMs",
-                format!("must be > 0, got {x}"),
+                format!("must be > 0, got {}", args::num(x)),
             ));
         }
         x
@@ -240,7 +264,7 @@ fn search_ef(h: &Hnsw, v: &JsValue, k: usize) -> Result<usize, JsValue> {
     if !(t > 0.0 && t <= 1.0) {
         return Err(args::out_of_range(
             "targetRecall",
-            format!("must be in (0, 1], got {t}"),
+            format!("must be in (0, 1], got {}", args::num(t)),
         ));
     }
     match h.calibration() {
@@ -459,8 +483,7 @@ pub(crate) fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
             "keepF32",
         ],
     )?;
-    let o: HnswIndexOptions = serde_wasm_bindgen::from_value(options)
-        .map_err(|e| type_error("INVALID_OPTIONS", format!("index options: {e}")))?;
+    let o = HnswIndexOptions::read(&options)?;
     let metric = match o.metric.as_deref().unwrap_or("cosine") {
         "cosine" => Metric::Cosine,
         "dot" => Metric::Dot,
@@ -500,7 +523,7 @@ pub(crate) fn index_params(options: JsValue) -> Result<HnswParams, JsValue> {
         if !(s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= args::MAX_SAFE) {
             return Err(js_error(
                 "INVALID_OPTIONS",
-                format!("seed {s} is not a non-negative safe integer"),
+                format!("seed {} is not a non-negative safe integer", args::num(s)),
                 true,
             ));
         }
@@ -556,6 +579,7 @@ export interface StorageStats {
 "#;
 
 /// The keys of open options that say where a persistent object lives.
+#[cfg(feature = "full")]
 pub(crate) const OPEN_KEYS: [&str; 6] = [
     "dbName",
     "name",
@@ -565,6 +589,7 @@ pub(crate) const OPEN_KEYS: [&str; 6] = [
     "pageBytes",
 ];
 
+#[cfg(feature = "full")]
 /// Where a persistent object lives, from its open options (the other keys are the caller's).
 pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     if !options.is_object() {
@@ -638,6 +663,7 @@ pub(crate) fn place_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     })
 }
 
+#[cfg(feature = "full")]
 /// Open options split into where the object lives and the rest (the object's own options,
 /// which its constructor checks).
 pub(crate) fn split_open_options(
@@ -655,6 +681,7 @@ pub(crate) fn split_open_options(
     Ok((place, rest))
 }
 
+#[cfg(feature = "full")]
 /// Splits `HnswOpenOptions` into where the index lives and the index options.
 fn open_options(options: &JsValue) -> Result<(OpenOptions, HnswParams, JsValue), JsValue> {
     let (place, create) = split_open_options(options)?;
@@ -902,6 +929,7 @@ impl HnswIndex {
         })
     }
 
+    #[cfg(feature = "full")]
     /// Opens the persistent index `name` in the IndexedDB database `dbName`, or creates it
     /// from the other options (those of `new HnswIndex`). See `HnswOpenOptions` and the
     /// README's "Persistence" section: mutations are applied in memory and logged (the calls

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 /// Object store of index and learner snapshots (a manifest under the key, the pieces under
 /// `key#0`, `key#1`, ...; or one record, as earlier builds wrote).
 pub(crate) const SNAPSHOTS: &str = "snapshots";
+#[cfg(feature = "full")]
 /// Object store of cache victims (`{v: version, w: weight, d: data}` per key).
 pub(crate) const SPILL: &str = "spill";
 

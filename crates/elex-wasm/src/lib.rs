@@ -7,19 +7,29 @@
 mod args;
 #[cfg(all(test, target_arch = "wasm32", feature = "test-hooks"))]
 mod browser_tests;
+#[cfg(feature = "full")]
 mod budget;
+#[cfg(feature = "full")]
 mod cache;
 mod error;
 mod hnsw;
 mod idb;
+#[cfg(feature = "full")]
 mod persist;
+#[cfg(not(feature = "full"))]
+#[path = "persist_off.rs"]
+mod persist;
+#[cfg(feature = "full")]
 mod qlearning;
 mod task;
 mod text;
 
+#[cfg(feature = "full")]
 pub use budget::BudgetedIndex;
+#[cfg(feature = "full")]
 pub use cache::AdaptiveCache;
 pub use hnsw::{HnswIndex, SearchResult};
+#[cfg(feature = "full")]
 pub use qlearning::{QLearner, TransitionBatch};
 pub use text::{TextIndex, hybrid_search};
 

@@ -5,9 +5,10 @@ use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
 use crate::args;
-use crate::error::{js_error, q_error, type_error};
-use crate::persist::{self, Durable, OpenOptions};
-use crate::task::Queue;
+use crate::error::{js_error, q_error};
+use crate::persist::{self, Durable};
+#[cfg(feature = "full")]
+use crate::{error::type_error, persist::OpenOptions, task::Queue};
 use elex_qlearning::{Learner, LearnerConfig, Policy, Schedule, Seed};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -233,6 +234,7 @@ impl QLearner {
         })
     }
 
+    #[cfg(feature = "full")]
     /// Opens the persistent learner `name` in the IndexedDB database `dbName`, or creates it
     /// from `states`, `actions`, `alpha`, `gamma` and `seed` (see `QLearnerOpenOptions`).
     /// Updates and actions are applied at once and logged (the calls of one task in one
@@ -335,9 +337,11 @@ export interface QLearnerOpenOptions {
 }
 "#;
 
+#[cfg(feature = "full")]
 /// The shape of a new learner (`states`, `actions`, `alpha`, `gamma`, `seed`) as given.
 type Shape = (JsValue, JsValue, JsValue, JsValue, JsValue);
 
+#[cfg(feature = "full")]
 fn learner_open_options(options: &JsValue) -> Result<(OpenOptions, Option<Shape>), JsValue> {
     const SHAPE: [&str; 5] = ["states", "actions", "alpha", "gamma", "seed"];
     let mut known = crate::hnsw::OPEN_KEYS.to_vec();

@@ -19,7 +19,7 @@ use crate::idb;
 use crate::persist::{self, Durable};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
-/// Options of `new TextIndex(options)`.
+/// Options of `new TextIndex(options)` (the typings' source, as `HnswIndexOptions`; read by hand).
 #[derive(Deserialize, Tsify, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TextIndexOptions {
@@ -113,8 +113,16 @@ fn text_options(options: JsValue) -> Result<TextOptions, JsValue> {
             "text index options",
             &["stem", "stopWords", "k1", "b"],
         )?;
-        serde_wasm_bindgen::from_value(options)
-            .map_err(|e| type_error("INVALID_OPTIONS", format!("text index options: {e}")))?
+        let f = args::Fields {
+            obj: &options,
+            what: "text index options",
+        };
+        TextIndexOptions {
+            stem: f.boolean("stem")?,
+            stop_words: f.boolean("stopWords")?,
+            k1: f.number("k1")?.map(|x| x as f32),
+            b: f.number("b")?.map(|x| x as f32),
+        }
     };
     let d = TextOptions::default();
     let opts = TextOptions {
@@ -323,6 +331,7 @@ impl TextIndex {
         })
     }
 
+    #[cfg(feature = "full")]
     /// Opens the persistent text index `name` in the IndexedDB database `dbName`, or creates
     /// it from the other options (those of `new TextIndex`; see `TextOpenOptions`). Adds and
     /// deletes are applied at once and logged; the layout, `flush`, checkpoints, recovery and

@@ -1,6 +1,7 @@
 // Compiled with tsc --noEmit --strict against the installed package: the generated types must
 // describe the API as used here.
 import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex, type CalibrationInfo } from 'elex';
+import { init as initCore, type ElexCoreModule, type HnswIndex as CoreIndex } from 'elex/core';
 import { open, type WorkerElex, type WorkerHnswIndex, type WorkerSearchResult, type WorkerTextIndex } from 'elex/worker';
 
 export async function typed(): Promise<number> {
@@ -54,4 +55,20 @@ export async function inWorker(): Promise<number> {
   const terms: number = await text.termCount;
   elex.terminate();
   return r.ids[0] + n + h.length + terms;
+}
+
+export async function coreBuild(): Promise<number> {
+  const elex: ElexCoreModule = await initCore({ simd: true });
+  const idx: CoreIndex = new elex.HnswIndex({ dims: 4, storage: 'q4', keepF32: true });
+  await idx.addBatch([1, 2], new Float32Array(8).fill(1));
+  const text = new elex.TextIndex({ stem: true });
+  text.add(1, 'red fox');
+  const h = elex.hybridSearch(idx, text, { vector: [1, 1, 1, 1], text: 'fox', k: 1 });
+  const saved: number = await idx.save('db', 'core');
+  const build: 'core' = elex.build;
+  // @ts-expect-error: the core build has no persistent open
+  elex.HnswIndex.open;
+  // @ts-expect-error: nor the budgeted index
+  elex.BudgetedIndex;
+  return h.length + saved + build.length;
 }
