@@ -1,5 +1,12 @@
-// Exploration (not shipped): known-item quality of fusion variants over the candidate lists
-// elex's two sides return, computed in JS. node www/bench/text/fusion-explore.mjs
+// Can any fusion beat BM25 on the known-item set? Builds elex's text index and its i8 + re-rank
+// vector index over docs-50k (as www/bench/text/run.mjs does), takes each side's 50 best per
+// query with both scores for every candidate, and reports MRR@10 / recall@10 of fusion variants
+// computed here in JS (min-max alpha, BM25 over its top score plus a share of the cosine,
+// weighted RRF, z-scores, alpha only where BM25's top two are close), where BM25 misses and
+// what the cosine would change, and the best alpha against BM25 query by query. Query
+// embeddings come from run.mjs's cache (made here when missing).
+//
+//   node www/bench/text/fusion-explore.mjs
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
