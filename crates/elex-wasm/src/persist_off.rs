@@ -25,10 +25,6 @@ impl Persisted for elex_text::TextIndex {
     type Log = elex_text::TextLog;
 }
 
-impl Persisted for elex_qlearning::Learner {
-    type Log = elex_qlearning::LearnerLog;
-}
-
 /// Never made in this build.
 pub(crate) struct Durable<T: Persisted>(Infallible, PhantomData<T>);
 
