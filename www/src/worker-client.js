@@ -7,7 +7,7 @@
 // (a batch that finished in the worker before the cancellation reached it stays, and resolves).
 //
 //   import { open } from 'elex/worker';
-//   const elex = await open();                         // { simd?, wasm?, worker? }
+//   const elex = await open();                         // { simd?, wasm?, worker?, core? }
 //   const index = await elex.HnswIndex.create({ dims: 384 });
 //   await index.addBatch(ids, vectors, (done, total) => bar.value = done / total);
 //   const { ids: near, scores } = await index.search(query, 10);
@@ -143,9 +143,11 @@ export async function open(options = {}) {
   const init = {};
   if (options.simd !== undefined) init.simd = options.simd;
   if (options.wasm !== undefined) init.wasm = options.wasm;
-  const flavour = await conn.call({ op: 'init', options: init });
+  if (options.core) init.core = true;
+  const { flavour, build } = await conn.call({ op: 'init', options: init });
   return Object.freeze({
     flavour,
+    build,
     HnswIndex: classProxy(conn, 'HnswIndex'),
     AdaptiveCache: classProxy(conn, 'AdaptiveCache'),
     QLearner: classProxy(conn, 'QLearner'),

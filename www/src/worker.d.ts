@@ -93,6 +93,8 @@ export interface WorkerTextIndex extends WorkerPersistent {
 
 export interface WorkerElex {
   readonly flavour: Flavour;
+  /** `'core'` after `open({ core: true })`: its `AdaptiveCache`, `QLearner` and `open` calls reject with `NOT_IN_BUILD`. */
+  readonly build: 'full' | 'core';
   readonly HnswIndex: {
     create(options: HnswIndexOptions): Promise<WorkerHnswIndex>;
     fromBytes(bytes: Uint8Array | Transferred): Promise<WorkerHnswIndex>;
@@ -126,6 +128,8 @@ export interface WorkerElex {
 export interface WorkerOptions extends InitOptions {
   /** Your own module Worker running `elex/worker`'s script (default: started from the package). */
   worker?: Worker;
+  /** Load the core build (`elex/core`: the vector index, the text index, hybrid search) in the worker. */
+  core?: boolean;
 }
 
 /** Starts a module worker running elex. */

@@ -2,8 +2,10 @@
 // (index, caches, learners) by handle, and answers the page's calls. Every call on one object
 // runs after the previous mutating call on it settled (a chain per object), so the page may fire
 // calls without awaiting them; reads (search and friends) do not wait behind a batch. Results
-// that are typed arrays are transferred to the page, not copied.
+// that are typed arrays are transferred to the page, not copied. `open({ core: true })` loads the
+// core build (`elex/core`) here instead of the full one.
 import { init } from './index.js';
+import { init as initCore } from './core.js';
 
 let elex = null;
 const objects = new Map(); // handle -> { obj, cls, chain }
@@ -65,8 +67,9 @@ function decode(args, id) {
 async function run(msg) {
   const { op, cls, handle, method, args = [], options } = msg;
   if (op === 'init') {
-    elex = await init(options || {});
-    return elex.flavour;
+    const { core, ...rest } = options || {};
+    elex = await (core ? initCore : init)(rest);
+    return { flavour: elex.flavour, build: elex.build };
   }
   if (!elex) throw Object.assign(new Error('elex/worker: not initialized'), { code: 'NOT_INITIALIZED' });
   if (op === 'fn') {
@@ -76,6 +79,9 @@ async function run(msg) {
   if (op === 'new' || op === 'static') {
     if (!CLASSES.has(cls)) throw Object.assign(new TypeError(`unknown class ${cls}`), { code: 'INVALID_ARGUMENT' });
     const C = elex[cls];
+    if (!C || (op === 'static' && typeof C[method] !== 'function')) {
+      throw Object.assign(new TypeError(`${op === 'new' ? cls : `${cls}.${method}`} is not in elex's ${elex.build} build (the full build, elex, has it)`), { code: 'NOT_IN_BUILD' });
+    }
     return op === 'new' ? new C(...decode(args, msg.id)) : C[method](...decode(args, msg.id));
   }
   const entry = objects.get(handle);

@@ -117,7 +117,7 @@ test('worker API (elex/worker) from the Vite app: same results, coded errors acr
   checkWorkerApi(result.api, result.main, 'Vite');
 });
 
-test('plain <script type="module"> (no bundler): the page and elex/worker', async () => {
+test('plain <script type="module"> (no bundler): the page and elex/worker, with the full and the core build', async () => {
   // The same page without a bundler: plain <script type="module"> from the installed package.
   writeFileSync(join(app, 'plain.html'), `<!doctype html><meta charset="utf-8"><pre id="out">loading</pre>
 <script type="module">
@@ -131,7 +131,17 @@ try {
   const r = await idx.search([0.9, 0.1, 0], 1);
   let code = null;
   try { await idx.search([1, 0], 1); } catch (e) { code = e.code; }
-  window.__result = { main: elex.flavour, worker: w.flavour, id: r.ids[0], code };
+  // The core build in a worker: the same answer; what it lacks is refused with a code.
+  const c = await open({ core: true });
+  const cidx = await c.HnswIndex.create({ dims: 3 });
+  await cidx.addBatch([7, 8], new Float32Array([1, 0, 0, 0, 1, 0]));
+  const cr = await cidx.search([0.9, 0.1, 0], 1);
+  const refused = [];
+  for (const f of [() => c.AdaptiveCache.create({ budgetBytes: 1000 }), () => c.HnswIndex.open({ dbName: 'd', name: 'n', dims: 3 })]) {
+    try { await f(); refused.push('ok'); } catch (e) { refused.push(e.code); }
+  }
+  c.terminate();
+  window.__result = { main: elex.flavour, worker: w.flavour, id: r.ids[0], code, core: [c.build, cr.ids[0], ...refused] };
 } catch (e) { window.__result = { error: String(e && e.stack || e) }; }
 </script>`);
   const plain = await serveDir(app);
@@ -141,7 +151,7 @@ try {
     await page2.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
     const p = await page2.evaluate(() => window.__result);
     assert.ok(!p.error, p.error);
-    assert.deepEqual(p, { main: 'simd', worker: 'simd', id: 7, code: 'DIMENSION_MISMATCH' });
+    assert.deepEqual(p, { main: 'simd', worker: 'simd', id: 7, code: 'DIMENSION_MISMATCH', core: ['core', 7, 'NOT_IN_BUILD', 'NOT_IN_BUILD'] });
   } finally {
     plain.close();
   }
