@@ -4,8 +4,9 @@
 #   - rustup targets: wasm32-unknown-unknown, wasm32-wasip1, aarch64-unknown-linux-gnu,
 #     aarch64-apple-darwin; rustfmt and clippy;
 #   - apt: the aarch64 cross linker and qemu-user (NEON tests), brotli, mesa-vulkan-drivers and
-#     libvulkan1 (lavapipe, the software Vulkan elex-gpu's tests run on), chromium and
-#     chromium-driver (the browser tests: real IndexedDB in headless Chromium);
+#     libvulkan1 (lavapipe, the software Vulkan elex-gpu's tests run on), chromium (the browser
+#     tests: real IndexedDB in headless Chromium, driven by playwright-core) and chromium-driver
+#     (wasm-bindgen-test's own ChromeDriver mode, crates/elex-wasm/webdriver.json, by hand);
 #   - wasm-bindgen-cli at exactly the version Cargo.lock pins, built once into
 #     $ELEX_CACHE/wasm-bindgen-cli-<version> (cargo install without --locked: the registry
 #     mirror lacks a crate its lockfile pins);
