@@ -29,7 +29,7 @@ function errorOf(e) {
 // typed arrays (transferred).
 // (Classes are told apart by instanceof: a bundler may rename them.)
 function encode(value, transfer) {
-  const cls = value && typeof value === 'object' ? [...CLASSES].find((c) => value instanceof elex[c]) : undefined;
+  const cls = value && typeof value === 'object' ? [...CLASSES].find((c) => elex[c] && value instanceof elex[c]) : undefined;
   if (cls) {
     const handle = nextHandle++;
     objects.set(handle, { obj: value, cls, chain: Promise.resolve() });
