@@ -69,8 +69,10 @@ const sizeOf = (files) => files.reduce((a, f) => {
   return { raw: a.raw + b.length, br: a.br + brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
 }, { raw: 0, br: 0 });
 const listFiles = (dir, re) => readdirSync(dir).filter((f) => re.test(f)).map((f) => join(dir, f));
+const walkFiles = (dir, re) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFiles(join(dir, e.name), re) : re.test(e.name) ? [join(dir, e.name)] : []));
 const sizes = {
-  'elex (simd flavour: wasm + glue + loader)': sizeOf([join(www, 'pkg/web/simd/elex_bg.wasm'), join(www, 'pkg/web/simd/elex.js'), join(www, 'src/index.js')]),
+  'elex/core (simd: wasm + glue + snippets + loader)': sizeOf([...walkFiles(join(www, 'pkg/web/simd-core'), /\.(wasm|js)$/), join(www, 'src/core.js'), join(www, 'src/load.js')]),
+  'elex, full build (simd: wasm + glue + snippets + loader)': sizeOf([...walkFiles(join(www, 'pkg/web/simd'), /\.(wasm|js)$/), join(www, 'src/index.js'), join(www, 'src/load.js')]),
   'hnswlib-wasm': sizeOf(listFiles(join(peers, 'hnswlib-wasm/dist'), /\.js$/)),
   'hnswlib-emcc-simd': sizeOf([join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.wasm'), join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.mjs')]),
   edgevec: sizeOf([join(peers, 'edgevec/edgevec_bg.wasm'), join(peers, 'edgevec/edgevec.js')]),
