@@ -721,7 +721,11 @@ async function fuzzText(elex, r, budget) {
       if (r.chance(0.15)) req.fusion = r.pick(['rrf', { alpha: r.unit() }, { rrf: 10 }, { alpha: 3 }, 'max', { alpha: 0.5, rrf: 1 }, null]);
       if (r.chance(0.1)) req.allow = Array.from({ length: r.below(10) }, () => r.below(100));
       if (r.chance(0.1)) req.depth = r.pick([1, 5, 200, -1, 0.5]);
+      if (r.chance(0.1)) req.chunkBits = r.pick([0, 1, 3, 8, 9, -1, 2.5, '2', 2 ** 32, null]);
       const f = req.fusion;
+      const cb = req.chunkBits;
+      if (cb === 9 || cb === -1 || cb === 2.5 || cb === 2 ** 32) faults.push('OUT_OF_RANGE');
+      if (cb === '2') faults.push('INVALID_ARGUMENT');
       if (typeof req.text !== 'string' && req.text !== undefined) faults.push('INVALID_ARGUMENT');
       if (req.text === undefined && req.vector === undefined) faults.push('INVALID_ARGUMENT');
       if (req.k === 0) faults.push('OUT_OF_RANGE');
@@ -733,7 +737,9 @@ async function fuzzText(elex, r, budget) {
       if (res.ok) {
         const ids = Array.from(res.value.ids);
         if (ids.length > req.k) throw new Failure('hybridSearch: more than k');
-        const known = new Set([...vecIds, ...model.keys()]);
+        // With chunkBits the vector index's ids are chunks of documents id >> bits.
+        const bits = typeof cb === 'number' ? cb : 0;
+        const known = new Set([...vecIds.map((id) => Math.floor(id / 2 ** bits)), ...model.keys()]);
         if (!ids.every((id) => known.has(id) && (!req.allow || req.allow.includes(id)))) throw new Failure('hybridSearch: an id from nowhere');
         if (new Set(ids).size !== ids.length) throw new Failure('hybridSearch: an id twice');
       }

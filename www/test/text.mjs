@@ -254,4 +254,73 @@ for (const simd of [true, false]) {
     assert.throws(() => elex.hybridSearch(t, v, { text, k: 3 }), (e) => e.code === 'INVALID_ARGUMENT');
     assert.equal(elex.hybridSearch(v, t, { vector: q, text, k: 3 }).length, 3);
   });
+
+  test(`${tag}: hybridSearch over documents embedded in chunks (chunkBits) keeps each document at its best chunk`, async () => {
+    const dims = 8;
+    const bits = 2;
+    const r = rng(11);
+    const words = ['red', 'green', 'blue', 'cyan', 'magenta', 'yellow', 'black', 'white'];
+    const docs = 120;
+    const texts = Array.from({ length: docs }, () => Array.from({ length: 5 }, () => words[Math.floor(r() * words.length)]).join(' '));
+    // Document d has 1 to 4 chunks, ids d * 4 + c.
+    const chunkIds = [];
+    for (let d = 0; d < docs; d++) for (let c = 0; c < 1 + (d % 4); c++) chunkIds.push(d * 4 + c);
+    const vecs = new Float32Array(chunkIds.length * dims).map(() => r() * 2 - 1);
+    const v = new elex.HnswIndex({ dims, efSearch: 600 });
+    await v.addBatch(chunkIds, vecs);
+    const t = new elex.TextIndex();
+    await t.addBatch(Array.from({ length: docs }, (_, d) => d), texts);
+    const q = vecs.slice(7 * dims, 8 * dims).map((x) => x + 0.05 * (r() - 0.5));
+    const text = 'cyan magenta';
+    const depth = 30;
+    // The vector side here: every chunk exactly, each document at its best chunk, best first.
+    const chunkHits = v.search(q, chunkIds.length, 2000);
+    const best = new Map();
+    Array.from(chunkHits.ids).forEach((id, i) => {
+      const d = Math.floor(id / 4);
+      if (!best.has(d)) best.set(d, chunkHits.scores[i]);
+    });
+    const vdocs = [...best.keys()].slice(0, depth);
+    const ts = t.search(text, depth);
+    const f = Math.fround;
+    const fused = new Map();
+    const first = new Map();
+    for (const list of [vdocs, Array.from(ts.ids)]) {
+      list.forEach((id, rank) => {
+        if (!first.has(id)) first.set(id, first.size);
+        fused.set(id, f((fused.get(id) ?? 0) + f(1 / f(f(60 + rank) + 1))));
+      });
+    }
+    const want = [...first.keys()].sort((a, b) => fused.get(b) - fused.get(a) || first.get(a) - first.get(b));
+    const got = elex.hybridSearch(v, t, { vector: q, text, k: 10, depth, ef: 2000, chunkBits: bits });
+    assert.deepEqual(Array.from(got.ids), want.slice(0, 10));
+    // Alpha 1: the documents in the order of their best chunk, scored by it.
+    const a1 = elex.hybridSearch(v, t, { vector: q, text, k: 10, depth, ef: 2000, chunkBits: bits, fusion: { alpha: 1 } });
+    assert.deepEqual(Array.from(a1.ids), vdocs.slice(0, 10));
+    // Alpha 0.5: a document only the text side found is scored by its best chunk too.
+    const mid = elex.hybridSearch(v, t, { vector: q, text, k: 5, depth: 5, ef: 2000, chunkBits: bits, fusion: { alpha: 0.5 } });
+    const union = [...new Set([...vdocs.slice(0, 5), ...Array.from(t.search(text, 5).ids)])];
+    const all = t.search(text, docs);
+    const tAll = new Map(Array.from(all.ids, (id, i) => [id, all.scores[i]]));
+    const vs = union.map((d) => best.get(d));
+    const tsc = union.map((d) => tAll.get(d) ?? 0); // BM25 0: the document lacks the words
+    const sc = (xs, x) => { const lo = Math.min(...xs), hi = Math.max(...xs); return hi > lo ? (x - lo) / (hi - lo) : 1; };
+    const want5 = union.map((d, i) => [d, 0.5 * sc(vs, vs[i]) + 0.5 * sc(tsc, tsc[i])]).sort((a, b) => b[1] - a[1]);
+    assert.deepEqual(Array.from(mid.ids), want5.slice(0, 5).map((x) => x[0]));
+    want5.slice(0, 5).forEach(([, x], i) => assert.ok(Math.abs(mid.scores[i] - x) < 1e-5));
+    // allow names documents; results name documents.
+    const allow = Array.from({ length: docs }, (_, d) => d).filter((d) => d % 3 === 0);
+    const filtered = elex.hybridSearch(v, t, { vector: q, text, k: 15, chunkBits: bits, allow });
+    assert.equal(filtered.length, 15);
+    assert.ok(Array.from(filtered.ids).every((d) => d % 3 === 0 && d < docs));
+    for (const [req, code] of [
+      [{ vector: q, text, k: 3, chunkBits: 9 }, 'OUT_OF_RANGE'],
+      [{ vector: q, text, k: 3, chunkBits: -1 }, 'OUT_OF_RANGE'],
+      [{ vector: q, text, k: 3, chunkBits: 1.5 }, 'OUT_OF_RANGE'],
+      [{ vector: q, text, k: 3, chunkBits: '2' }, 'INVALID_ARGUMENT'],
+      [{ vector: q, text, k: 3, chunkBits: 8, allow: new Float64Array(70000) }, 'OUT_OF_RANGE'],
+    ]) {
+      assert.throws(() => elex.hybridSearch(v, t, req), (e) => e.code === code, JSON.stringify(req.chunkBits));
+    }
+  });
 }

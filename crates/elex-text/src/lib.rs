@@ -48,7 +48,7 @@ pub mod tokenize;
 use std::collections::HashMap;
 
 pub use error::TextError;
-pub use fusion::{Fusion, fuse, fuse_complete};
+pub use fusion::{Chunks, Fusion, fuse, fuse_complete};
 pub use oplog::{TextLog, TextOp, decode_text_ops};
 pub use search::{SearchStats, WAND_MAX_TERMS};
 pub use snapshot::{SnapshotLoader, SnapshotWriter};

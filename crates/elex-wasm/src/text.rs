@@ -6,7 +6,7 @@
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use elex_text::{Fusion, TextOptions, TokenizerOptions};
+use elex_text::{Chunks, Fusion, TextOptions, TokenizerOptions};
 use serde::Deserialize;
 use tsify_next::Tsify;
 use wasm_bindgen::JsCast;
@@ -630,6 +630,12 @@ export interface HybridQuery {
   ef?: number;
   /** Only these ids, on both sides. */
   allow?: Float64Array | number[];
+  /** Documents embedded in chunks: the vector index holds chunk `c` of document `d` under the
+   * id `d * 2 ** chunkBits + c` (0 to 8 bits; default 0, one vector per document). The vector
+   * side takes `depth * 2 ** min(chunkBits, 3)` chunk hits, keeps each document at its best
+   * chunk, and a document's vector score is its best chunk's; `allow` and the results name
+   * documents. */
+  chunkBits?: number;
 }
 "#;
 
@@ -675,10 +681,27 @@ pub fn hybrid_search(
     crate::error::check_keys(
         &query,
         "hybrid query",
-        &["vector", "text", "k", "fusion", "depth", "ef", "allow"],
+        &[
+            "vector",
+            "text",
+            "k",
+            "fusion",
+            "depth",
+            "ef",
+            "allow",
+            "chunkBits",
+        ],
     )?;
     let k = args::integer(&field(&query, "k"), "k", 1.0, MAX_K)? as usize;
     let fusion = fusion_of(&field(&query, "fusion"))?;
+    let chunks = args::opt_integer(
+        &field(&query, "chunkBits"),
+        "chunkBits",
+        0.0,
+        f64::from(Chunks::MAX_BITS),
+    )?
+    .map_or(Ok(Chunks::default()), |b| Chunks::new(b as u32))
+    .map_err(text_error)?;
     let depth = args::opt_integer(&field(&query, "depth"), "depth", 1.0, MAX_K)?
         .map_or(k.max(50), |d| d as usize)
         .max(k);
@@ -696,12 +719,38 @@ pub fn hybrid_search(
         ));
     }
     let depth_js = JsValue::from(depth as f64);
+    // The vector side's allow-list names chunks: every chunk id of every allowed document.
+    let vector_allow: Option<std::borrow::Cow<[u64]>> = match (&allow, chunks.bits()) {
+        (Some(a), b) if b > 0 => {
+            if (a.len() as u64) << b > 1 << 24 {
+                return Err(args::out_of_range(
+                    "allow",
+                    format!(
+                        "has {} ids; with chunkBits {b} at most {} are taken",
+                        a.len(),
+                        (1u64 << 24) >> b
+                    ),
+                ));
+            }
+            Some(
+                a.iter()
+                    .filter(|&&d| chunks.fits(d, args::MAX_SAFE as u64))
+                    .flat_map(|&d| chunks.ids(d))
+                    .collect::<Vec<u64>>()
+                    .into(),
+            )
+        }
+        (a, _) => a.as_deref().map(Into::into),
+    };
     let vector_hits = if vector.is_undefined() {
         Vec::new()
     } else {
+        // Chunked documents: enough chunk hits for about `depth` documents (a document's
+        // chunks tend to come together), each document kept at its best chunk.
+        let wanted = depth.saturating_mul(1 << chunks.bits().min(3));
         let ef = field(&query, "ef");
         let ef = if ef.is_undefined() {
-            JsValue::from(vector_index.ef_search()?.max(depth) as f64)
+            JsValue::from(vector_index.ef_search()?.max(wanted) as f64)
         } else {
             ef
         };
@@ -710,10 +759,14 @@ pub fn hybrid_search(
         if size == 0 {
             Vec::new()
         } else {
-            let kk = JsValue::from(depth.min(size) as f64);
-            vector_index
-                .search_with(&vector, &kk, &ef, allow.as_deref())?
-                .pairs()
+            let kk = JsValue::from(wanted.min(size) as f64);
+            let mut hits = chunks.to_docs(
+                &vector_index
+                    .search_with(&vector, &kk, &ef, vector_allow.as_deref())?
+                    .pairs(),
+            );
+            hits.truncate(depth);
+            hits
         }
     };
     let text_hits = if text.is_undefined() {
@@ -736,9 +789,20 @@ pub fn hybrid_search(
         fusion,
         k,
         |ids| match &query_vector {
-            Some(q) => vector_index
+            Some(q) if chunks.bits() == 0 => vector_index
                 .scores_of(q, ids)
                 .unwrap_or_else(|_| vec![None; ids.len()]),
+            // A document's vector score is its best chunk's.
+            Some(q) => ids
+                .iter()
+                .map(|&d| {
+                    if !chunks.fits(d, args::MAX_SAFE as u64) {
+                        return None;
+                    }
+                    let of: Vec<u64> = chunks.ids(d).collect();
+                    Chunks::best(vector_index.scores_of(q, &of).unwrap_or_default())
+                })
+                .collect(),
             None => vec![None; ids.len()],
         },
         |ids| match (&query_text, text_index.read()) {

@@ -53,6 +53,25 @@ export function knownItems(passages, count, seed = 20261201) {
   return out;
 }
 
+/**
+ * A passage's windows for chunked embeddings: 16 words at a stride of 8 (at most 15 windows: a
+ * longer passage gets a longer stride), the last one ending at the passage's end; none for a
+ * passage of 16 words or fewer (its whole-passage embedding covers it). Any 8 consecutive words
+ * of a passage of up to 128 words lie inside one window.
+ */
+export function passageWindows(text) {
+  const w = text.split(/\s+/).filter(Boolean);
+  if (w.length <= 16) return [];
+  const stride = Math.max(8, Math.ceil((w.length - 16) / 14));
+  const out = [];
+  for (let i = 0; ; i += stride) {
+    const at = Math.min(i, w.length - 16);
+    out.push(w.slice(at, at + 16).join(' '));
+    if (at + 16 >= w.length) break;
+  }
+  return out;
+}
+
 /** MRR@10 and recall@10 of ranked id lists against one target each. */
 export function quality(lists, targets) {
   let rr = 0;
