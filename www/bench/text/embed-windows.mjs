@@ -2,7 +2,7 @@
 // from ../shared/models, transformers.js on onnxruntime-node), part `--part i` of `--parts n`
 // (run the parts in parallel, one per core), into the tool cache; the last part to finish joins
 // them into `chunks16-<n>.f32` (windows in passage order).
-//   node www/bench/text/embed-windows.mjs [--n 50000] [--part 0 --parts 2]
+//   node www/bench/text/embed-windows.mjs [--data DIR] [--n 50000] [--part 0 --parts 2]
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, mkdirSync, existsSync, renameSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
@@ -12,15 +12,22 @@ import { passageWindows } from './core.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
-const { values: opt } = parseArgs({ options: { n: { type: 'string', default: '50000' }, part: { type: 'string', default: '0' }, parts: { type: 'string', default: '1' } } });
+const { values: opt } = parseArgs({ options: {
+  data: { type: 'string', default: resolve(root, '../shared/data/docs-50k') },
+  n: { type: 'string', default: '50000' }, part: { type: 'string', default: '0' }, parts: { type: 'string', default: '1' },
+} });
 const n = Number(opt.n);
 const [part, parts] = [Number(opt.part), Number(opt.parts)];
-const passages = readFileSync(join(root, '../shared/data/docs-50k/base.txt'), 'utf8').split('\n').slice(0, n);
+const passages = readFileSync(join(opt.data, 'base.txt'), 'utf8').split('\n').slice(0, n);
 const flat = passages.flatMap(passageWindows);
 const dims = 384;
 const cacheDir = join(process.env.ELEX_CACHE ?? join(process.env.HOME, '.cache/elex'), 'text-bench');
 mkdirSync(cacheDir, { recursive: true });
 const partFile = (i) => join(cacheDir, `chunks16-${n}.part${i}of${parts}.f32`);
+if (existsSync(join(cacheDir, `chunks16-${n}.f32`))) {
+  console.log(`chunks16-${n}.f32 is cached`);
+  process.exit(0);
+}
 const from = Math.floor((flat.length * part) / parts);
 const to = Math.floor((flat.length * (part + 1)) / parts);
 const require = createRequire(join(here, '../peers/package.json'));
