@@ -14,9 +14,9 @@
 //! Documents embedded in chunks ([`Chunks`]): the vector index holds one vector per chunk under
 //! the id `doc << bits | chunk`; [`Chunks::to_docs`] turns chunk hits into document hits (each
 //! document once, at its best chunk's rank and score) before fusion, and a document's vector score
-//! is its best chunk's. On docs-50k's known-item queries, windows of 16 words raised the vector
-//! side's MRR@10 (10,000 passages) from 0.65 to 0.82, where one vector per passage blurs a long
-//! passage.
+//! is its best chunk's. On docs-50k's known-item queries (50,000 passages), adding windows of 16
+//! words to each passage's vector raised the vector side's MRR@10 from 0.52 to 0.69 (one vector
+//! blurs a long passage), and alpha fusion from BM25's 0.946 to 0.953.
 
 use std::collections::HashMap;
 
