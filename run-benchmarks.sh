@@ -129,8 +129,8 @@ else
   node --expose-gc www/bench/text/run.mjs --data "$data" --n 50000 --items 1000 --rounds 3 --browser --out "$out"
   # Chunked passages: 218,318 windows of 16 words embedded on both cores (cached; about 20
   # minutes the first time), then known-item quality through hybridSearch's chunkBits.
-  node www/bench/text/embed-windows.mjs --n 50000 --part 0 --parts 2 &
-  node www/bench/text/embed-windows.mjs --n 50000 --part 1 --parts 2
+  node www/bench/text/embed-windows.mjs --data "$data" --n 50000 --part 0 --parts 2 &
+  node www/bench/text/embed-windows.mjs --data "$data" --n 50000 --part 1 --parts 2
   wait
   node www/bench/text/chunks.mjs --data "$data" --n 50000 --out "$out"
 fi
