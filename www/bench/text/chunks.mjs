@@ -9,17 +9,18 @@
 //   node www/bench/text/chunks.mjs [--n 50000] [--ef 128] [--out bench-results]
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readVecs } from '../fvecs.mjs';
 import { knownItems, quality, passageWindows } from './core.mjs';
+import { cacheDir, queryEmbeddings } from './embed.mjs';
 import { init } from 'elex';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const { values: opt } = parseArgs({ options: {
   data: { type: 'string', default: resolve(root, '../shared/data/docs-50k') },
+  model: { type: 'string', default: resolve(root, '../shared/models') },
   n: { type: 'string', default: '50000' },
   items: { type: 'string', default: '1000' },
   ef: { type: 'string', default: '128' },
@@ -31,14 +32,9 @@ const log = (s) => console.log(s);
 const passages = readFileSync(join(opt.data, 'base.txt'), 'utf8').split('\n').slice(0, n);
 const { dims, data: vectors } = readVecs(join(opt.data, 'base.fvecs'), n);
 const items = knownItems(passages, Number(opt.items));
-const cacheDir = join(process.env.ELEX_CACHE ?? join(process.env.HOME, '.cache/elex'), 'text-bench');
-const key = createHash('sha256').update(items.map((x) => x.text).join('\n')).digest('hex').slice(0, 16);
-const qFile = join(cacheDir, `queries-${key}.f32`);
-const cFile = join(cacheDir, `chunks16-${n}.f32`);
-for (const [f, how] of [[qFile, 'run.mjs (or fusion-explore.mjs)'], [cFile, 'embed-windows.mjs']]) {
-  if (!existsSync(f)) throw new Error(`${f} is missing: run ${how} first`);
-}
-const qvecs = new Float32Array(readFileSync(qFile).buffer.slice(0));
+const cFile = join(cacheDir(), `chunks16-${n}.f32`);
+if (!existsSync(cFile)) throw new Error(`${cFile} is missing: run embed-windows.mjs first`);
+const qvecs = await queryEmbeddings(items, dims, opt.model, log);
 const cvecs = new Float32Array(readFileSync(cFile).buffer.slice(0));
 const windows = passages.map(passageWindows);
 const totalWindows = windows.reduce((a, w) => a + w.length, 0);

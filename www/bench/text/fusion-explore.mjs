@@ -7,13 +7,12 @@
 // embeddings come from run.mjs's cache (made here when missing).
 //
 //   node www/bench/text/fusion-explore.mjs
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import { readVecs } from '../fvecs.mjs';
 import { knownItems, quality } from './core.mjs';
+import { queryEmbeddings } from './embed.mjs';
 import { init } from 'elex';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,22 +22,7 @@ const n = 50000;
 const passages = readFileSync(join(data, 'base.txt'), 'utf8').split('\n').slice(0, n);
 const { dims, data: vectors } = readVecs(join(data, 'base.fvecs'), n);
 const items = knownItems(passages, 1000);
-const cacheDir = join(process.env.HOME, '.cache/elex/text-bench');
-mkdirSync(cacheDir, { recursive: true });
-const key = createHash('sha256').update(items.map((x) => x.text).join('\n')).digest('hex').slice(0, 16);
-const cacheFile = join(cacheDir, `queries-${key}.f32`);
-let qvecs;
-if (existsSync(cacheFile)) qvecs = new Float32Array(readFileSync(cacheFile).buffer.slice(0));
-else {
-  const require = createRequire(join(here, '../peers/package.json'));
-  const tf = await import(require.resolve('@huggingface/transformers'));
-  tf.env.allowRemoteModels = false;
-  tf.env.localModelPath = resolve(root, '../shared/models') + '/';
-  const embed = await tf.pipeline('feature-extraction', 'all-MiniLM-L6-v2', { dtype: 'q8', session_options: { intraOpNumThreads: 1 } });
-  qvecs = new Float32Array(items.length * dims);
-  for (let i = 0; i < items.length; i++) qvecs.set((await embed(items[i].text, { pooling: 'mean', normalize: true })).data, i * dims);
-  writeFileSync(cacheFile, Buffer.from(qvecs.buffer));
-}
+const qvecs = await queryEmbeddings(items, dims, resolve(root, '../shared/models'));
 const elex = await init();
 const text = new elex.TextIndex();
 const ids = Array.from({ length: n }, (_, i) => i);

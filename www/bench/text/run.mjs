@@ -9,13 +9,13 @@
 // on onnxruntime-node) and cached in the tool cache. Writes text-node.json (and
 // text-chromium.json) and text.md.
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { readVecs } from '../fvecs.mjs';
 import { knownItems, exactTop10, runTextBench } from './core.mjs';
+import { queryEmbeddings } from './embed.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -39,32 +39,7 @@ const { dims, data: vectors } = readVecs(join(opt.data, 'base.fvecs'), n);
 const items = knownItems(passages, Number(opt.items));
 log(`${passages.length} passages, ${items.length} known-item queries (${opt.items} rare-word, ${opt.items} snippet)`);
 
-// Query embeddings, cached by the queries' text.
-const cacheDir = join(process.env.ELEX_CACHE ?? join(process.env.HOME, '.cache/elex'), 'text-bench');
-mkdirSync(cacheDir, { recursive: true });
-const key = createHash('sha256').update(items.map((x) => x.text).join('\n')).digest('hex').slice(0, 16);
-const cacheFile = join(cacheDir, `queries-${key}.f32`);
-let qvecs;
-if (existsSync(cacheFile)) {
-  qvecs = new Float32Array(readFileSync(cacheFile).buffer.slice(0));
-  log(`query embeddings from ${cacheFile}`);
-} else {
-  const require = createRequire(join(here, '../peers/package.json'));
-  const tf = await import(require.resolve('@huggingface/transformers'));
-  tf.env.allowRemoteModels = false;
-  tf.env.localModelPath = opt.model + '/';
-  const t0 = performance.now();
-  const embed = await tf.pipeline('feature-extraction', 'all-MiniLM-L6-v2', { dtype: 'q8', session_options: { intraOpNumThreads: 1 } });
-  log(`model loaded in ${(performance.now() - t0).toFixed(0)} ms`);
-  qvecs = new Float32Array(items.length * dims);
-  const t1 = performance.now();
-  for (let i = 0; i < items.length; i++) {
-    const t = await embed(items[i].text, { pooling: 'mean', normalize: true });
-    qvecs.set(t.data, i * dims);
-  }
-  log(`embedded ${items.length} queries in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-  writeFileSync(cacheFile, Buffer.from(qvecs.buffer));
-}
+const qvecs = await queryEmbeddings(items, dims, opt.model, log);
 const exactRows = Math.min(300, items.length);
 const t2 = performance.now();
 const exact = exactTop10(vectors, dims, qvecs.subarray(0, exactRows * dims));
