@@ -8,15 +8,11 @@
 import 'fake-indexeddb/auto';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants } from 'node:zlib';
 import { init } from 'elex';
 import { init as initCore } from 'elex/core';
 import { rng } from '../bench/text/core.mjs';
+import { shippedFiles, shippedBytes } from '../bench/size.mjs';
 
-const www = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORDS = ['fox', 'error', 'disk', 'python', 'key', 'mapping', 'brown', 'lazy', 'book', 'code', 'E1234', 'full', 'forest', 'dog'];
 
 function data(seed, n, dims) {
@@ -176,17 +172,11 @@ for (const simd of [true, false]) {
 }
 
 test('the core build downloads within 150 KB (Brotli 11: wasm, glue, snippets, loader)', (t) => {
-  const br = (path) => brotliCompressSync(readFileSync(path), { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  const files = (dir) => readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
   for (const flavour of ['simd-core', 'scalar-core']) {
-    const dir = join(www, 'pkg', 'web', flavour);
-    const shipped = files(dir).filter((p) => p.endsWith('.wasm') || p.endsWith('.js'));
-    shipped.push(join(www, 'src', 'core.js'), join(www, 'src', 'load.js'));
-    const total = shipped.reduce((s, p) => s + br(p), 0);
-    t.diagnostic(`${flavour}: ${total} bytes Brotli in ${shipped.length} files`);
+    const files = shippedFiles(flavour);
+    assert.ok(files.some((f) => f.endsWith('.wasm')) && files.some((f) => f.endsWith('core.js')), `${flavour}: ${files}`);
+    const total = shippedBytes(flavour);
+    t.diagnostic(`${flavour}: ${total} bytes Brotli in ${files.length} files`);
     assert.ok(total <= 150_000, `${flavour}: ${total} bytes`);
   }
 });

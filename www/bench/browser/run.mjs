@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants } from 'node:zlib';
+import { brotliBytes, shippedFiles } from '../size.mjs';
 import { groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
 import { serveDir, launchChromium } from '../../test/serve.mjs';
@@ -66,13 +66,12 @@ if (!process.argv.includes('--no-node')) {
 const peers = join(here, '..', 'peers', 'node_modules');
 const sizeOf = (files) => files.reduce((a, f) => {
   const b = readFileSync(f);
-  return { raw: a.raw + b.length, br: a.br + brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
+  return { raw: a.raw + b.length, br: a.br + brotliBytes(b) };
 }, { raw: 0, br: 0 });
 const listFiles = (dir, re) => readdirSync(dir).filter((f) => re.test(f)).map((f) => join(dir, f));
-const walkFiles = (dir, re) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFiles(join(dir, e.name), re) : re.test(e.name) ? [join(dir, e.name)] : []));
 const sizes = {
-  'elex/core (simd: wasm + glue + snippets + loader)': sizeOf([...walkFiles(join(www, 'pkg/web/simd-core'), /\.(wasm|js)$/), join(www, 'src/core.js'), join(www, 'src/load.js')]),
-  'elex, full build (simd: wasm + glue + snippets + loader)': sizeOf([...walkFiles(join(www, 'pkg/web/simd'), /\.(wasm|js)$/), join(www, 'src/index.js'), join(www, 'src/load.js')]),
+  'elex/core (simd: wasm + glue + snippets + loader)': sizeOf(shippedFiles('simd-core')),
+  'elex, full build (simd: wasm + glue + snippets + loader)': sizeOf(shippedFiles('simd')),
   'hnswlib-wasm': sizeOf(listFiles(join(peers, 'hnswlib-wasm/dist'), /\.js$/)),
   'hnswlib-emcc-simd': sizeOf([join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.wasm'), join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.mjs')]),
   edgevec: sizeOf([join(peers, 'edgevec/edgevec_bg.wasm'), join(peers, 'edgevec/edgevec.js')]),

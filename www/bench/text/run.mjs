@@ -101,20 +101,14 @@ for (const [where, r] of Object.entries(results)) {
 // MiniSearch and Orama bundled and minified by esbuild from an entry that re-exports all they
 // export.
 {
-  const { brotliCompressSync, constants } = await import('node:zlib');
-  const { readdirSync, statSync } = await import('node:fs');
+  const { brotliBytes, shippedBytes } = await import('../size.mjs');
   const esbuild = await import('esbuild');
-  const br = (buf) => brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  const walk = (dir) => readdirSync(dir).flatMap((x) => (statSync(join(dir, x)).isDirectory() ? walk(join(dir, x)) : [join(dir, x)]));
-  const www = resolve(here, '../..');
-  const elexSize = (build, loader) => [...walk(join(www, 'pkg/web', build)).filter((x) => /\.(wasm|js)$/.test(x)), ...loader.map((x) => join(www, 'src', x))]
-    .reduce((a, x) => a + br(readFileSync(x)), 0);
   const peer = async (contents) => {
     const out = await esbuild.build({ stdin: { contents, resolveDir: resolve(here, '../peers'), loader: 'js' }, bundle: true, minify: true, format: 'esm', write: false, platform: 'browser', logLevel: 'silent' });
-    return br(out.outputFiles[0].contents);
+    return brotliBytes(out.outputFiles[0].contents);
   };
   const kb = (x) => (x / 1000).toFixed(1);
-  const sizes = { elexCore: elexSize('simd-core', ['core.js', 'load.js']), elexFull: elexSize('simd', ['index.js', 'load.js']), minisearch: await peer("export { default } from 'minisearch';"), orama: await peer("export * from '@orama/orama';") };
+  const sizes = { elexCore: shippedBytes('simd-core'), elexFull: shippedBytes('simd'), minisearch: await peer("export { default } from 'minisearch';"), orama: await peer("export * from '@orama/orama';") };
   results.packageBytes = sizes;
   lines.push('## Package size added (Brotli 11)', '', '| package | KB |', '|---|---:|');
   for (const [k, label] of [['elexCore', 'elex/core (vector index, text index, hybrid; simd)'], ['elexFull', 'elex (full build; simd)'], ['minisearch', 'MiniSearch (esbuild, minified)'], ['orama', 'Orama (esbuild, minified)']]) lines.push(`| ${label} | ${kb(sizes[k])} |`);
