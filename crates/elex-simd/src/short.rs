@@ -59,14 +59,16 @@ impl fmt::Display for Short {
         }
         let sig = s.len() - s.iter().rev().take_while(|&&d| d == b'0').count();
         let sig = &s[..sig.max(1)];
-        let text = |b: &[u8]| core::str::from_utf8(b).unwrap_or("?").to_owned();
+        fn text(b: &[u8]) -> &str {
+            core::str::from_utf8(b).unwrap_or("?")
+        }
         if (-5..15).contains(&e) {
             if e < 0 {
                 f.write_str("0.")?;
                 for _ in 0..(-e - 1) {
                     f.write_str("0")?;
                 }
-                f.write_str(&text(sig))
+                f.write_str(text(sig))
             } else {
                 let int = (e + 1) as usize;
                 if sig.len() <= int {
@@ -77,7 +79,7 @@ impl fmt::Display for Short {
                 }
             }
         } else {
-            f.write_str(&text(&sig[..1]))?;
+            f.write_str(text(&sig[..1]))?;
             if sig.len() > 1 {
                 write!(f, ".{}", text(&sig[1..]))?;
             }

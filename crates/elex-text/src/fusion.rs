@@ -95,17 +95,18 @@ impl Chunks {
         doc <= max_id >> self.bits
     }
 
-    /// Chunk hits (best first) as document hits: each document once, at its first (best)
-    /// chunk's place and score.
-    pub fn to_docs(self, hits: &[(u64, f32)]) -> Vec<(u64, f32)> {
-        if self.bits == 0 {
-            return hits.to_vec();
+    /// Chunk hits (best first) as document hits, in place: each document once, at its first
+    /// (best) chunk's place and score. One vector per document (`bits` 0) returns them as they
+    /// are.
+    pub fn to_docs(self, mut hits: Vec<(u64, f32)>) -> Vec<(u64, f32)> {
+        if self.bits > 0 {
+            let mut seen = std::collections::HashSet::with_capacity(hits.len());
+            hits.retain_mut(|h| {
+                h.0 = self.doc(h.0);
+                seen.insert(h.0)
+            });
         }
-        let mut seen = std::collections::HashSet::with_capacity(hits.len());
-        hits.iter()
-            .map(|&(id, s)| (self.doc(id), s))
-            .filter(|&(d, _)| seen.insert(d))
-            .collect()
+        hits
     }
 
     /// A document's score from its chunks' (`None` for chunks not in the index): the best.
@@ -323,8 +324,8 @@ mod tests {
             (1 << 4 | 3, 0.6),
             (7 << 4 | 1, 0.5),
         ];
-        assert_eq!(c.to_docs(&hits), [(5, 0.9), (1, 0.8), (7, 0.5)]);
-        assert_eq!(Chunks::new(0).unwrap().to_docs(&hits), hits);
+        assert_eq!(c.to_docs(hits.to_vec()), [(5, 0.9), (1, 0.8), (7, 0.5)]);
+        assert_eq!(Chunks::new(0).unwrap().to_docs(hits.to_vec()), hits);
         assert_eq!(Chunks::best([None, Some(0.2), Some(0.7), None]), Some(0.7));
         assert_eq!(Chunks::best([None, None]), None);
         assert!(Chunks::new(9).is_err());

@@ -761,7 +761,7 @@ pub fn hybrid_search(
         } else {
             let kk = JsValue::from(wanted.min(size) as f64);
             let mut hits = chunks.to_docs(
-                &vector_index
+                vector_index
                     .search_with(&vector, &kk, &ef, vector_allow.as_deref())?
                     .pairs(),
             );
