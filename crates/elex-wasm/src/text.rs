@@ -634,7 +634,7 @@ export interface HybridQuery {
    * id `d * 2 ** chunkBits + c` (0 to 8 bits; default 0, one vector per document). The vector
    * side takes `depth * 2 ** min(chunkBits, 3)` chunk hits, keeps each document at its best
    * chunk, and a document's vector score is its best chunk's; `allow` and the results name
-   * documents. */
+   * documents (`allow.length * 2 ** chunkBits` at most 65,536). */
   chunkBits?: number;
 }
 "#;
@@ -719,16 +719,19 @@ pub fn hybrid_search(
         ));
     }
     let depth_js = JsValue::from(depth as f64);
-    // The vector side's allow-list names chunks: every chunk id of every allowed document.
+    // The vector side's allow-list names chunks: every chunk id of every allowed document, at
+    // most MAX_CHUNK_IDS of them (each is looked up in the index: a larger list would be a long
+    // task on the page; a filter by document in the core would lift this bound).
+    const MAX_CHUNK_IDS: u64 = 1 << 16;
     let vector_allow: Option<std::borrow::Cow<[u64]>> = match (&allow, chunks.bits()) {
         (Some(a), b) if b > 0 => {
-            if (a.len() as u64) << b > 1 << 24 {
+            if (a.len() as u64) << b > MAX_CHUNK_IDS {
                 return Err(args::out_of_range(
                     "allow",
                     format!(
                         "has {} ids; with chunkBits {b} at most {} are taken",
                         a.len(),
-                        (1u64 << 24) >> b
+                        MAX_CHUNK_IDS >> b
                     ),
                 ));
             }
