@@ -171,6 +171,7 @@ impl Graph {
     /// Room for `n` more nodes (their upper blocks excepted: their size is drawn per node).
     pub(crate) fn reserve_exact(&mut self, n: usize) -> Reserve {
         self.level0.try_reserve_exact(n * (1 + self.m0))?;
+        elex_simd::advise_huge_pages(&self.level0);
         self.upper_off.try_reserve_exact(n)?;
         self.levels.try_reserve_exact(n)
     }

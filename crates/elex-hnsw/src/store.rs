@@ -494,10 +494,7 @@ impl Space {
                     scale: sy,
                     norm_sq: ny,
                 },
-            ) => {
-                let dot = sx * sy * k.dot_i8(x, y).unwrap_or(0) as f32;
-                self.dist_from_dot(dot, nx, ny)
-            }
+            ) => self.dist_i8_raw(x, sx, nx, y, sy, ny),
             (
                 View::Q4Query {
                     q8,
@@ -554,6 +551,21 @@ impl Space {
         }
     }
 
+    /// The i8 arm of [`Space::dist_raw`]: codes with their scales and squared norms.
+    #[inline]
+    fn dist_i8_raw(&self, x: &[i8], sx: f32, nx: f32, y: &[i8], sy: f32, ny: f32) -> f32 {
+        let dot = sx * sy * self.k.dot_i8(x, y).unwrap_or(0) as f32;
+        self.dist_from_dot(dot, nx, ny)
+    }
+
+    /// [`Space::dist`] of two i8 encodings given by their parts, without going through
+    /// [`View`] (the search loop's i8 rows).
+    #[inline]
+    fn dist_i8(&self, x: &[i8], sx: f32, nx: f32, y: &[i8], sy: f32, ny: f32) -> f32 {
+        let d = self.dist_i8_raw(x, sx, nx, y, sy, ny);
+        if d.is_nan() { f32::INFINITY } else { d }
+    }
+
     /// [`Space::dist`] of the f32 query `q` and each of four f32 rows, bit for bit, through the
     /// kernels' four-row call.
     #[inline]
@@ -598,17 +610,17 @@ pub(crate) trait Rows {
 pub(crate) struct KindRows<'a, Q, V> {
     space: &'a Space,
     q: Q,
-    v: &'a V,
+    v: V,
 }
 
 /// The rows of the index's storage kind; `None` when the query's kind is another (never: a
 /// query is encoded in the index's kind).
 pub(crate) enum AnyRows<'a> {
-    F32(KindRows<'a, &'a [f32], Vec<f32>>),
-    F16(KindRows<'a, &'a [f16], Vec<f16>>),
-    I8(KindRows<'a, (&'a [i8], f32, f32), Vectors>),
+    F32(KindRows<'a, &'a [f32], &'a Vec<f32>>),
+    F16(KindRows<'a, &'a [f16], &'a Vec<f16>>),
+    I8(KindRows<'a, (&'a [i8], f32, f32), I8Rows<'a>>),
     /// q4 rows against a query (`View::Q4Query`) or a stored row (`View::Q4`).
-    Q4(KindRows<'a, View<'a>, Vectors>),
+    Q4(KindRows<'a, View<'a>, &'a Vectors>),
 }
 
 /// An element of an unquantized storage kind (f32, f16): its slices are views, and a storage
@@ -640,7 +652,7 @@ impl Elem for f16 {
     }
 }
 
-impl<T: Elem> KindRows<'_, &[T], Vec<T>> {
+impl<T: Elem> KindRows<'_, &[T], &Vec<T>> {
     /// `n`'s stored row (empty past the end, which every kernel answers with an error).
     #[inline]
     fn row(&self, n: NodeId) -> &[T] {
@@ -649,7 +661,7 @@ impl<T: Elem> KindRows<'_, &[T], Vec<T>> {
     }
 }
 
-impl<T: Elem> Rows for KindRows<'_, &[T], Vec<T>> {
+impl<T: Elem> Rows for KindRows<'_, &[T], &Vec<T>> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
         self.space.dist(T::view(self.q), T::view(self.row(n)))
@@ -664,24 +676,42 @@ impl<T: Elem> Rows for KindRows<'_, &[T], Vec<T>> {
     }
 }
 
-impl Rows for KindRows<'_, (&[i8], f32, f32), Vectors> {
+/// The i8 store's arrays, taken apart once per search.
+pub(crate) struct I8Rows<'a> {
+    codes: &'a [i8],
+    scale: &'a [f32],
+    norm_sq: &'a [f32],
+}
+
+impl I8Rows<'_> {
+    /// `n`'s codes (empty past the end, which the kernel answers with an error, as
+    /// [`KindRows::row`]).
     #[inline]
-    fn dist(&self, n: NodeId) -> f32 {
-        let (codes, scale, norm_sq) = self.q;
-        let q = View::I8 {
-            codes,
-            scale,
-            norm_sq,
-        };
-        self.space.dist(q, self.v.view(self.space.dims, n.0))
-    }
-    #[inline]
-    fn prefetch(&self, n: NodeId) {
-        self.v.prefetch(self.space.dims, n.0);
+    fn codes(&self, dims: usize, n: NodeId) -> &[i8] {
+        self.codes
+            .get(n.idx() * dims..(n.idx() + 1) * dims)
+            .unwrap_or(&[])
     }
 }
 
-impl Rows for KindRows<'_, View<'_>, Vectors> {
+impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
+    #[inline]
+    fn dist(&self, n: NodeId) -> f32 {
+        let (codes, scale, norm_sq) = self.q;
+        let i = n.idx();
+        let (Some(&s), Some(&ns)) = (self.v.scale.get(i), self.v.norm_sq.get(i)) else {
+            return f32::INFINITY;
+        };
+        let row = self.v.codes(self.space.dims, n);
+        self.space.dist_i8(codes, scale, norm_sq, row, s, ns)
+    }
+    #[inline]
+    fn prefetch(&self, n: NodeId) {
+        elex_simd::prefetch(self.v.codes(self.space.dims, n), PREFETCH_LINES);
+    }
+}
+
+impl Rows for KindRows<'_, View<'_>, &Vectors> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
         self.space.dist(self.q, self.v.view(self.space.dims, n.0))
@@ -705,11 +735,19 @@ impl VectorStore {
                     scale,
                     norm_sq,
                 },
-                v @ Vectors::I8 { .. },
+                Vectors::I8 {
+                    codes: c,
+                    scale: s,
+                    norm_sq: ns,
+                },
             ) => AnyRows::I8(KindRows {
                 space,
                 q: (codes, scale, norm_sq),
-                v,
+                v: I8Rows {
+                    codes: c,
+                    scale: s,
+                    norm_sq: ns,
+                },
             }),
             (q @ (View::Q4Query { .. } | View::Q4 { .. }), v @ Vectors::Q4 { .. }) => {
                 AnyRows::Q4(KindRows { space, q, v })
@@ -801,9 +839,16 @@ impl VectorStore {
         if self.keep_f32 {
             self.raw.try_reserve_exact(nd)?;
         }
+        elex_simd::advise_huge_pages(&self.raw);
         match &mut self.vectors {
-            Vectors::F32(v) => v.try_reserve_exact(nd),
-            Vectors::F16(v) => v.try_reserve_exact(nd),
+            Vectors::F32(v) => {
+                v.try_reserve_exact(nd)?;
+                elex_simd::advise_huge_pages(v);
+            }
+            Vectors::F16(v) => {
+                v.try_reserve_exact(nd)?;
+                elex_simd::advise_huge_pages(v);
+            }
             Vectors::I8 {
                 codes,
                 scale,
@@ -811,7 +856,8 @@ impl VectorStore {
             } => {
                 codes.try_reserve_exact(nd)?;
                 scale.try_reserve_exact(n)?;
-                norm_sq.try_reserve_exact(n)
+                norm_sq.try_reserve_exact(n)?;
+                elex_simd::advise_huge_pages(codes);
             }
             Vectors::Q4 {
                 codes,
@@ -820,9 +866,11 @@ impl VectorStore {
             } => {
                 codes.try_reserve_exact(n * elex_simd::q4_bytes(self.dims))?;
                 scale.try_reserve_exact(n)?;
-                norm_sq.try_reserve_exact(n)
+                norm_sq.try_reserve_exact(n)?;
+                elex_simd::advise_huge_pages(codes);
             }
         }
+        Ok(())
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {

@@ -37,6 +37,7 @@
 
 mod checksum;
 mod dispatch;
+mod mem;
 mod prefetch;
 mod q4;
 mod rng;
@@ -55,6 +56,7 @@ mod wasm32;
 pub use checksum::{Checksum, checksum64};
 pub use dispatch::{Isa, Kernels};
 pub use half::f16;
+pub use mem::advise_huge_pages;
 pub use prefetch::{CACHE_LINE, prefetch};
 pub use q4::{Q4_LEVELS, q4_bytes};
 pub use rng::SplitMix64;
