@@ -50,6 +50,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     let limit: Option<usize> = a.opt_num("--limit")?;
     let nq_limit: Option<usize> = a.opt_num("--queries")?;
     let keep_f32 = a.flag("--keep-f32");
+    let walk = a.opt_text("--walk");
     // --build-threads N: the parallel build (rounds planned on N threads); without it the
     // sequential, seeded insert_batch.
     let build_threads: Option<usize> = a.opt_num("--build-threads")?;
@@ -136,6 +137,12 @@ pub fn run(a: &mut Args) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let build_seconds = t.elapsed().as_secs_f64();
     eprintln!();
+    match walk.as_deref() {
+        None | Some("auto") => {}
+        Some("f32") => idx.set_walk_on_i8(false),
+        Some("i8") => idx.set_walk_on_i8(true),
+        Some(w) => return Err(format!("--walk must be auto, f32 or i8, not {w}")),
+    }
     let bpv = idx.bytes_per_vector();
     println!(
         "build {build_seconds:.2} s, {bpv:.0} bytes per vector, memory {:.1} MB",
@@ -230,6 +237,7 @@ pub fn run(a: &mut Args) -> Result<(), String> {
             "storage": format!("{storage:?}").to_lowercase(),
             "metric": format!("{metric:?}").to_lowercase(),
             "isa": idx.isa().name(),
+            "walk": if idx.walks_on_i8() { "i8" } else { "stored" },
             "n": base.rows,
             "dims": base.dims,
             "queries": queries.rows,

@@ -3,7 +3,8 @@
 //! ```text
 //! elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
 //!     [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8|q4]
-//!     [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
+//!     [--metric cosine|dot|l2] [--keep-f32] [--walk auto|f32|i8] [--seed 42] [--limit N]
+//!     [--queries N] [--json OUT]
 //!     [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
 //!     [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
 //!     [--build-threads N] (the parallel build; default: sequential, seeded)
@@ -30,7 +31,8 @@ mod vecs;
 const USAGE: &str = "usage:
   elex-bench hnsw --base B.fvecs --query Q.fvecs --gt G.ivecs [--k 10] [--m 16]
       [--ef-construction 200] [--ef 10,20,40,80,160,320] [--storage f32|f16|i8|q4]
-      [--metric cosine|dot|l2] [--keep-f32] [--seed 42] [--limit N] [--queries N] [--json OUT]
+      [--metric cosine|dot|l2] [--keep-f32] [--walk auto|f32|i8] [--seed 42] [--limit N]
+      [--queries N] [--json OUT]
       [--target-recall 0.9,0.95,0.99 [--calibration-samples 200]] (ef from a calibration)
       [--isa scalar|sse2|avx2|avx512|neon] (default: the best this CPU has)
       [--build-threads N] (the parallel build; default: sequential, seeded)

@@ -217,6 +217,9 @@ impl Hnsw {
         }
         self.space.prepare(query, &mut s.prep)?;
         self.space.encode(&s.prep, &mut s.q);
+        if self.store.navigates() {
+            self.space.encode(&s.prep, &mut s.nav_q);
+        }
         // Each plan falls back to exact search when the graph yields fewer than k results
         // while more exist: after many deletes with a small `m`, a region can be cut off from
         // the entry point, and a search must still return every live vector it is asked for.
@@ -264,25 +267,46 @@ impl Hnsw {
         Ok(())
     }
 
+    /// The query's walk from the entry point down to level 0, where it keeps the `ef` nearest
+    /// accepted nodes in `st.res`: on the walking i8 codes when the index has them (`finish`
+    /// re-ranks), else on the stored vectors.
     fn graph_search<F: Fn(NodeId, &Hnsw) -> bool>(&self, s: &mut Scratch, ef: usize, accept: F) {
         let (q, st) = (&s.q, &mut s.state);
         st.res.clear();
+        if let Some(r) = self.store.nav_rows(&self.space, &s.nav_q) {
+            return self.walk(&r, ef, st, accept);
+        }
+        match self.store.rows(&self.space, q.view()) {
+            Some(AnyRows::F32(r)) => self.walk(&r, ef, st, accept),
+            Some(AnyRows::F16(r)) => self.walk(&r, ef, st, accept),
+            Some(AnyRows::I8(r)) => self.walk(&r, ef, st, accept),
+            Some(AnyRows::Q4(r)) => self.walk(&r, ef, st, accept),
+            None => {}
+        }
+    }
+
+    fn walk<R: Rows, F: Fn(NodeId, &Hnsw) -> bool>(
+        &self,
+        rows: &R,
+        ef: usize,
+        st: &mut State,
+        accept: F,
+    ) {
         let Some(entry) = self.graph.entry() else {
             return;
         };
-        let qv = q.view();
         let mut ep = Cand {
-            d: self.space.dist(qv, self.store.view(entry)),
+            d: rows.dist(entry),
             id: entry,
         };
         st.evals += 1;
         for l in (1..=self.graph.max_level()).rev() {
-            ep = self.greedy(qv, ep, l, st);
+            ep = self.greedy_in(rows, ep, l, st);
         }
         st.eps.clear();
         st.eps.push(ep);
         let eps = std::mem::take(&mut st.eps);
-        self.search_layer(qv, &eps, ef, 0, st, accept);
+        self.search_layer_in(rows, &eps, ef, 0, st, accept);
         st.eps = eps;
     }
 
@@ -340,12 +364,19 @@ impl Hnsw {
         (pass as f64 / seen.max(1) as f64 * self.len() as f64).ceil() as usize
     }
 
-    /// Sorts `st.res`, re-ranks exactly when f32 copies are kept, and writes the best `k`.
+    /// Sorts `st.res`, re-ranks exactly when f32 copies are kept or the walk was on i8
+    /// codes, and writes the best `k`.
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
         s.state.drain_sorted();
         if self.store.keeps_f32() {
             for c in s.state.w.iter_mut() {
                 c.d = self.exact_dist(&s.prep, c.id);
+            }
+            crate::search::sort_cands(&mut s.state.w);
+        } else if self.store.navigates() {
+            let q = s.q.view();
+            for c in s.state.w.iter_mut() {
+                c.d = self.space.dist(q, self.store.view(c.id));
             }
             crate::search::sort_cands(&mut s.state.w);
         }

@@ -167,6 +167,8 @@ pub struct Scratch {
     pub(crate) prep: Vec<f32>,
     /// The query encoded like stored vectors.
     pub(crate) q: Encoded,
+    /// The query's i8 encoding, for an index that walks on i8 codes.
+    pub(crate) nav_q: Encoded,
     /// The links an insertion is about to write.
     pub(crate) plan: LinkPlan,
 }
@@ -207,6 +209,7 @@ impl Scratch {
             state: State::default(),
             prep: Vec::new(),
             q: Encoded::new(storage),
+            nav_q: Encoded::new(Storage::I8),
             plan: LinkPlan::default(),
         }
     }

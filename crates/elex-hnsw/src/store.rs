@@ -618,7 +618,7 @@ pub(crate) struct KindRows<'a, Q, V> {
 pub(crate) enum AnyRows<'a> {
     F32(KindRows<'a, &'a [f32], &'a Vec<f32>>),
     F16(KindRows<'a, &'a [f16], &'a Vec<f16>>),
-    I8(KindRows<'a, (&'a [i8], f32, f32), I8Rows<'a>>),
+    I8(I8KindRows<'a>),
     /// q4 rows against a query (`View::Q4Query`) or a stored row (`View::Q4`).
     Q4(KindRows<'a, View<'a>, &'a Vectors>),
 }
@@ -676,7 +676,10 @@ impl<T: Elem> Rows for KindRows<'_, &[T], &Vec<T>> {
     }
 }
 
-/// The i8 store's arrays, taken apart once per search.
+/// An i8 query (codes, scale, squared norm) against i8 rows.
+pub(crate) type I8KindRows<'a> = KindRows<'a, (&'a [i8], f32, f32), I8Rows<'a>>;
+
+/// The i8 store's arrays (or an f32 store's walking codes), taken apart once per search.
 pub(crate) struct I8Rows<'a> {
     codes: &'a [i8],
     scale: &'a [f32],
@@ -757,10 +760,67 @@ impl VectorStore {
     }
 }
 
-/// The vectors of every node in the storage kind, and their f32 copies when `keep_f32`.
+/// i8 codes of an f32 store's vectors, for walking the graph: a search computes its
+/// distances on these (a quarter of the bytes to fetch per distance) and re-ranks its `ef`
+/// candidates on the f32 vectors. Derived from the vectors (quantized exactly as an i8 index
+/// quantizes), so never part of a snapshot.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NavCodes {
+    codes: Vec<i8>,
+    scale: Vec<f32>,
+    norm_sq: Vec<f32>,
+}
+
+impl NavCodes {
+    /// Appends the codes of one prepared f32 vector (what [`Space::encode`] makes of it for an
+    /// i8 index).
+    fn push(&mut self, k: &Kernels, x: &[f32]) {
+        let at = self.codes.len();
+        self.codes.resize(at + x.len(), 0);
+        let scale = k.quantize_i8(x, &mut self.codes[at..]).unwrap_or(0.0);
+        self.scale.push(scale);
+        self.norm_sq.push(k.norm_sq_f32(x));
+    }
+
+    fn truncate(&mut self, dims: usize, n: usize) {
+        self.codes.truncate(n * dims);
+        self.scale.truncate(n);
+        self.norm_sq.truncate(n);
+    }
+
+    fn reserve_exact(&mut self, dims: usize, n: usize) -> Reserve {
+        self.codes.try_reserve_exact(n * dims)?;
+        self.scale.try_reserve_exact(n)?;
+        self.norm_sq.try_reserve_exact(n)?;
+        elex_simd::advise_huge_pages(&self.codes);
+        Ok(())
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.codes.shrink_to_fit();
+        self.scale.shrink_to_fit();
+        self.norm_sq.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.codes.capacity() + (self.scale.capacity() + self.norm_sq.capacity()) * 4
+    }
+
+    fn rows(&self) -> I8Rows<'_> {
+        I8Rows {
+            codes: &self.codes,
+            scale: &self.scale,
+            norm_sq: &self.norm_sq,
+        }
+    }
+}
+
+/// The vectors of every node in the storage kind, their f32 copies when `keep_f32`, and the
+/// i8 codes an f32 store walks the graph on.
 ///
 /// Invariants: one vector (and one copy, when kept) per node, every value finite; i8 scales
-/// and squared norms are finite and not negative.
+/// and squared norms are finite and not negative; when there are walking codes, one per node,
+/// the codes of that node's vector.
 #[derive(Clone, Debug)]
 pub(crate) struct VectorStore {
     dims: usize,
@@ -768,6 +828,8 @@ pub(crate) struct VectorStore {
     /// f32 copies (prepared form) when `keep_f32` and the storage is quantized.
     raw: Vec<f32>,
     keep_f32: bool,
+    /// i8 codes of f32 vectors, when searches walk on them.
+    nav: Option<NavCodes>,
 }
 
 impl VectorStore {
@@ -777,6 +839,56 @@ impl VectorStore {
             vectors: Vectors::new(storage),
             raw: Vec::new(),
             keep_f32,
+            nav: None,
+        }
+    }
+
+    /// Whether searches walk the graph on i8 codes (and re-rank on the f32 vectors).
+    #[inline]
+    pub(crate) fn navigates(&self) -> bool {
+        self.nav.is_some()
+    }
+
+    /// Turns walking on i8 codes on (an f32 store only: others are unchanged) or off. On
+    /// quantizes every stored vector, `slots` of them.
+    pub(crate) fn set_navigation(&mut self, k: &Kernels, on: bool, slots: usize) {
+        match (&self.vectors, on) {
+            (Vectors::F32(v), true) if self.nav.is_none() => {
+                let mut nav = NavCodes::default();
+                // Without room there is no walking copy: searches stay on the f32 vectors.
+                if nav.reserve_exact(self.dims, slots).is_ok() {
+                    for x in v.chunks_exact(self.dims.max(1)).take(slots) {
+                        nav.push(k, x);
+                    }
+                    self.nav = Some(nav);
+                }
+            }
+            (_, false) => self.nav = None,
+            _ => {}
+        }
+    }
+
+    /// The query's i8 encoding against the walking codes, when there are some.
+    #[inline]
+    pub(crate) fn nav_rows<'a>(
+        &'a self,
+        space: &'a Space,
+        q: &'a Encoded,
+    ) -> Option<I8KindRows<'a>> {
+        match (&self.nav, q.view()) {
+            (
+                Some(nav),
+                View::I8 {
+                    codes,
+                    scale,
+                    norm_sq,
+                },
+            ) => Some(KindRows {
+                space,
+                q: (codes, scale, norm_sq),
+                v: nav.rows(),
+            }),
+            _ => None,
         }
     }
 
@@ -798,11 +910,16 @@ impl VectorStore {
         self.raw.get(r..r + self.dims)
     }
 
-    /// Appends one node's encoding and, when kept, its prepared f32 form.
-    pub(crate) fn push(&mut self, e: &Encoded, prep: &[f32]) {
+    /// Appends one node's encoding and, when kept, its prepared f32 form (and the walking
+    /// codes of an f32 row, when there are some).
+    pub(crate) fn push(&mut self, k: &Kernels, e: &Encoded, prep: &[f32]) {
         self.vectors.push(e);
         if self.keep_f32 {
             self.raw.extend_from_slice(prep);
+        }
+        // From the encoding, an f32 row: `prep` is empty when a compaction copies a node.
+        if let (Some(nav), Encoded::F32(x)) = (&mut self.nav, e) {
+            nav.push(k, x);
         }
     }
 
@@ -831,6 +948,9 @@ impl VectorStore {
         if self.keep_f32 {
             self.raw.truncate(slots * self.dims);
         }
+        if let Some(nav) = &mut self.nav {
+            nav.truncate(self.dims, slots);
+        }
     }
 
     /// Room for `n` more nodes.
@@ -840,6 +960,9 @@ impl VectorStore {
             self.raw.try_reserve_exact(nd)?;
         }
         elex_simd::advise_huge_pages(&self.raw);
+        if let Some(nav) = &mut self.nav {
+            nav.reserve_exact(self.dims, n)?;
+        }
         match &mut self.vectors {
             Vectors::F32(v) => {
                 v.try_reserve_exact(nd)?;
@@ -875,6 +998,9 @@ impl VectorStore {
 
     pub(crate) fn shrink_to_fit(&mut self) {
         self.raw.shrink_to_fit();
+        if let Some(nav) = &mut self.nav {
+            nav.shrink_to_fit();
+        }
         match &mut self.vectors {
             Vectors::F32(v) => v.shrink_to_fit(),
             Vectors::F16(v) => v.shrink_to_fit(),
@@ -900,7 +1026,9 @@ impl VectorStore {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.vectors.heap_bytes() + self.raw.capacity() * 4
+        self.vectors.heap_bytes()
+            + self.raw.capacity() * 4
+            + self.nav.as_ref().map_or(0, NavCodes::heap_bytes)
     }
 
     // ---- snapshot -----------------------------------------------------------------------
@@ -988,6 +1116,7 @@ impl VectorStore {
             vectors,
             raw: Vec::with_capacity(if keep_f32 { nd } else { 0 }),
             keep_f32,
+            nav: None,
         }
     }
 

@@ -1,0 +1,165 @@
+//! An f32 index of 128 or more dimensions walks its graph on i8 codes of its vectors and
+//! re-ranks on the vectors: the distances it returns are the f32 ones, its recall matches the
+//! walk on f32, and the codes follow the vectors through rollbacks, deletes, compaction, clones
+//! and snapshots (a copy whose codes are rebuilt from its vectors answers with the same bits).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+mod common;
+use common::*;
+use elex_hnsw::{Filter, Hit, Hnsw, HnswParams, Metric, Storage};
+
+const SEED: u64 = 11;
+
+fn index(metric: Metric, dims: usize, data: &[f32]) -> Hnsw {
+    let mut p = HnswParams::new(dims, metric);
+    p.seed = SEED;
+    let mut idx = Hnsw::new(p).unwrap();
+    let ids: Vec<u64> = (0..(data.len() / dims) as u64).collect();
+    idx.insert_batch(&ids, data, |_, _| {}).unwrap();
+    idx
+}
+
+fn answers(idx: &Hnsw, queries: &[f32], dims: usize, ef: usize) -> Vec<Vec<(u64, u32)>> {
+    queries
+        .chunks_exact(dims)
+        .map(|q| {
+            idx.search_filtered(q, 10, ef, Filter::None)
+                .unwrap()
+                .iter()
+                .map(|h: &Hit| (h.id, h.distance.to_bits()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The same index with its walking codes dropped and quantized again from its vectors.
+fn with_codes_rebuilt(idx: &Hnsw) -> Hnsw {
+    let mut c = idx.try_clone().unwrap();
+    c.set_walk_on_i8(false);
+    assert!(!c.walks_on_i8());
+    c.set_walk_on_i8(true);
+    assert!(c.walks_on_i8());
+    c
+}
+
+#[test]
+fn an_f32_index_of_128_dims_walks_on_i8_and_returns_the_f32_distances() {
+    let dims = 160;
+    let data = clustered(SEED, 2000, dims, 20, 0.3);
+    let queries = clustered(SEED + 1, 40, dims, 20, 0.3);
+    for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
+        // Inner product on un-normalized data needs a wider ef (see recall.rs): 0.90 at 256.
+        let (ef, min) = if metric == Metric::Dot {
+            (256, 0.88)
+        } else {
+            (64, 0.95)
+        };
+        let mut idx = index(metric, dims, &data);
+        assert!(idx.walks_on_i8(), "{metric:?}");
+        for q in queries.chunks_exact(dims) {
+            let hits = idx.search_filtered(q, 10, ef, Filter::None).unwrap();
+            let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+            let exact = idx.distances(q, &ids).unwrap();
+            for (h, d) in hits.iter().zip(&exact) {
+                assert_eq!(
+                    Some(h.distance.to_bits()),
+                    d.map(f32::to_bits),
+                    "{metric:?}"
+                );
+            }
+            assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+        }
+        let on_i8 = mean_recall(&idx, metric, &data, &queries, dims, ef);
+        idx.set_walk_on_i8(false);
+        let on_f32 = mean_recall(&idx, metric, &data, &queries, dims, ef);
+        println!("{metric:?} ef {ef}: recall@10 walking on i8 {on_i8:.3}, on f32 {on_f32:.3}");
+        assert!(on_i8 >= min, "{metric:?}: {on_i8:.3}");
+        assert!(
+            on_i8 >= on_f32 - 0.02,
+            "{metric:?}: {on_i8:.3} vs {on_f32:.3}"
+        );
+    }
+    // Below 128 dimensions the walk is on the f32 vectors, unless asked for.
+    let (dims, data) = (32, clustered(SEED, 500, 32, 10, 0.3));
+    let mut small = index(Metric::L2, dims, &data);
+    assert!(!small.walks_on_i8());
+    small.set_walk_on_i8(true);
+    assert!(small.walks_on_i8());
+    let queries = clustered(SEED + 1, 20, dims, 10, 0.3);
+    assert!(mean_recall(&small, Metric::L2, &data, &queries, dims, 64) >= 0.95);
+    // Other storage kinds walk on what they store.
+    let mut p = HnswParams::new(160, Metric::Cosine);
+    p.storage = Storage::F16;
+    let mut f16 = Hnsw::new(p).unwrap();
+    f16.set_walk_on_i8(true);
+    assert!(!f16.walks_on_i8());
+}
+
+#[test]
+fn walking_codes_follow_the_vectors_through_rollback_deletes_compaction_and_snapshots() {
+    let dims = 128;
+    let data = clustered(SEED + 2, 1600, dims, 16, 0.3);
+    let queries = clustered(SEED + 3, 30, dims, 16, 0.3);
+    let same = |idx: &Hnsw, stage: &str| {
+        assert!(idx.walks_on_i8(), "{stage}");
+        let rebuilt = with_codes_rebuilt(idx);
+        assert_eq!(
+            answers(idx, &queries, dims, 48),
+            answers(&rebuilt, &queries, dims, 48),
+            "{stage}: the codes kept differ from the vectors' codes"
+        );
+    };
+    let mut idx = index(Metric::Cosine, dims, &data[..1000 * dims]);
+    same(&idx, "built");
+    let before = answers(&idx, &queries, dims, 48);
+
+    // A batch rolled back half way leaves the index (codes included) as it was.
+    let ids: Vec<u64> = (1000..1600).collect();
+    let mut b = idx
+        .begin_batch(ids.clone(), data[1000 * dims..].to_vec())
+        .unwrap();
+    let mut n = 0;
+    idx.step_batch(&mut b, || {
+        n += 1;
+        n == 250
+    })
+    .unwrap();
+    idx.rollback_batch(b).unwrap();
+    assert_eq!(idx.len(), 1000);
+    assert_eq!(answers(&idx, &queries, dims, 48), before);
+    same(&idx, "after a rollback");
+
+    // One at a time (growth by an eighth), then deletes and an update.
+    for (i, v) in data[1000 * dims..].chunks_exact(dims).enumerate() {
+        idx.insert(1000 + i as u64, v).unwrap();
+    }
+    same(&idx, "after single inserts");
+    for id in (0..1600).step_by(3) {
+        idx.delete(id).unwrap();
+    }
+    idx.update(1, &data[7 * dims..8 * dims]).unwrap();
+    same(&idx, "after deletes and an update");
+    idx.compact().unwrap();
+    same(&idx, "after compaction");
+
+    // Snapshots hold no codes: the bytes are those of the same index walking on f32, and the
+    // loaded index walks on codes again, answering with the same bits.
+    let bytes = idx.to_bytes();
+    let mut off = idx.try_clone().unwrap();
+    off.set_walk_on_i8(false);
+    assert_eq!(bytes, off.to_bytes());
+    let loaded = Hnsw::from_bytes(&bytes).unwrap();
+    same(&loaded, "loaded");
+    assert_eq!(
+        answers(&loaded, &queries, dims, 48),
+        answers(&idx, &queries, dims, 48)
+    );
+    // A clone walks on its own copy of the codes.
+    let clone = idx.try_clone().unwrap();
+    assert_eq!(
+        answers(&clone, &queries, dims, 48),
+        answers(&idx, &queries, dims, 48)
+    );
+}
