@@ -47,7 +47,7 @@ step "aarch64 tests under qemu (NEON)"
 aarch64=(--release --target aarch64-unknown-linux-gnu)
 cargo test -q "${aarch64[@]}" -p elex-simd -p elex-store -p elex-text -p elex-qlearning -p elex-cache
 cargo test -q "${aarch64[@]}" -p elex-hnsw --lib --test snapshot --test distances --test errors \
-  --test model --test no_alloc --test oplog --test tiered
+  --test model --test no_alloc --test oplog --test tiered --test walk
 
 step "macOS build check: NEON kernels and the Metal path (cargo check, aarch64-apple-darwin)"
 cargo check -q --target aarch64-apple-darwin --workspace --all-features

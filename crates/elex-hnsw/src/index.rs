@@ -91,11 +91,17 @@ pub(crate) fn validate_params(p: &HnswParams) -> Result<(), HnswError> {
     Ok(())
 }
 
-/// Fewest dimensions at which an f32 index walks on i8 codes by default. A 384-d f32 row is
-/// 24 cache lines and its codes 6: walking on them searched docs-50k at 1.7x the QPS at the
-/// same recall per ef (within 0.0003); a 50-d row is 4 lines, and on GloVe-50 the walk on
-/// codes (and the re-rank it needs) was 0.8x.
+/// Fewest dimensions at which an f32 index walks on i8 codes by default. Natively a 384-d f32
+/// row is 24 cache lines and its codes 6: walking on them searched docs-50k at 1.7x the QPS at
+/// the same recall per ef (within 0.0003); a 50-d row is 4 lines, and on GloVe-50 the walk on
+/// codes (and the re-rank it needs) was 0.8x. In wasm (4-lane float kernels without fused
+/// multiply-add, no prefetch) the walk on codes won at both: 1.5x on docs-50k, 1.14-1.24x on
+/// GloVe-50 (same recall per ef); below 32 dimensions it was not measured.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) const WALK_ON_I8_MIN_DIMS: usize = 128;
+/// See the native value.
+#[cfg(target_arch = "wasm32")]
+pub(crate) const WALK_ON_I8_MIN_DIMS: usize = 32;
 
 /// The components of an index, as a snapshot restores them.
 pub(crate) struct Parts {
@@ -135,8 +141,8 @@ impl Hnsw {
         level_threshold: u64,
         mut parts: Parts,
     ) -> Hnsw {
-        // An f32 index of 128 or more dimensions walks its graph on i8 codes of its vectors
-        // (derived, so built here for a snapshot's vectors too).
+        // An f32 index of 128 or more dimensions (32 in wasm) walks its graph on i8 codes of
+        // its vectors (derived, so built here for a snapshot's vectors too).
         let slots = parts.ids.slots();
         parts
             .store
@@ -218,7 +224,7 @@ impl Hnsw {
 
     /// Whether searches walk the graph on i8 codes of the vectors and re-rank their `ef`
     /// candidates on the vectors themselves: the default of an f32 index of 128 or more
-    /// dimensions (the codes cost a quarter of the vectors' bytes more; distances returned are
+    /// dimensions, 32 or more in wasm (the codes cost a quarter of the vectors' bytes more; distances returned are
     /// the f32 ones). Other storage kinds walk on what they store.
     pub fn walks_on_i8(&self) -> bool {
         self.store.navigates()

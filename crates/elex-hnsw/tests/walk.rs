@@ -1,4 +1,4 @@
-//! An f32 index of 128 or more dimensions walks its graph on i8 codes of its vectors and
+//! An f32 index of 128 or more dimensions (32 in wasm) walks its graph on i8 codes of its vectors and
 //! re-ranks on the vectors: the distances it returns are the f32 ones, its recall matches the
 //! walk on f32, and the codes follow the vectors through rollbacks, deletes, compaction, clones
 //! and snapshots (a copy whose codes are rebuilt from its vectors answers with the same bits).
@@ -81,8 +81,8 @@ fn an_f32_index_of_128_dims_walks_on_i8_and_returns_the_f32_distances() {
             "{metric:?}: {on_i8:.3} vs {on_f32:.3}"
         );
     }
-    // Below 128 dimensions the walk is on the f32 vectors, unless asked for.
-    let (dims, data) = (32, clustered(SEED, 500, 32, 10, 0.3));
+    // Below 128 dimensions (32 in wasm) the walk is on the f32 vectors, unless asked for.
+    let (dims, data) = (24, clustered(SEED, 500, 24, 10, 0.3));
     let mut small = index(Metric::L2, dims, &data);
     assert!(!small.walks_on_i8());
     small.set_walk_on_i8(true);
