@@ -364,21 +364,18 @@ impl Hnsw {
         (pass as f64 / seen.max(1) as f64 * self.len() as f64).ceil() as usize
     }
 
-    /// Sorts `st.res`, re-ranks exactly when f32 copies are kept or the walk was on i8
-    /// codes, and writes the best `k`.
+    /// Sorts `st.res`, re-ranks by [`Hnsw::final_dist`] when the walk ranked by something else
+    /// (i8 codes, with f32 copies kept or walking codes beside f32 vectors), and writes the best
+    /// `k`.
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
         s.state.drain_sorted();
-        if self.store.keeps_f32() {
-            for c in s.state.w.iter_mut() {
-                c.d = self.exact_dist(&s.prep, c.id);
+        if self.store.keeps_f32() || self.store.navigates() {
+            let mut w = std::mem::take(&mut s.state.w);
+            for c in w.iter_mut() {
+                c.d = self.final_dist(s, c.id);
             }
-            crate::search::sort_cands(&mut s.state.w);
-        } else if self.store.navigates() {
-            let q = s.q.view();
-            for c in s.state.w.iter_mut() {
-                c.d = self.space.dist(q, self.store.view(c.id));
-            }
-            crate::search::sort_cands(&mut s.state.w);
+            crate::search::sort_cands(&mut w);
+            s.state.w = w;
         }
         out.extend(s.state.w.iter().take(k).map(|c| Hit {
             id: self.ids.id(c.id),

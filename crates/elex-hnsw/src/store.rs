@@ -440,8 +440,7 @@ impl Space {
             } => {
                 codes.clear();
                 codes.resize(x.len(), 0);
-                *scale = self.k.quantize_i8(x, codes).unwrap_or(0.0);
-                *norm_sq = self.k.norm_sq_f32(x);
+                (*scale, *norm_sq) = quantize_i8(&self.k, x, codes);
             }
             Encoded::Q4 {
                 codes,
@@ -760,6 +759,13 @@ impl VectorStore {
     }
 }
 
+/// A prepared f32 vector as i8 codes (written into `codes`, its length): the scale and the
+/// vector's squared norm. How an i8 index encodes its vectors and queries, and how an f32 index
+/// makes its walking codes.
+fn quantize_i8(k: &Kernels, x: &[f32], codes: &mut [i8]) -> (f32, f32) {
+    (k.quantize_i8(x, codes).unwrap_or(0.0), k.norm_sq_f32(x))
+}
+
 /// i8 codes of an f32 store's vectors, for walking the graph: a search computes its
 /// distances on these (a quarter of the bytes to fetch per distance) and re-ranks its `ef`
 /// candidates on the f32 vectors. Derived from the vectors (quantized exactly as an i8 index
@@ -777,9 +783,9 @@ impl NavCodes {
     fn push(&mut self, k: &Kernels, x: &[f32]) {
         let at = self.codes.len();
         self.codes.resize(at + x.len(), 0);
-        let scale = k.quantize_i8(x, &mut self.codes[at..]).unwrap_or(0.0);
+        let (scale, norm_sq) = quantize_i8(k, x, &mut self.codes[at..]);
         self.scale.push(scale);
-        self.norm_sq.push(k.norm_sq_f32(x));
+        self.norm_sq.push(norm_sq);
     }
 
     fn truncate(&mut self, dims: usize, n: usize) {

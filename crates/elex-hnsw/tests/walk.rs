@@ -116,9 +116,8 @@ fn walking_codes_follow_the_vectors_through_rollback_deletes_compaction_and_snap
     let before = answers(&idx, &queries, dims, 48);
 
     // A batch rolled back half way leaves the index (codes included) as it was.
-    let ids: Vec<u64> = (1000..1600).collect();
     let mut b = idx
-        .begin_batch(ids.clone(), data[1000 * dims..].to_vec())
+        .begin_batch((1000..1600).collect(), data[1000 * dims..].to_vec())
         .unwrap();
     let mut n = 0;
     idx.step_batch(&mut b, || {

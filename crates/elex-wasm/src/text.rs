@@ -795,17 +795,28 @@ pub fn hybrid_search(
             Some(q) if chunks.bits() == 0 => vector_index
                 .scores_of(q, ids)
                 .unwrap_or_else(|_| vec![None; ids.len()]),
-            // A document's vector score is its best chunk's.
-            Some(q) => ids
-                .iter()
-                .map(|&d| {
-                    if !chunks.fits(d, args::MAX_SAFE as u64) {
-                        return None;
-                    }
-                    let of: Vec<u64> = chunks.ids(d).collect();
-                    Chunks::best(vector_index.scores_of(q, &of).unwrap_or_default())
-                })
-                .collect(),
+            // A document's vector score is its best chunk's: every chunk of every document in
+            // one call (the query is prepared once), then the best of each document's run.
+            Some(q) => {
+                let fits: Vec<bool> = ids
+                    .iter()
+                    .map(|&d| chunks.fits(d, args::MAX_SAFE as u64))
+                    .collect();
+                let of: Vec<u64> = ids
+                    .iter()
+                    .zip(&fits)
+                    .filter(|&(_, &f)| f)
+                    .flat_map(|(&d, _)| chunks.ids(d))
+                    .collect();
+                let scores = vector_index.scores_of(q, &of).unwrap_or_default();
+                let mut runs = scores.chunks(1 << chunks.bits());
+                fits.iter()
+                    .map(|&f| {
+                        f.then(|| Chunks::best(runs.next().unwrap_or_default().iter().copied()))
+                            .flatten()
+                    })
+                    .collect()
+            }
             None => vec![None; ids.len()],
         },
         |ids| match (&query_text, text_index.read()) {
