@@ -2,7 +2,7 @@
 //! neighbour-selection heuristic, and deletion with neighbour repair.
 
 use crate::graph::MAX_LEVEL;
-use crate::index::MAX_SLOTS;
+use crate::index::{BUILD_ON_I8_MIN_DIMS, MAX_SLOTS};
 use crate::search::{Cand, LinkPlan, Scratch, State};
 use crate::store::{AnyRows, Rows, View};
 use crate::{Hnsw, HnswError, NodeId};
@@ -100,6 +100,31 @@ impl Hnsw {
         st: &mut State,
         plan: &mut LinkPlan,
     ) {
+        if self.space.dims >= BUILD_ON_I8_MIN_DIMS
+            && let Some(r) = self.store.nav_rows_of(&self.space, node)
+        {
+            return self.plan_links_on(&r, node, Some(qv), st, plan);
+        }
+        match self.store.rows(&self.space, qv) {
+            Some(AnyRows::F32(r)) => self.plan_links_on(&r, node, None, st, plan),
+            Some(AnyRows::F16(r)) => self.plan_links_on(&r, node, None, st, plan),
+            Some(AnyRows::I8(r)) => self.plan_links_on(&r, node, None, st, plan),
+            Some(AnyRows::Q4(r)) => self.plan_links_on(&r, node, None, st, plan),
+            None => plan.clear(),
+        }
+    }
+
+    /// [`Hnsw::plan_links`] walking on `rows`; `rerank`: the node's encoding, when `rows` are
+    /// the walking codes and each layer's candidates are re-ranked on the stored vectors before
+    /// the heuristic picks from them (the next layer still starts from the walk's distances).
+    fn plan_links_on<R: Rows>(
+        &self,
+        rows: &R,
+        node: NodeId,
+        rerank: Option<View<'_>>,
+        st: &mut State,
+        plan: &mut LinkPlan,
+    ) {
         plan.clear();
         let level = self.graph.level(node);
         let Some(entry) = self.graph.entry() else {
@@ -107,28 +132,39 @@ impl Hnsw {
         };
         let max_level = self.graph.max_level();
         let mut ep = Cand {
-            d: self.space.dist(qv, self.store.view(entry)),
+            d: rows.dist(entry),
             id: entry,
         };
         for l in (level + 1..=max_level).rev() {
-            ep = self.greedy(qv, ep, l, st);
+            ep = self.greedy_in(rows, ep, l, st);
         }
         st.eps.clear();
         st.eps.push(ep);
         for l in (0..=level.min(max_level)).rev() {
             let eps = std::mem::take(&mut st.eps);
-            self.search_layer(qv, &eps, self.p.ef_construction, l, st, |n, idx: &Hnsw| {
-                !idx.tombs.is_deleted(n)
-            });
+            self.search_layer_in(
+                rows,
+                &eps,
+                self.p.ef_construction,
+                l,
+                st,
+                |n, idx: &Hnsw| !idx.tombs.is_deleted(n),
+            );
             st.eps = eps;
             st.drain_sorted();
-            let mut sel = std::mem::take(&mut st.sel);
-            self.select(&st.w, self.p.m, &mut sel, &mut st.evals);
             st.eps.clear();
             st.eps.extend_from_slice(&st.w);
             if st.eps.is_empty() {
                 st.eps.push(ep);
             }
+            if let Some(qv) = rerank {
+                for c in st.w.iter_mut() {
+                    c.d = self.space.dist(qv, self.store.view(c.id));
+                }
+                crate::search::sort_cands(&mut st.w);
+            }
+            let mut sel = std::mem::take(&mut st.sel);
+            self.select(&st.w, self.p.m, &mut sel, &mut st.evals);
             plan.push(l, &sel);
             st.sel = sel;
         }

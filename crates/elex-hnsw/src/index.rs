@@ -103,6 +103,13 @@ pub(crate) const WALK_ON_I8_MIN_DIMS: usize = 128;
 #[cfg(target_arch = "wasm32")]
 pub(crate) const WALK_ON_I8_MIN_DIMS: usize = 32;
 
+/// Fewest dimensions at which an index with walking codes also links new nodes by walking on
+/// them (the `ef_construction` candidates re-ranked on the f32 vectors, the heuristic on those):
+/// the same on every target, so a snapshot's bytes stay the same everywhere. On docs-50k it
+/// built in 0.76x the time (9.5 s against 12.4), recall per ef within 0.001. Picking the links
+/// on the codes too built in 0.64x, but lost up to 0.0045 of recall per ef: not kept.
+pub(crate) const BUILD_ON_I8_MIN_DIMS: usize = 128;
+
 /// The components of an index, as a snapshot restores them.
 pub(crate) struct Parts {
     pub graph: Graph,

@@ -9,7 +9,7 @@
 //! selectivity on realistic sizes, so recall there is exact.
 
 use crate::search::{Cand, Near, Scratch, State};
-use crate::store::{AnyRows, Rows, View};
+use crate::store::{AnyRows, Rows};
 use crate::tombstones::bit;
 use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
 use std::collections::HashSet;
@@ -21,17 +21,13 @@ const GROUP: usize = 4;
 
 impl Hnsw {
     /// Greedy descent on one upper layer (ef = 1).
-    pub(crate) fn greedy(&self, q: View<'_>, cur: Cand, level: u8, st: &mut State) -> Cand {
-        match self.store.rows(&self.space, q) {
-            Some(AnyRows::F32(r)) => self.greedy_in(&r, cur, level, st),
-            Some(AnyRows::F16(r)) => self.greedy_in(&r, cur, level, st),
-            Some(AnyRows::I8(r)) => self.greedy_in(&r, cur, level, st),
-            Some(AnyRows::Q4(r)) => self.greedy_in(&r, cur, level, st),
-            None => cur,
-        }
-    }
-
-    fn greedy_in<R: Rows>(&self, rows: &R, mut cur: Cand, level: u8, st: &mut State) -> Cand {
+    pub(crate) fn greedy_in<R: Rows>(
+        &self,
+        rows: &R,
+        mut cur: Cand,
+        level: u8,
+        st: &mut State,
+    ) -> Cand {
         loop {
             let mut changed = false;
             for nb in self.graph.links(cur.id, level) {
@@ -53,28 +49,7 @@ impl Hnsw {
 
     /// Algorithm 2: best-first search of one layer from `eps`, keeping the `ef` nearest nodes
     /// that `accept` takes in `st.res` (all nodes are traversed, accepted or not).
-    pub(crate) fn search_layer<F: Fn(NodeId, &Hnsw) -> bool>(
-        &self,
-        q: View<'_>,
-        eps: &[Cand],
-        ef: usize,
-        level: u8,
-        st: &mut State,
-        accept: F,
-    ) {
-        match self.store.rows(&self.space, q) {
-            Some(AnyRows::F32(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
-            Some(AnyRows::F16(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
-            Some(AnyRows::I8(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
-            Some(AnyRows::Q4(r)) => self.search_layer_in(&r, eps, ef, level, st, accept),
-            None => {
-                st.cand.clear();
-                st.res.clear();
-            }
-        }
-    }
-
-    fn search_layer_in<R: Rows, F: Fn(NodeId, &Hnsw) -> bool>(
+    pub(crate) fn search_layer_in<R: Rows, F: Fn(NodeId, &Hnsw) -> bool>(
         &self,
         rows: &R,
         eps: &[Cand],
@@ -88,7 +63,7 @@ impl Hnsw {
         st.res.clear();
         for &ep in eps {
             if st.visit(ep.id) {
-                st.cand.push(Near(ep));
+                st.cand.push(Near::new(ep));
                 if accept(ep.id, self) {
                     st.res.push(ep);
                 }
@@ -97,17 +72,17 @@ impl Hnsw {
         while st.res.len() > ef {
             st.res.pop();
         }
-        while let Some(Near(c)) = st.cand.pop() {
-            if st.res.len() >= ef && st.res.peek().is_some_and(|w| c.d > w.d) {
+        while let Some(c) = st.cand.pop() {
+            if st.res.len() >= ef && c.farther_than(st.res.worst()) {
                 break;
             }
             // Collect the unvisited neighbours first, then compute their distances while the
             // next one's vector is being prefetched.
-            if let Some(Near(next)) = st.cand.peek() {
-                self.graph.prefetch(next.id, level);
+            if let Some(next) = st.cand.peek() {
+                self.graph.prefetch(next.id(), level);
             }
             st.batch.clear();
-            for nb in self.graph.links(c.id, level) {
+            for nb in self.graph.links(c.id(), level) {
                 if st.visit(nb) {
                     if st.batch.len() < GROUP {
                         rows.prefetch(nb);
@@ -142,13 +117,10 @@ impl Hnsw {
                 for (j, &d) in d.iter().enumerate().take(take) {
                     let nb = st.batch[i + j];
                     st.evals += 1;
-                    if st.res.len() < ef || st.res.peek().is_some_and(|w| d < w.d) {
-                        st.cand.push(Near(Cand { d, id: nb }));
+                    if st.res.len() < ef || d < st.res.worst() {
+                        st.cand.push(Near::new(Cand { d, id: nb }));
                         if accept(nb, self) {
-                            st.res.push(Cand { d, id: nb });
-                            if st.res.len() > ef {
-                                st.res.pop();
-                            }
+                            st.keep(Cand { d, id: nb }, ef);
                         }
                     }
                 }
@@ -321,11 +293,8 @@ impl Hnsw {
             }
             let d = self.space.dist(qv, self.store.view(n));
             st.evals += 1;
-            if st.res.len() < ef {
-                st.res.push(Cand { d, id: n });
-            } else if st.res.peek().is_some_and(|w| Cand { d, id: n } < *w) {
-                st.res.pop();
-                st.res.push(Cand { d, id: n });
+            if st.res.len() < ef || st.res.beats_worst(Cand { d, id: n }) {
+                st.keep(Cand { d, id: n }, ef);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Reusable search state. A query reuses every buffer here, so after the first query of a given
-//! index size and `ef` it allocates nothing: the visited set is a generation-stamped array (a new
-//! query bumps the generation instead of clearing), and the heaps and lists keep their capacity.
+//! index size and `ef` it allocates nothing: the visited set is a bitset (a new
+//! query clears only the words the last one set), and the heaps and lists keep their capacity.
 
 use crate::store::Encoded;
 use crate::{NodeId, Storage};
@@ -43,10 +43,16 @@ impl Cand {
     /// Sorting by it compares integers without branches; distances are never NaN.
     #[inline]
     pub fn key(&self) -> u64 {
-        let b = (self.d + 0.0).to_bits();
-        let ordered = if b >> 31 == 1 { !b } else { b | 1 << 31 };
-        u64::from(ordered) << 32 | u64::from(self.id.0)
+        u64::from(ordered(self.d)) << 32 | u64::from(self.id.0)
     }
+}
+
+/// A distance's bits made monotonic: `a < b` exactly when `ordered(a) < ordered(b)` (`-0.0` and
+/// `+0.0` equal, as `<` has them); never NaN.
+#[inline]
+fn ordered(d: f32) -> u32 {
+    let b = (d + 0.0).to_bits();
+    if b >> 31 == 1 { !b } else { b | 1 << 31 }
 }
 
 /// Sorts candidates nearest first (ties by id), as `sort_unstable` would, by [`Cand::key`].
@@ -55,29 +61,183 @@ pub(crate) fn sort_cands(c: &mut [Cand]) {
     c.sort_unstable_by_key(Cand::key);
 }
 
-/// Min-heap adapter for the candidate queue.
+/// An entry of the candidate queue, a min-heap: the candidate's [`Cand::key`], so the heap
+/// compares integers, not floats with branches (the queue needs the id and the order only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Near(pub Cand);
+pub(crate) struct Near(u64);
+
+impl Near {
+    #[inline]
+    pub fn new(c: Cand) -> Near {
+        Near(c.key())
+    }
+
+    #[inline]
+    pub fn id(self) -> NodeId {
+        NodeId(self.0 as u32)
+    }
+
+    /// Whether the candidate is farther than `d` (`c.d > d`).
+    #[inline]
+    pub fn farther_than(self, d: f32) -> bool {
+        (self.0 >> 32) as u32 > ordered(d)
+    }
+}
+
 impl PartialOrd for Near {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
 impl Ord for Near {
+    #[inline]
     fn cmp(&self, o: &Self) -> Ordering {
         o.0.cmp(&self.0)
+    }
+}
+
+/// The nodes one search has visited: a byte per node holding the number of the search that
+/// last visited it, so a new search only bumps the number (and clears the bytes once every
+/// 255 searches).
+#[derive(Debug, Default)]
+struct Visited {
+    stamps: Vec<u8>,
+    generation: u8,
+}
+
+impl Visited {
+    /// Empties the set and sizes it for `n` nodes.
+    fn reset(&mut self, n: usize) {
+        if self.stamps.len() < n {
+            self.stamps.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+    }
+
+    /// Adds `id`; returns whether it was not in the set (false for an id past the size).
+    #[inline]
+    fn insert(&mut self, id: NodeId) -> bool {
+        match self.stamps.get_mut(id.idx()) {
+            Some(s) if *s != self.generation => {
+                *s = self.generation;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The best results of a search so far, farthest on top: a max-heap of exact keys (the
+/// distance's bits made monotonic, `-0.0` just below `+0.0`, then the id), so the heap compares
+/// integers; a key decodes to the same bits. The order is [`Cand`]'s except that `-0.0` sorts
+/// before `+0.0` at the same id.
+#[derive(Debug)]
+pub(crate) struct Results {
+    heap: BinaryHeap<u64>,
+    /// The farthest result's distance (`-inf` when there is none), kept beside the heap for
+    /// the search loop's test.
+    worst: f32,
+}
+
+impl Default for Results {
+    fn default() -> Results {
+        Results {
+            heap: BinaryHeap::new(),
+            worst: f32::NEG_INFINITY,
+        }
+    }
+}
+
+impl Results {
+    #[inline]
+    fn enc(c: Cand) -> u64 {
+        let b = c.d.to_bits();
+        let o = if b >> 31 == 1 { !b } else { b | 1 << 31 };
+        u64::from(o) << 32 | u64::from(c.id.0)
+    }
+
+    #[inline]
+    fn dec(k: u64) -> Cand {
+        let o = (k >> 32) as u32;
+        let b = if o >> 31 == 1 { o & !(1 << 31) } else { !o };
+        Cand {
+            d: f32::from_bits(b),
+            id: NodeId(k as u32),
+        }
+    }
+
+    #[inline]
+    fn update_worst(&mut self) {
+        self.worst = self
+            .heap
+            .peek()
+            .map_or(f32::NEG_INFINITY, |&k| Self::dec(k).d);
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.heap.clear();
+        self.worst = f32::NEG_INFINITY;
+    }
+
+    #[inline]
+    pub fn push(&mut self, c: Cand) {
+        self.heap.push(Self::enc(c));
+        self.update_worst();
+    }
+
+    pub fn pop(&mut self) -> Option<Cand> {
+        let c = self.heap.pop().map(Self::dec);
+        self.update_worst();
+        c
+    }
+
+    /// The farthest result's distance; `-inf` when there are none.
+    #[inline]
+    pub fn worst(&self) -> f32 {
+        self.worst
+    }
+
+    /// Whether `c` sorts before the farthest result.
+    #[inline]
+    pub fn beats_worst(&self, c: Cand) -> bool {
+        self.heap.peek().is_some_and(|&w| Self::enc(c) < w)
+    }
+
+    /// Adds `c`, keeping at most `ef`: when full, `c` takes the place of the farthest (the
+    /// caller has checked that `c` is nearer), one sift instead of a push and a pop.
+    #[inline]
+    pub fn keep(&mut self, c: Cand, ef: usize) {
+        if self.heap.len() < ef {
+            self.heap.push(Self::enc(c));
+        } else if let Some(mut top) = self.heap.peek_mut() {
+            *top = Self::enc(c);
+        }
+        self.update_worst();
+    }
+
+    pub fn drain(&mut self) -> impl Iterator<Item = Cand> + '_ {
+        self.worst = f32::NEG_INFINITY;
+        self.heap.drain().map(Self::dec)
     }
 }
 
 /// Per-layer search state.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    stamps: Vec<u32>,
-    generation: u32,
+    visited: Visited,
     /// Candidates to expand, nearest first.
     pub cand: BinaryHeap<Near>,
     /// Best results so far, worst on top.
-    pub res: BinaryHeap<Cand>,
+    pub res: Results,
     /// Sorted results of the last layer (W in the paper).
     pub w: Vec<Cand>,
     /// Entry points for the next layer.
@@ -102,14 +262,7 @@ pub(crate) struct State {
 impl State {
     /// Starts a new visit over `n` nodes.
     pub fn new_visit(&mut self, n: usize) {
-        if self.stamps.len() < n {
-            self.stamps.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamps.iter_mut().for_each(|s| *s = 0);
-            self.generation = 1;
-        }
+        self.visited.reset(n);
         if let Some(n) = self.skip {
             self.visit(n);
         }
@@ -118,13 +271,15 @@ impl State {
     /// Marks `id` visited; returns whether it was new.
     #[inline]
     pub fn visit(&mut self, id: NodeId) -> bool {
-        match self.stamps.get_mut(id.idx()) {
-            Some(s) if *s != self.generation => {
-                *s = self.generation;
-                true
-            }
-            _ => false,
-        }
+        self.visited.insert(id)
+    }
+
+    /// Adds `c` to the results, which hold at most `ef`: when they are full, `c` takes the
+    /// place of the farthest (the caller has checked that `c` is nearer), one sift instead of
+    /// a push and a pop.
+    #[inline]
+    pub fn keep(&mut self, c: Cand, ef: usize) {
+        self.res.keep(c, ef);
     }
 
     /// Moves the result heap into `w`, sorted nearest first.

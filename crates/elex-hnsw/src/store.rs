@@ -685,11 +685,11 @@ pub(crate) struct I8Rows<'a> {
     norm_sq: &'a [f32],
 }
 
-impl I8Rows<'_> {
+impl<'a> I8Rows<'a> {
     /// `n`'s codes (empty past the end, which the kernel answers with an error, as
     /// [`KindRows::row`]).
     #[inline]
-    fn codes(&self, dims: usize, n: NodeId) -> &[i8] {
+    fn codes(&self, dims: usize, n: NodeId) -> &'a [i8] {
         self.codes
             .get(n.idx() * dims..(n.idx() + 1) * dims)
             .unwrap_or(&[])
@@ -896,6 +896,19 @@ impl VectorStore {
             }),
             _ => None,
         }
+    }
+
+    /// Node `n`'s own walking codes against all walking codes, when there are some: a node
+    /// being linked walks the graph from its own codes.
+    #[inline]
+    pub(crate) fn nav_rows_of<'a>(&'a self, space: &'a Space, n: NodeId) -> Option<I8KindRows<'a>> {
+        let v = self.nav.as_ref()?.rows();
+        let q = (
+            v.codes(self.dims, n),
+            *v.scale.get(n.idx())?,
+            *v.norm_sq.get(n.idx())?,
+        );
+        Some(KindRows { space, q, v })
     }
 
     #[inline]

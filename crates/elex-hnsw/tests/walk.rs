@@ -2,6 +2,7 @@
 //! re-ranks on the vectors: the distances it returns are the f32 ones, its recall matches the
 //! walk on f32, and the codes follow the vectors through rollbacks, deletes, compaction, clones
 //! and snapshots (a copy whose codes are rebuilt from its vectors answers with the same bits).
+//! From 128 dimensions (every target) inserts walk on the codes too.
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -160,5 +161,55 @@ fn walking_codes_follow_the_vectors_through_rollback_deletes_compaction_and_snap
     assert_eq!(
         answers(&clone, &queries, dims, 48),
         answers(&idx, &queries, dims, 48)
+    );
+}
+
+/// From 128 dimensions on every target, inserts walk on the codes too (each layer's candidates
+/// re-ranked on the vectors before the heuristic picks the links): the graph searches as well as
+/// one built walking on f32, and a loaded copy (codes rebuilt from its vectors) grows it into the
+/// same bytes. Below 128 dimensions codes leave the graph as the f32 walk builds it, so wasm,
+/// which walks on codes from 32, writes the same snapshot bytes as every other target.
+#[test]
+fn inserts_walk_on_codes_from_128_dims_and_snapshots_stay_the_same_everywhere() {
+    let build = |dims: usize, data: &[f32], codes: bool| {
+        let mut p = HnswParams::new(dims, Metric::Cosine);
+        p.seed = SEED;
+        let mut idx = Hnsw::new(p).unwrap();
+        idx.set_walk_on_i8(codes);
+        let ids: Vec<u64> = (0..(data.len() / dims) as u64).collect();
+        idx.insert_batch(&ids, data, |_, _| {}).unwrap();
+        idx
+    };
+    let dims = 160;
+    let data = clustered(SEED, 2000, dims, 20, 0.3);
+    let queries = clustered(SEED + 1, 40, dims, 20, 0.3);
+    let mut on = build(dims, &data, true);
+    let off = build(dims, &data, false);
+    assert_ne!(
+        on.to_bytes(),
+        off.to_bytes(),
+        "the codes picked the candidates"
+    );
+    // A loaded copy grows exactly like the original.
+    let more = clustered(SEED + 2, 50, dims, 20, 0.3);
+    let ids: Vec<u64> = (10_000..10_050).collect();
+    let mut grown = on.try_clone().unwrap();
+    let mut back = Hnsw::from_bytes(&on.to_bytes()).unwrap();
+    assert!(back.walks_on_i8());
+    grown.insert_batch(&ids, &more, |_, _| {}).unwrap();
+    back.insert_batch(&ids, &more, |_, _| {}).unwrap();
+    assert_eq!(grown.to_bytes(), back.to_bytes());
+    // Searched the same way, both graphs find the same neighbours.
+    on.set_walk_on_i8(false);
+    for ef in [16, 64] {
+        let with = mean_recall(&on, Metric::Cosine, &data, &queries, dims, ef);
+        let without = mean_recall(&off, Metric::Cosine, &data, &queries, dims, ef);
+        println!("ef {ef}: recall@10 of the graph built on codes {with:.3}, on f32 {without:.3}");
+        assert!(with >= without - 0.02, "ef {ef}: {with:.3} vs {without:.3}");
+    }
+    let (dims, data) = (127, clustered(SEED, 600, 127, 10, 0.3));
+    assert_eq!(
+        build(dims, &data, true).to_bytes(),
+        build(dims, &data, false).to_bytes()
     );
 }
