@@ -553,8 +553,13 @@ impl Space {
     /// The i8 arm of [`Space::dist_raw`]: codes with their scales and squared norms.
     #[inline]
     fn dist_i8_raw(&self, x: &[i8], sx: f32, nx: f32, y: &[i8], sy: f32, ny: f32) -> f32 {
-        let dot = sx * sy * self.k.dot_i8(x, y).unwrap_or(0) as f32;
-        self.dist_from_dot(dot, nx, ny)
+        self.dist_of_i8_dot(self.k.dot_i8(x, y).unwrap_or(0), sx, nx, sy, ny)
+    }
+
+    /// The distance of two i8 encodings from their codes' integer inner product.
+    #[inline]
+    fn dist_of_i8_dot(&self, dot: i64, sx: f32, nx: f32, sy: f32, ny: f32) -> f32 {
+        self.dist_from_dot(sx * sy * dot as f32, nx, ny)
     }
 
     /// [`Space::dist`] of two i8 encodings given by their parts, without going through
@@ -706,6 +711,25 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
         };
         let row = self.v.codes(self.space.dims, n);
         self.space.dist_i8(codes, scale, norm_sq, row, s, ns)
+    }
+    /// One four-row kernel call for the codes' inner products (the bits of [`Rows::dist`]:
+    /// the integer products are exact, the rest is the same arithmetic).
+    #[inline]
+    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
+        let (codes, scale, norm_sq) = self.q;
+        let rows = n.map(|n| self.v.codes(self.space.dims, n));
+        let Ok(dots) = self.space.k.dot_i8_x4(codes, rows) else {
+            return n.map(|n| self.dist(n));
+        };
+        let mut out = [f32::INFINITY; 4];
+        for ((o, n), dot) in out.iter_mut().zip(n).zip(dots) {
+            if let (Some(&s), Some(&ns)) = (self.v.scale.get(n.idx()), self.v.norm_sq.get(n.idx()))
+            {
+                let d = self.space.dist_of_i8_dot(dot, scale, norm_sq, s, ns);
+                *o = if d.is_nan() { f32::INFINITY } else { d };
+            }
+        }
+        out
     }
     #[inline]
     fn prefetch(&self, n: NodeId) {

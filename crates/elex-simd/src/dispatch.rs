@@ -109,7 +109,12 @@ pub(crate) struct Table {
     /// One query against four rows, where an ISA has a kernel for it (else four calls).
     pub dot_f32_x4: Option<X4>,
     pub l2sq_f32_x4: Option<X4>,
+    /// `dot_i8` of one query and four rows of at most [`I8_CHUNK`] components.
+    pub dot_i8_x4: Option<X4I8>,
 }
+
+/// A one-query-four-rows i8 kernel: the four results of the single-row kernel.
+pub(crate) type X4I8 = unsafe fn(&[i8], [&[i8]; 4]) -> [i32; 4];
 
 /// A one-query-four-rows kernel: the four results of the single-row kernel, bit for bit.
 pub(crate) type X4 = unsafe fn(&[f32], [&[f32]; 4]) -> [f32; 4];
@@ -136,6 +141,7 @@ pub(crate) const SCALAR: Table = Table {
     dot_q4_q4: scalar::dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
+    dot_i8_x4: None,
 };
 
 /// The kernels of one ISA. Cheap to copy; build it once and keep it.
@@ -366,6 +372,32 @@ impl Kernels {
             return Ok(i64::from(crate::wasm32::simd128::dot_i8(a, b)));
         }
         Ok(self.chunked_i8(self.t.dot_i8, a, b))
+    }
+
+    /// [`Kernels::dot_i8`] of `q` and each of four rows: one kernel call where the ISA has one
+    /// (AVX-512, simd128: the query's block is loaded and widened once for four rows), four
+    /// calls otherwise; rows of another length are errors.
+    #[inline]
+    pub fn dot_i8_x4(&self, q: &[i8], rows: [&[i8]; 4]) -> Result<[i64; 4], SimdError> {
+        for r in rows {
+            same_len(q.len(), r.len())?;
+        }
+        if q.len() <= I8_CHUNK {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if self.isa == Isa::Simd128 {
+                return Ok(crate::wasm32::simd128::dot_i8_x4(q, rows).map(i64::from));
+            }
+            if let Some(f) = self.t.dot_i8_x4 {
+                // SAFETY: as in `dot_f32`; at most I8_CHUNK components cannot overflow the
+                // kernel's i32 accumulators.
+                return Ok(unsafe { f(q, rows) }.map(i64::from));
+            }
+        }
+        let mut out = [0; 4];
+        for (o, r) in out.iter_mut().zip(rows) {
+            *o = self.dot_i8(q, r)?;
+        }
+        Ok(out)
     }
 
     /// Exact integer squared distance `Σ (aᵢ − bᵢ)²` of two i8 vectors that share one scale.

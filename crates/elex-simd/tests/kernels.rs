@@ -618,6 +618,41 @@ fn four_row_kernels_equal_single_rows_bit_for_bit() {
     }
 }
 
+/// The four-row i8 inner product equals four single-row ones on every ISA: every length (tails
+/// included), unaligned rows, the extremes, past the one-call limit, and length errors.
+#[test]
+fn four_row_i8_dot_equals_single_rows() {
+    let mut rng = Rng(SplitMix64(13));
+    for k in kernels() {
+        for n in dims() {
+            let q: Vec<i8> = (0..n + OFFSETS).map(|_| rng.next() as i8).collect();
+            let rows: Vec<Vec<i8>> = (0..4)
+                .map(|_| (0..n + OFFSETS).map(|_| rng.next() as i8).collect())
+                .collect();
+            for off in 0..OFFSETS {
+                let q = &q[off..off + n];
+                let r: [&[i8]; 4] = std::array::from_fn(|i| &rows[i][(off + i) % OFFSETS..][..n]);
+                let got = k.dot_i8_x4(q, r).unwrap();
+                for i in 0..4 {
+                    let want = k.dot_i8(q, r[i]).unwrap();
+                    assert_eq!(got[i], want, "{:?} n={n} off={off} row {i}", k.isa());
+                }
+            }
+        }
+        for n in [16_384, 40_000] {
+            let (lo, hi) = (vec![-128i8; n], vec![127i8; n]);
+            let got = k.dot_i8_x4(&lo, [&lo, &hi, &lo, &hi]).unwrap();
+            let n = n as i64;
+            assert_eq!(got, [n * 16_384, -n * 16_256, n * 16_384, -n * 16_256]);
+        }
+        let (q, long) = ([1i8; 8], [1i8; 9]);
+        assert!(matches!(
+            k.dot_i8_x4(&q, [&q, &q, &long, &q]),
+            Err(SimdError::LengthMismatch { .. })
+        ));
+    }
+}
+
 /// Golden values: the canonical order gives these exact bits on every platform and build (this
 /// test runs natively, under qemu on aarch64 and in wasm with and without simd128).
 #[test]

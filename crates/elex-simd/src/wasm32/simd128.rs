@@ -30,6 +30,7 @@ pub(crate) const TABLE: Table = Table {
     dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
+    dot_i8_x4: Some(dot_i8_x4),
     ..SCALAR
 };
 
@@ -301,6 +302,32 @@ pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         i += 16;
     }
     hsum_i32(acc).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
+}
+
+/// One i8 query against four rows: each block of the query is loaded and widened once for the
+/// four rows (more independent work per load, one call instead of four).
+pub(crate) fn dot_i8_x4(q: &[i8], rows: [&[i8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let mut acc = [i32x4_splat(0); 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let x = unsafe { v128_load(q.as_ptr().add(i).cast()) };
+        let (xl, xh) = (i16x8_extend_low_i8x16(x), i16x8_extend_high_i8x16(x));
+        for r in 0..4 {
+            // SAFETY: as above, for row r.
+            let y = unsafe { v128_load(rows[r].as_ptr().add(i).cast()) };
+            let lo = i32x4_dot_i16x8(xl, i16x8_extend_low_i8x16(y));
+            let hi = i32x4_dot_i16x8(xh, i16x8_extend_high_i8x16(y));
+            acc[r] = i32x4_add(acc[r], i32x4_add(lo, hi));
+        }
+        i += 16;
+    }
+    let mut out = [0; 4];
+    for r in 0..4 {
+        out[r] = hsum_i32(acc[r]).wrapping_add(scalar::dot_i8(&q[i..n], &rows[r][i..n]));
+    }
+    out
 }
 
 fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {

@@ -31,6 +31,7 @@ pub(crate) const TABLE: Table = Table {
     dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
+    dot_i8_x4: None,
 };
 
 #[inline]

@@ -29,6 +29,7 @@ pub(crate) const TABLE: Table = Table {
     l2sq_i8,
     dot_f32_x4: Some(dot_f32_x4),
     l2sq_f32_x4: Some(l2sq_f32_x4),
+    dot_i8_x4: Some(dot_i8_x4),
     ..avx2::TABLE
 };
 
@@ -162,6 +163,39 @@ unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         i += 32;
     }
     _mm512_reduce_add_epi32(acc).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
+}
+
+/// One i8 query against four rows: each block of the query is loaded and widened once; the
+/// tail goes through masked loads (integer sums: any order gives the same result).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn dot_i8_x4(q: &[i8], rows: [&[i8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let pq = q.as_ptr();
+    let pr = rows.map(|r| r.as_ptr());
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n.
+        let x = unsafe { ld_i8(pq, i) };
+        for r in 0..4 {
+            // SAFETY: as above, for row r.
+            let y = unsafe { ld_i8(pr[r], i) };
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(x, y));
+        }
+        i += 32;
+    }
+    if i < n {
+        let m = ((1u64 << (n - i)) - 1) as __mmask32;
+        // SAFETY: the mask loads only the n - i < 32 readable bytes at i (none past them).
+        let ld = |p: *const i8| unsafe {
+            _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, p.wrapping_add(i)))
+        };
+        let x = ld(pq);
+        for r in 0..4 {
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(x, ld(pr[r])));
+        }
+    }
+    acc.map(|a| _mm512_reduce_add_epi32(a))
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
