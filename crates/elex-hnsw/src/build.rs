@@ -151,16 +151,20 @@ impl Hnsw {
                 |n, idx: &Hnsw| !idx.tombs.is_deleted(n),
             );
             st.eps = eps;
-            st.drain_sorted();
+            // The next layer's entry points may come in any order; the heuristic needs them
+            // sorted, on the distances it picks by.
+            if rerank.is_some() {
+                st.drain();
+            } else {
+                st.drain_sorted();
+            }
             st.eps.clear();
             st.eps.extend_from_slice(&st.w);
             if st.eps.is_empty() {
                 st.eps.push(ep);
             }
             if let Some(qv) = rerank {
-                for c in st.w.iter_mut() {
-                    c.d = self.space.dist(qv, self.store.view(c.id));
-                }
+                self.rescore(qv, &mut st.w);
                 crate::search::sort_cands(&mut st.w);
             }
             let mut sel = std::mem::take(&mut st.sel);
@@ -237,13 +241,9 @@ impl Hnsw {
         }
         st.evals += st.batch.len() as u64;
         st.tmp.clear();
-        match self.store.rows(&self.space, self.store.view(e)) {
-            Some(AnyRows::F32(r)) => push_dists(&r, &st.batch, &mut st.tmp),
-            Some(AnyRows::F16(r)) => push_dists(&r, &st.batch, &mut st.tmp),
-            Some(AnyRows::I8(r)) => push_dists(&r, &st.batch, &mut st.tmp),
-            Some(AnyRows::Q4(r)) => push_dists(&r, &st.batch, &mut st.tmp),
-            None => {}
-        }
+        st.tmp
+            .extend(st.batch.iter().map(|&id| Cand { d: 0.0, id }));
+        self.rescore(self.store.view(e), &mut st.tmp);
         crate::search::sort_cands(&mut st.tmp);
         st.tmp.dedup_by_key(|c| c.id);
         let tmp = std::mem::take(&mut st.tmp);
@@ -309,19 +309,6 @@ impl Hnsw {
             None => self.graph.set_entry(None, 0),
         }
     }
-}
-
-/// Appends each id with its distance from the rows' query, four per call.
-fn push_dists<R: Rows>(rows: &R, ids: &[NodeId], out: &mut Vec<Cand>) {
-    let mut groups = ids.chunks_exact(4);
-    for g in &mut groups {
-        let d = rows.dist4([g[0], g[1], g[2], g[3]]);
-        out.extend(g.iter().zip(d).map(|(&id, d)| Cand { d, id }));
-    }
-    out.extend(groups.remainder().iter().map(|&id| Cand {
-        d: rows.dist(id),
-        id,
-    }));
 }
 
 /// Whether every node of `kept` is at least `d` from the rows' query (the heuristic's test),

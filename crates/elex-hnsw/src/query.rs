@@ -9,7 +9,7 @@
 //! selectivity on realistic sizes, so recall there is exact.
 
 use crate::search::{Cand, Near, Scratch, State};
-use crate::store::{AnyRows, Rows};
+use crate::store::{AnyRows, Rows, View};
 use crate::tombstones::bit;
 use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
 use std::collections::HashSet;
@@ -337,11 +337,17 @@ impl Hnsw {
     /// (i8 codes, with f32 copies kept or walking codes beside f32 vectors), and writes the best
     /// `k`.
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
-        s.state.drain_sorted();
-        if self.store.keeps_f32() || self.store.navigates() {
+        if !(self.store.keeps_f32() || self.store.navigates()) {
+            s.state.drain_sorted();
+        } else {
+            s.state.drain();
             let mut w = std::mem::take(&mut s.state.w);
-            for c in w.iter_mut() {
-                c.d = self.final_dist(s, c.id);
+            if self.store.keeps_f32() {
+                for c in w.iter_mut() {
+                    c.d = self.final_dist(s, c.id);
+                }
+            } else {
+                self.rescore(s.q.view(), &mut w);
             }
             crate::search::sort_cands(&mut w);
             s.state.w = w;
@@ -413,6 +419,30 @@ impl Hnsw {
             .iter()
             .map(|&id| Some(self.final_dist(&s, self.ids.node(id)?)))
             .collect())
+    }
+
+    /// Sets each candidate's distance to the query `q` (encoded in the storage kind) over the
+    /// stored vectors, four per kernel call: the bits of [`Space::dist`] one at a time.
+    pub(crate) fn rescore(&self, q: View<'_>, w: &mut [Cand]) {
+        fn each<R: Rows>(rows: &R, w: &mut [Cand]) {
+            let mut groups = w.chunks_exact_mut(4);
+            for g in &mut groups {
+                let d = rows.dist4([g[0].id, g[1].id, g[2].id, g[3].id]);
+                for (c, d) in g.iter_mut().zip(d) {
+                    c.d = d;
+                }
+            }
+            for c in groups.into_remainder() {
+                c.d = rows.dist(c.id);
+            }
+        }
+        match self.store.rows(&self.space, q) {
+            Some(AnyRows::F32(r)) => each(&r, w),
+            Some(AnyRows::F16(r)) => each(&r, w),
+            Some(AnyRows::I8(r)) => each(&r, w),
+            Some(AnyRows::Q4(r)) => each(&r, w),
+            None => w.iter_mut().for_each(|c| c.d = f32::INFINITY),
+        }
     }
 
     /// The exact distance from a prepared query to `n`'s f32 copy (kept: `keep_f32`).

@@ -284,9 +284,15 @@ impl State {
 
     /// Moves the result heap into `w`, sorted nearest first.
     pub fn drain_sorted(&mut self) {
+        self.drain();
+        sort_cands(&mut self.w);
+    }
+
+    /// Moves the result heap into `w` in no particular order (for a caller that re-ranks and
+    /// sorts them anyway: the sorted order depends on the keys only).
+    pub fn drain(&mut self) {
         self.w.clear();
         self.w.extend(self.res.drain());
-        sort_cands(&mut self.w);
     }
 
     pub fn set_allowed(&mut self, n: usize, ids: impl Iterator<Item = NodeId>) {
