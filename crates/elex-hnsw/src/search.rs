@@ -1,6 +1,7 @@
 //! Reusable search state. A query reuses every buffer here, so after the first query of a given
-//! index size and `ef` it allocates nothing: the visited set is a bitset (a new
-//! query clears only the words the last one set), and the heaps and lists keep their capacity.
+//! index size and `ef` it allocates nothing: the visited set is a byte per node stamped with
+//! the search's number (a new search bumps the number instead of clearing), and the heaps and
+//! lists keep their capacity. The heaps hold integer keys, not floats.
 
 use crate::store::Encoded;
 use crate::{NodeId, Storage};
@@ -51,8 +52,19 @@ impl Cand {
 /// `+0.0` equal, as `<` has them); never NaN.
 #[inline]
 fn ordered(d: f32) -> u32 {
-    let b = (d + 0.0).to_bits();
+    monotonic((d + 0.0).to_bits())
+}
+
+/// A float's bits turned so that unsigned order is the floats' order (`-0.0` just below `+0.0`);
+/// [`unmonotonic`] undoes it.
+#[inline]
+fn monotonic(b: u32) -> u32 {
     if b >> 31 == 1 { !b } else { b | 1 << 31 }
+}
+
+#[inline]
+fn unmonotonic(o: u32) -> u32 {
+    if o >> 31 == 1 { o & !(1 << 31) } else { !o }
 }
 
 /// Sorts candidates nearest first (ties by id), as `sort_unstable` would, by [`Cand::key`].
@@ -155,17 +167,13 @@ impl Default for Results {
 impl Results {
     #[inline]
     fn enc(c: Cand) -> u64 {
-        let b = c.d.to_bits();
-        let o = if b >> 31 == 1 { !b } else { b | 1 << 31 };
-        u64::from(o) << 32 | u64::from(c.id.0)
+        u64::from(monotonic(c.d.to_bits())) << 32 | u64::from(c.id.0)
     }
 
     #[inline]
     fn dec(k: u64) -> Cand {
-        let o = (k >> 32) as u32;
-        let b = if o >> 31 == 1 { o & !(1 << 31) } else { !o };
         Cand {
-            d: f32::from_bits(b),
+            d: f32::from_bits(unmonotonic((k >> 32) as u32)),
             id: NodeId(k as u32),
         }
     }
@@ -378,5 +386,88 @@ impl Scratch {
     /// Distance evaluations made by the searches that used this scratch since the last call.
     pub fn take_distance_evals(&mut self) -> u64 {
         std::mem::take(&mut self.state.evals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const DISTANCES: [f32; 12] = [
+        f32::NEG_INFINITY,
+        -3.5,
+        -1e-30,
+        -0.0,
+        0.0,
+        1e-40,
+        1e-30,
+        0.25,
+        1.0,
+        2.0,
+        3.4e38,
+        f32::INFINITY,
+    ];
+
+    fn cands() -> Vec<Cand> {
+        DISTANCES
+            .iter()
+            .flat_map(|&d| [7, 3].map(|id| Cand { d, id: NodeId(id) }))
+            .collect()
+    }
+
+    /// The results heap's keys decode to the same bits and order as `Cand` (but for `-0.0`
+    /// below `+0.0`), and the queue's keys order as `Cand` and answer `farther_than` as `>`.
+    #[test]
+    fn integer_keys_keep_the_bits_and_the_order() {
+        let all = cands();
+        for &a in &all {
+            let back = Results::dec(Results::enc(a));
+            assert_eq!((back.d.to_bits(), back.id), (a.d.to_bits(), a.id));
+            assert_eq!(Near::new(a).id(), a.id);
+            for &b in &all {
+                let zeros = a.d == 0.0 && b.d == 0.0 && a.d.to_bits() != b.d.to_bits();
+                if !zeros {
+                    assert_eq!(
+                        Results::enc(a).cmp(&Results::enc(b)),
+                        a.cmp(&b),
+                        "{a:?} {b:?}"
+                    );
+                }
+                assert_eq!(Near::new(a).cmp(&Near::new(b)), b.cmp(&a), "{a:?} {b:?}");
+                assert_eq!(Near::new(a).farther_than(b.d), a.d > b.d, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    /// The results heap keeps the `ef` nearest, whatever the order they come in, and its cached
+    /// farthest distance follows every change.
+    #[test]
+    fn results_keep_the_nearest_and_know_the_farthest() {
+        let all = cands();
+        for ef in [1, 5, all.len()] {
+            for rot in 0..all.len() {
+                let mut r = Results::default();
+                assert_eq!(r.worst(), f32::NEG_INFINITY);
+                for &c in all.iter().cycle().skip(rot).take(all.len()) {
+                    if r.len() < ef || r.beats_worst(c) {
+                        r.keep(c, ef);
+                    }
+                    assert_eq!(
+                        r.worst().to_bits(),
+                        r.heap.peek().map(|&k| Results::dec(k).d).unwrap().to_bits()
+                    );
+                }
+                let mut got: Vec<Cand> = r.drain().collect();
+                sort_cands(&mut got);
+                let mut want = all.clone();
+                want.sort_by_key(|&c| Results::enc(c));
+                want.truncate(ef);
+                sort_cands(&mut want);
+                assert_eq!(got, want, "ef {ef} rotation {rot}");
+                assert_eq!(r.worst(), f32::NEG_INFINITY);
+            }
+        }
     }
 }
