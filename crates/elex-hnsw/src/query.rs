@@ -333,24 +333,23 @@ impl Hnsw {
         (pass as f64 / seen.max(1) as f64 * self.len() as f64).ceil() as usize
     }
 
-    /// Sorts `st.res`, re-ranks by [`Hnsw::final_dist`] when the walk ranked by something else
-    /// (i8 codes, with f32 copies kept or walking codes beside f32 vectors), and writes the best
-    /// `k`.
+    /// Sorts `st.res`, re-ranking first when the walk ranked by something else (over the f32
+    /// copies when kept, else over the f32 vectors when the walk was on their codes), and writes
+    /// the best `k`. A re-rank drains the heap unsorted: the order after it depends on the keys
+    /// only.
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
-        if !(self.store.keeps_f32() || self.store.navigates()) {
-            s.state.drain_sorted();
-        } else {
+        if self.store.keeps_f32() {
             s.state.drain();
-            let mut w = std::mem::take(&mut s.state.w);
-            if self.store.keeps_f32() {
-                for c in w.iter_mut() {
-                    c.d = self.final_dist(s, c.id);
-                }
-            } else {
-                self.rescore(s.q.view(), &mut w);
+            for c in s.state.w.iter_mut() {
+                c.d = self.exact_dist(&s.prep, c.id);
             }
-            crate::search::sort_cands(&mut w);
-            s.state.w = w;
+            crate::search::sort_cands(&mut s.state.w);
+        } else if self.store.navigates() {
+            s.state.drain();
+            self.rescore(s.q.view(), &mut s.state.w);
+            crate::search::sort_cands(&mut s.state.w);
+        } else {
+            s.state.drain_sorted();
         }
         out.extend(s.state.w.iter().take(k).map(|c| Hit {
             id: self.ids.id(c.id),
