@@ -259,7 +259,6 @@ async function ask({ q, k = 5, cache = true }) {
   const r = elex.hybridSearch(vectors, text, { vector, text: q, k });
   const ids = Array.from(r.ids);
   const scores = Array.from(r.scores);
-  r.free();
   const t2 = performance.now();
   const texts = await passages(ids);
   const t3 = performance.now();
@@ -372,9 +371,7 @@ async function compare({ q, mode = 'rrf', alpha = 0.5, k = 10, depth }) {
   if (mode !== 'vector') query.text = q;
   if (mode === 'alpha') query.fusion = { alpha };
   const r = elex.hybridSearch(vectors, text, query);
-  const ids = Array.from(r.ids);
-  r.free();
-  return ids;
+  return Array.from(r.ids);
 }
 
 const OPS = { compare, start, ask, addNote, notes, memory: async () => memory() };

@@ -25,9 +25,14 @@ function errorOf(e) {
   return { name: 'Error', message: String(e), code: undefined };
 }
 
-// A wasm object of a known class becomes a handle the page wraps; a SearchResult becomes plain
-// typed arrays (transferred).
+// A wasm object of a known class becomes a handle the page wraps; a search result (a plain
+// object of typed arrays that are its own copies) is sent with its arrays transferred.
 // (Classes are told apart by instanceof: a bundler may rename them.)
+function isSearchResult(v) {
+  return v !== null && typeof v === 'object' && v.ids instanceof Float64Array && v.scores instanceof Float32Array
+    && v.distances instanceof Float32Array && typeof v.length === 'number';
+}
+
 function encode(value, transfer) {
   const cls = value && typeof value === 'object' ? [...CLASSES].find((c) => elex[c] && value instanceof elex[c]) : undefined;
   if (cls) {
@@ -35,11 +40,9 @@ function encode(value, transfer) {
     objects.set(handle, { obj: value, cls, chain: Promise.resolve() });
     return { __elexHandle: handle, cls };
   }
-  if (value && typeof value === 'object' && value instanceof elex.SearchResult) {
-    const out = { ids: value.ids, scores: value.scores, distances: value.distances, length: value.length };
-    value.free();
-    transfer.push(out.ids.buffer, out.scores.buffer, out.distances.buffer);
-    return out;
+  if (isSearchResult(value)) {
+    transfer.push(value.ids.buffer, value.scores.buffer, value.distances.buffer);
+    return value;
   }
   if (ArrayBuffer.isView(value)) transfer.push(value.buffer);
   return value;

@@ -43,7 +43,7 @@ for (const simd of [true, false]) {
     assert.equal(core.build, 'core');
     assert.equal(full.build, 'full');
     assert.equal(core.flavour, flavour);
-    for (const name of ['HnswIndex', 'TextIndex', 'SearchResult', 'hybridSearch']) assert.equal(typeof core[name], 'function', name);
+    for (const name of ['HnswIndex', 'TextIndex', 'hybridSearch']) assert.equal(typeof core[name], 'function', name);
     for (const name of ['BudgetedIndex', 'AdaptiveCache', 'QLearner', 'TransitionBatch']) {
       assert.equal(core[name], undefined, `${name} is in the core build`);
       assert.equal(typeof full[name], 'function', `${name} is missing from the full build`);

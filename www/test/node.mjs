@@ -159,6 +159,38 @@ for (const simd of [true, false]) {
     assert.equal(idx.size, 0, 'a rejected batch adds nothing');
   });
 
+  await test(`${tag}: search results are plain objects that hold no wasm memory`, async () => {
+    const dims = 16, n = 200, k = 50;
+    const base = vectors(n, dims, 8);
+    const idx = new elex.HnswIndex({ dims, seed: 2 });
+    await idx.addBatch(Float64Array.from({ length: n }, (_, i) => i), base);
+    const text = new elex.TextIndex();
+    await text.addBatch(Float64Array.from([1, 2]), ['brown fox', 'lazy dog']);
+    const q = base.subarray(0, dims);
+    for (const r of [idx.search(q, k), idx.searchFiltered(q, 3, [1, 2, 3]), text.search('fox', 2),
+      elex.hybridSearch(idx, text, { vector: q, text: 'fox', k: 2 })]) {
+      assert.equal(Object.getPrototypeOf(r), Object.prototype);
+      assert.ok(r.ids instanceof Float64Array && r.scores instanceof Float32Array && r.distances instanceof Float32Array);
+      assert.equal(r.length, r.ids.length);
+      assert.deepEqual(structuredClone(r), r, 'a result posts to a worker as it is');
+    }
+    const r = idx.search(q, k);
+    assert.equal(r.ids[0], 0);
+    assert.equal(r.length, k);
+    // Each result owns its arrays: the next search and freeing the index leave it as it was.
+    const ids = [...r.ids];
+    idx.search(base.subarray(dims, 2 * dims), k);
+    // A synchronous loop of searches (whose results are dropped at once) leaves the wasm
+    // memory as it was: results registered with a finalizer would keep their memory until the
+    // cleanup tasks run, after the loop (wasm memory never shrinks).
+    const wasm = await elex.default();
+    const before = wasm.memory.buffer.byteLength;
+    for (let i = 0; i < 50000; i++) idx.search(q, k);
+    assert.equal(wasm.memory.buffer.byteLength, before);
+    idx.free();
+    assert.deepEqual([...r.ids], ids);
+  });
+
   await test(`${tag}: toBytes/fromBytes and IndexedDB save/load`, async () => {
     const dims = 8;
     const idx = new elex.HnswIndex({ dims, metric: 'l2', storage: 'f16', seed: 9 });

@@ -772,7 +772,7 @@ impl BudgetedIndex {
                 hits.iter().map(|h| h.distance).collect(),
                 metric,
             )
-            .into())
+            .into_js())
         })
     }
 

@@ -89,9 +89,33 @@ fn score_of(d: f32, metric: Metric) -> f32 {
     }
 }
 
-/// Search results: ids and scores as typed arrays, best first. The same shape for vector,
-/// text and hybrid results.
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/result.js")]
+extern "C" {
+    /// A plain `{ ids, scores, distances, length }` object with copies of the three arrays.
+    #[wasm_bindgen(js_name = searchResult)]
+    fn search_result(ids: &[f64], scores: &[f32], distances: &[f32]) -> JsValue;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SEARCH_RESULT: &str = r#"
+/** Search results, best first: the same shape for vector, text and hybrid results. A plain
+ * object of typed arrays (copies: it holds no wasm memory and needs no `free()`). */
+export interface SearchResult {
+  /** Ids, best first. */
+  readonly ids: Float64Array;
+  /** Scores, higher is better: cosine similarity, dot product or minus the squared L2
+   * distance for vectors; BM25 for text; the fused score for hybrid results. */
+  readonly scores: Float32Array;
+  /** Distances, smaller is better (`1 - cos`, `-dot`, squared L2; minus the score for text
+   * and hybrid results). */
+  readonly distances: Float32Array;
+  /** Number of results. */
+  readonly length: number;
+}
+"#;
+
+/// Search results: ids, scores and distances, best first. The same shape for vector, text and
+/// hybrid results; JS gets them as a plain object ([`SearchResult::into_js`]).
 #[derive(Debug)]
 pub struct SearchResult {
     ids: Vec<f64>,
@@ -128,34 +152,11 @@ impl SearchResult {
             .map(|(&i, &s)| (i as u64, s))
             .collect()
     }
-}
 
-#[wasm_bindgen]
-impl SearchResult {
-    /// Ids, best first.
-    #[wasm_bindgen(getter)]
-    pub fn ids(&self) -> Vec<f64> {
-        self.ids.clone()
-    }
-
-    /// Scores, higher is better: cosine similarity, dot product or minus the squared L2
-    /// distance for vectors; BM25 for text; the fused score for hybrid results.
-    #[wasm_bindgen(getter)]
-    pub fn scores(&self) -> Vec<f32> {
-        self.scores.clone()
-    }
-
-    /// Distances, smaller is better (`1 - cos`, `-dot`, squared L2; minus the score for text
-    /// and hybrid results).
-    #[wasm_bindgen(getter)]
-    pub fn distances(&self) -> Vec<f32> {
-        self.distances.clone()
-    }
-
-    /// Number of results.
-    #[wasm_bindgen(getter)]
-    pub fn length(&self) -> usize {
-        self.ids.len()
+    /// The JS object: `{ ids: Float64Array, scores: Float32Array, distances: Float32Array,
+    /// length }`, copied out of wasm memory in one call.
+    pub(crate) fn into_js(self) -> JsValue {
+        search_result(&self.ids, &self.scores, &self.distances)
     }
 }
 
@@ -831,6 +832,7 @@ impl HnswIndex {
     }
 
     /// The `k` nearest vectors (`ef` defaults to the index's efSearch, at least `k`).
+    #[wasm_bindgen(unchecked_return_type = "SearchResult")]
     pub fn search(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
@@ -839,12 +841,13 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_optional_param_type = "number | SearchOptions")] ef: Option<
             JsValue,
         >,
-    ) -> Result<SearchResult, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), None)
+            .map(SearchResult::into_js)
     }
 
     /// The `k` nearest among the ids in `allow`.
-    #[wasm_bindgen(js_name = searchFiltered)]
+    #[wasm_bindgen(js_name = searchFiltered, unchecked_return_type = "SearchResult")]
     pub fn search_filtered(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Float32Array | Float64Array | number[]")]
@@ -854,9 +857,10 @@ impl HnswIndex {
         #[wasm_bindgen(unchecked_optional_param_type = "number | SearchOptions")] ef: Option<
             JsValue,
         >,
-    ) -> Result<SearchResult, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let allow = args::ids(&allow, "allow")?;
         self.search_with(&query, &k, &ef.unwrap_or(JsValue::UNDEFINED), Some(&allow))
+            .map(SearchResult::into_js)
     }
 
     /// Removes a vector; `UNKNOWN_ID` if it is not there. `BUSY` while an `addBatch` or

@@ -28,7 +28,7 @@ mod text;
 pub use budget::BudgetedIndex;
 #[cfg(feature = "full")]
 pub use cache::AdaptiveCache;
-pub use hnsw::{HnswIndex, SearchResult};
+pub use hnsw::HnswIndex;
 #[cfg(feature = "full")]
 pub use qlearning::{QLearner, TransitionBatch};
 pub use text::{TextIndex, hybrid_search};

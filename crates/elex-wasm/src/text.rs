@@ -251,24 +251,27 @@ impl TextIndex {
     }
 
     /// The `k` best texts for `query` by BM25 (fewer when fewer hold a query word).
+    #[wasm_bindgen(unchecked_return_type = "SearchResult")]
     pub fn search(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] query: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
-    ) -> Result<SearchResult, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         self.search_with(&query, &k, None)
+            .map(SearchResult::into_js)
     }
 
     /// The `k` best among the ids in `allow`.
-    #[wasm_bindgen(js_name = searchFiltered)]
+    #[wasm_bindgen(js_name = searchFiltered, unchecked_return_type = "SearchResult")]
     pub fn search_filtered(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] query: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] k: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Float64Array | number[]")] allow: JsValue,
-    ) -> Result<SearchResult, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let allow = args::ids(&allow, "allow")?;
         self.search_with(&query, &k, Some(&allow))
+            .map(SearchResult::into_js)
     }
 
     /// The terms the index makes of `text` (lower case; stop words dropped and stems taken when
@@ -672,12 +675,12 @@ fn fusion_of(v: &JsValue) -> Result<Fusion, JsValue> {
 /// Vector and text search over one id space, fused (see `HybridQuery`): each side returns its
 /// `depth` best (among `allow`, when given), and the fusion ranks their union. Ids should name
 /// the same item in both indexes.
-#[wasm_bindgen(js_name = hybridSearch)]
+#[wasm_bindgen(js_name = hybridSearch, unchecked_return_type = "SearchResult")]
 pub fn hybrid_search(
     vector_index: &HnswIndex,
     text_index: &TextIndex,
     #[wasm_bindgen(unchecked_param_type = "HybridQuery")] query: JsValue,
-) -> Result<SearchResult, JsValue> {
+) -> Result<JsValue, JsValue> {
     crate::error::check_keys(
         &query,
         "hybrid query",
@@ -828,7 +831,8 @@ pub fn hybrid_search(
     Ok(SearchResult::from_scores(
         fused.iter().map(|x| x.0 as f64).collect(),
         fused.iter().map(|x| x.1).collect(),
-    ))
+    )
+    .into_js())
 }
 
 impl crate::task::Stepped for elex_text::TextIndex {
