@@ -72,6 +72,17 @@ impl Hnsw {
         while st.res.len() > ef {
             st.res.pop();
         }
+        // The loop keeps what it touches per neighbour in locals (the visited bytes and the
+        // search's stamp, the batch of unvisited neighbours as a slice, the distance count), so
+        // a store to the visited bytes or the batch does not make it reload them from `st`
+        // (wasm's engines keep locals in registers; a field behind `st` is a memory load).
+        let mut batch = std::mem::take(&mut st.batch);
+        let cap = self.graph.cap(level);
+        if batch.len() < cap {
+            batch.resize(cap, NodeId(0));
+        }
+        let (stamps, stamp) = st.visited.parts();
+        let mut evals = 0u64;
         while let Some(c) = st.cand.pop() {
             if st.res.len() >= ef && c.farther_than(st.res.worst()) {
                 break;
@@ -81,52 +92,54 @@ impl Hnsw {
             if let Some(next) = st.cand.peek() {
                 self.graph.prefetch(next.id(), level);
             }
-            st.batch.clear();
+            let mut count = 0;
+            // Without a branch on whether a neighbour was visited (half are, at random): each
+            // is stamped and written to the next slot, which only an unvisited one keeps. A
+            // node has at most `cap` links, so every one has a slot.
             for nb in self.graph.links(c.id(), level) {
-                if st.visit(nb) {
-                    if st.batch.len() < GROUP {
+                if let (Some(s), Some(slot)) = (stamps.get_mut(nb.idx()), batch.get_mut(count)) {
+                    let fresh = *s != stamp;
+                    *s = stamp;
+                    *slot = nb;
+                    if count < GROUP && fresh {
                         rows.prefetch(nb);
                     }
-                    st.batch.push(nb);
+                    count += usize::from(fresh);
                 }
             }
+            let found = &batch[..count];
+            evals += count as u64;
             // Four distances per kernel call (they do not depend on the heaps, so the heaps
             // see them in the same order as one at a time), the rest one by one.
             let mut i = 0;
-            while i < st.batch.len() {
+            while i < count {
                 let mut d = [0.0; GROUP];
-                let take = if i + GROUP <= st.batch.len() {
-                    let ids = [
-                        st.batch[i],
-                        st.batch[i + 1],
-                        st.batch[i + 2],
-                        st.batch[i + 3],
-                    ];
-                    for &next in st.batch.iter().skip(i + GROUP).take(GROUP) {
+                let take = if let Some(&[a, b, c, e]) = found.get(i..i + GROUP) {
+                    for &next in found.iter().skip(i + GROUP).take(GROUP) {
                         rows.prefetch(next);
                     }
-                    d = rows.dist4(ids);
+                    d = rows.dist4([a, b, c, e]);
                     GROUP
                 } else {
-                    if let Some(&next) = st.batch.get(i + 1) {
+                    if let Some(&next) = found.get(i + 1) {
                         rows.prefetch(next);
                     }
-                    d[0] = rows.dist(st.batch[i]);
+                    d[0] = rows.dist(found[i]);
                     1
                 };
-                for (j, &d) in d.iter().enumerate().take(take) {
-                    let nb = st.batch[i + j];
-                    st.evals += 1;
+                for (&d, &nb) in d.iter().zip(&found[i..]).take(take) {
                     if st.res.len() < ef || d < st.res.worst() {
                         st.cand.push(Near::new(Cand { d, id: nb }));
                         if accept(nb, self) {
-                            st.keep(Cand { d, id: nb }, ef);
+                            st.res.keep(Cand { d, id: nb }, ef);
                         }
                     }
                 }
                 i += take;
             }
         }
+        st.evals += evals;
+        st.batch = batch;
     }
 
     /// The `k` nearest live vectors, with `ef = max(ef_search, k)`.
@@ -333,24 +346,20 @@ impl Hnsw {
         (pass as f64 / seen.max(1) as f64 * self.len() as f64).ceil() as usize
     }
 
-    /// Sorts `st.res`, re-ranking first when the walk ranked by something else (over the f32
-    /// copies when kept, else over the f32 vectors when the walk was on their codes), and writes
-    /// the best `k`. A re-rank drains the heap unsorted: the order after it depends on the keys
-    /// only.
+    /// Writes the best `k` of `st.res`, re-ranking first when the walk ranked by something else
+    /// (over the f32 copies when kept, else over the f32 vectors when the walk was on their
+    /// codes): the heap drains unsorted, and only the best `k` are sorted (their order depends on
+    /// the keys only).
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
+        s.state.drain();
         if self.store.keeps_f32() {
-            s.state.drain();
             for c in s.state.w.iter_mut() {
                 c.d = self.exact_dist(&s.prep, c.id);
             }
-            crate::search::sort_cands(&mut s.state.w);
         } else if self.store.navigates() {
-            s.state.drain();
             self.rescore(s.q.view(), &mut s.state.w);
-            crate::search::sort_cands(&mut s.state.w);
-        } else {
-            s.state.drain_sorted();
         }
+        crate::search::sort_best(&mut s.state.w, k);
         out.extend(s.state.w.iter().take(k).map(|c| Hit {
             id: self.ids.id(c.id),
             distance: c.d,

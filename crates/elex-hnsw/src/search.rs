@@ -73,6 +73,21 @@ pub(crate) fn sort_cands(c: &mut [Cand]) {
     c.sort_unstable_by_key(Cand::key);
 }
 
+/// Puts the `k` nearest candidates first, sorted as [`sort_cands`] would (the rest after them
+/// in no order): a selection, then a sort of `k` instead of all (a search's `ef` results, of
+/// which it returns `k`).
+#[inline]
+pub(crate) fn sort_best(c: &mut [Cand], k: usize) {
+    if k == 0 {
+        return;
+    }
+    if k < c.len() {
+        c.select_nth_unstable_by_key(k - 1, Cand::key);
+    }
+    let k = k.min(c.len());
+    sort_cands(&mut c[..k]);
+}
+
 /// An entry of the candidate queue, a min-heap: the candidate's [`Cand::key`], so the heap
 /// compares integers, not floats with branches (the queue needs the id and the order only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +127,7 @@ impl Ord for Near {
 /// last visited it, so a new search only bumps the number (and clears the bytes once every
 /// 255 searches).
 #[derive(Debug, Default)]
-struct Visited {
+pub(crate) struct Visited {
     stamps: Vec<u8>,
     generation: u8,
 }
@@ -128,6 +143,13 @@ impl Visited {
             self.stamps.iter_mut().for_each(|s| *s = 0);
             self.generation = 1;
         }
+    }
+
+    /// The stamps and the current search's number (a node is visited when its stamp equals
+    /// it), for a loop that keeps them in locals.
+    #[inline]
+    pub(crate) fn parts(&mut self) -> (&mut [u8], u8) {
+        (&mut self.stamps, self.generation)
     }
 
     /// Adds `id`; returns whether it was not in the set (false for an id past the size).
@@ -241,7 +263,7 @@ impl Results {
 /// Per-layer search state.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    visited: Visited,
+    pub(crate) visited: Visited,
     /// Candidates to expand, nearest first.
     pub cand: BinaryHeap<Near>,
     /// Best results so far, worst on top.
@@ -467,6 +489,34 @@ mod tests {
                 sort_cands(&mut want);
                 assert_eq!(got, want, "ef {ef} rotation {rot}");
                 assert_eq!(r.worst(), f32::NEG_INFINITY);
+            }
+        }
+    }
+
+    /// `sort_best` puts the `k` nearest first in `sort_cands`'s order, from any starting order
+    /// (ties by id, signed zeros equal as in `Cand`), for `k` from 0 past the length.
+    #[test]
+    fn the_best_k_come_first_sorted() {
+        let all = cands();
+        let mut full = all.clone();
+        sort_cands(&mut full);
+        for rot in 0..all.len() {
+            for k in [0, 1, 2, 7, all.len() - 1, all.len(), all.len() + 3] {
+                let mut c: Vec<Cand> = all
+                    .iter()
+                    .cycle()
+                    .skip(rot)
+                    .take(all.len())
+                    .copied()
+                    .collect();
+                c.reverse();
+                sort_best(&mut c, k);
+                let k = k.min(c.len());
+                let keys = |v: &[Cand]| v.iter().map(Cand::key).collect::<Vec<_>>();
+                assert_eq!(keys(&c[..k]), keys(&full[..k]), "k {k} rotation {rot}");
+                let mut rest = c.clone();
+                sort_cands(&mut rest);
+                assert_eq!(keys(&rest), keys(&full), "nothing lost, k {k}");
             }
         }
     }

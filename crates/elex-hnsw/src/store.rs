@@ -691,6 +691,17 @@ pub(crate) struct I8Rows<'a> {
 }
 
 impl<'a> I8Rows<'a> {
+    /// `n`'s squared norm where the metric reads it (L2); `0.0` under cosine and dot, whose
+    /// distances do not (so the search loop reads no norm there: one random load fewer per
+    /// distance). `None` past the end.
+    #[inline]
+    fn norm_of(&self, space: &Space, n: NodeId) -> Option<f32> {
+        match space.metric {
+            Metric::L2 => self.norm_sq.get(n.idx()).copied(),
+            Metric::Cosine | Metric::Dot => Some(0.0),
+        }
+    }
+
     /// `n`'s codes (empty past the end, which the kernel answers with an error, as
     /// [`KindRows::row`]).
     #[inline]
@@ -705,12 +716,11 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
         let (codes, scale, norm_sq) = self.q;
-        let i = n.idx();
-        let (Some(&s), Some(&ns)) = (self.v.scale.get(i), self.v.norm_sq.get(i)) else {
+        let (Some(s), Some(ns)) = (self.v.scale.get(n.idx()), self.v.norm_of(self.space, n)) else {
             return f32::INFINITY;
         };
         let row = self.v.codes(self.space.dims, n);
-        self.space.dist_i8(codes, scale, norm_sq, row, s, ns)
+        self.space.dist_i8(codes, scale, norm_sq, row, *s, ns)
     }
     /// One four-row kernel call for the codes' inner products (the bits of [`Rows::dist`]:
     /// the integer products are exact, the rest is the same arithmetic).
@@ -723,7 +733,7 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
         };
         let mut out = [f32::INFINITY; 4];
         for ((o, n), dot) in out.iter_mut().zip(n).zip(dots) {
-            if let (Some(&s), Some(&ns)) = (self.v.scale.get(n.idx()), self.v.norm_sq.get(n.idx()))
+            if let (Some(&s), Some(ns)) = (self.v.scale.get(n.idx()), self.v.norm_of(self.space, n))
             {
                 let d = self.space.dist_of_i8_dot(dot, scale, norm_sq, s, ns);
                 *o = if d.is_nan() { f32::INFINITY } else { d };
