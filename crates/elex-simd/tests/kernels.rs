@@ -219,6 +219,19 @@ fn i8_kernels_are_exact() {
         let hi = vec![127i8; 40_000];
         assert_eq!(k.dot_i8(&lo, &lo).unwrap(), 40_000 * 16_384);
         assert_eq!(k.l2sq_i8(&lo, &hi).unwrap(), 40_000 * 255 * 255);
+        // Lengths with a tail after the last whole block, at the extremes.
+        for n in [17, 50, 16_383] {
+            let (a, b) = (&lo[..n], &hi[..n]);
+            let n = n as i64;
+            assert_eq!(k.dot_i8(a, a).unwrap(), n * 16_384, "n={n}");
+            assert_eq!(k.dot_i8(a, b).unwrap(), -n * 16_256, "n={n}");
+            let got = k.dot_i8_x4(a, [a, b, b, a]).unwrap();
+            assert_eq!(
+                got,
+                [n * 16_384, -n * 16_256, -n * 16_256, n * 16_384],
+                "n={n}"
+            );
+        }
     }
 }
 
