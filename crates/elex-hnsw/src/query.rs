@@ -73,9 +73,10 @@ impl Hnsw {
             st.res.pop();
         }
         // The loop keeps what it touches per neighbour in locals (the visited bytes and the
-        // search's stamp, the batch of unvisited neighbours as a slice, the distance count), so
-        // a store to the visited bytes or the batch does not make it reload them from `st`
-        // (wasm's engines keep locals in registers; a field behind `st` is a memory load).
+        // search's stamp, the batch of unvisited neighbours taken out of `st` and sized to the
+        // level's cap, the distance count), so a store to the visited bytes or the batch does
+        // not make it reload them from `st` (wasm's engines keep locals in registers; a field
+        // behind `st` is a memory load).
         let mut batch = std::mem::take(&mut st.batch);
         let cap = self.graph.cap(level);
         if batch.len() < cap {
