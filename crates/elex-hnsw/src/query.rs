@@ -308,7 +308,7 @@ impl Hnsw {
             let d = self.space.dist(qv, self.store.view(n));
             st.evals += 1;
             if st.res.len() < ef || st.res.beats_worst(Cand { d, id: n }) {
-                st.keep(Cand { d, id: n }, ef);
+                st.res.keep(Cand { d, id: n }, ef);
             }
         }
     }

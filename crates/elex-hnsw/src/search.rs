@@ -314,14 +314,6 @@ impl State {
         self.visited.insert(id)
     }
 
-    /// Adds `c` to the results, which hold at most `ef`: when they are full, `c` takes the
-    /// place of the farthest (the caller has checked that `c` is nearer), one sift instead of
-    /// a push and a pop.
-    #[inline]
-    pub fn keep(&mut self, c: Cand, ef: usize) {
-        self.res.keep(c, ef);
-    }
-
     /// Moves the result heap into `w`, sorted nearest first.
     pub fn drain_sorted(&mut self) {
         self.drain();

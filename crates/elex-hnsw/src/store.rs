@@ -716,11 +716,12 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
         let (codes, scale, norm_sq) = self.q;
-        let (Some(s), Some(ns)) = (self.v.scale.get(n.idx()), self.v.norm_of(self.space, n)) else {
+        let (Some(&s), Some(ns)) = (self.v.scale.get(n.idx()), self.v.norm_of(self.space, n))
+        else {
             return f32::INFINITY;
         };
         let row = self.v.codes(self.space.dims, n);
-        self.space.dist_i8(codes, scale, norm_sq, row, *s, ns)
+        self.space.dist_i8(codes, scale, norm_sq, row, s, ns)
     }
     /// One four-row kernel call for the codes' inner products (the bits of [`Rows::dist`]:
     /// the integer products are exact, the rest is the same arithmetic).
