@@ -51,17 +51,126 @@ pub(crate) enum View<'a> {
 pub(crate) enum Vectors {
     F32(Vec<f32>),
     F16(Vec<f16>),
-    I8 {
-        codes: Vec<i8>,
-        scale: Vec<f32>,
-        norm_sq: Vec<f32>,
-    },
+    I8(Scaled<i8>),
     /// `q4_bytes(dims)` code bytes per node.
-    Q4 {
-        codes: Vec<u8>,
-        scale: Vec<f32>,
-        norm_sq: Vec<f32>,
-    },
+    Q4(Scaled<u8>),
+}
+
+/// An element of a [`Scaled`] array: i8 codes (one per dimension) or q4 bytes (two codes each),
+/// and how a snapshot section holds them.
+pub(crate) trait Code: Copy {
+    fn section(v: &[Self]) -> Section<'_>;
+    fn sink(v: &mut Vec<Self>) -> Sink<'_>;
+}
+
+impl Code for i8 {
+    fn section(v: &[i8]) -> Section<'_> {
+        Section::I8(v)
+    }
+    fn sink(v: &mut Vec<i8>) -> Sink<'_> {
+        Sink::I8(v)
+    }
+}
+
+impl Code for u8 {
+    fn section(v: &[u8]) -> Section<'_> {
+        Section::U8(v)
+    }
+    fn sink(v: &mut Vec<u8>) -> Sink<'_> {
+        Sink::U8(v)
+    }
+}
+
+/// Quantized vectors: `row` codes per vector, and its scale and exact squared norm. How i8
+/// and q4 storage keep their vectors and an f32 store its walking codes; in a snapshot, three
+/// sections (codes, scales, squared norms).
+///
+/// Invariants: one scale and one squared norm per `row` codes; both finite and not negative.
+#[derive(Clone, Debug)]
+pub(crate) struct Scaled<C> {
+    codes: Vec<C>,
+    scale: Vec<f32>,
+    norm_sq: Vec<f32>,
+}
+
+impl<C: Code> Scaled<C> {
+    /// Room for `n` vectors of `row` codes.
+    fn with_capacity(row: usize, n: usize) -> Scaled<C> {
+        Scaled {
+            codes: Vec::with_capacity(row * n),
+            scale: Vec::with_capacity(n),
+            norm_sq: Vec::with_capacity(n),
+        }
+    }
+
+    /// Vector `n`'s codes, scale and squared norm (`n` is a vector it holds).
+    #[inline]
+    fn get(&self, row: usize, n: usize) -> (&[C], f32, f32) {
+        (
+            &self.codes[n * row..(n + 1) * row],
+            self.scale[n],
+            self.norm_sq[n],
+        )
+    }
+
+    /// Vector `n`'s codes (empty past the end, which every kernel answers with an error).
+    #[inline]
+    fn codes(&self, row: usize, n: NodeId) -> &[C] {
+        self.codes
+            .get(n.idx() * row..(n.idx() + 1) * row)
+            .unwrap_or(&[])
+    }
+
+    fn push(&mut self, codes: &[C], scale: f32, norm_sq: f32) {
+        self.codes.extend_from_slice(codes);
+        self.scale.push(scale);
+        self.norm_sq.push(norm_sq);
+    }
+
+    /// Keeps the first `n` vectors.
+    fn truncate(&mut self, row: usize, n: usize) {
+        self.codes.truncate(n * row);
+        self.scale.truncate(n);
+        self.norm_sq.truncate(n);
+    }
+
+    /// Room for `n` more vectors.
+    fn reserve_exact(&mut self, row: usize, n: usize) -> Reserve {
+        self.codes.try_reserve_exact(n * row)?;
+        self.scale.try_reserve_exact(n)?;
+        self.norm_sq.try_reserve_exact(n)?;
+        elex_simd::advise_huge_pages(&self.codes);
+        Ok(())
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.codes.shrink_to_fit();
+        self.scale.shrink_to_fit();
+        self.norm_sq.shrink_to_fit();
+    }
+
+    /// Heap bytes, by capacity.
+    fn heap_bytes(&self) -> usize {
+        self.codes.capacity() * size_of::<C>()
+            + (self.scale.capacity() + self.norm_sq.capacity()) * 4
+    }
+
+    /// Snapshot section `i`: 0 the codes, 1 the scales, 2 the squared norms.
+    fn section(&self, i: usize) -> Section<'_> {
+        match i {
+            0 => C::section(&self.codes),
+            1 => Section::F32(&self.scale),
+            _ => Section::F32(&self.norm_sq),
+        }
+    }
+
+    fn sink(&mut self, i: usize) -> Sink<'_> {
+        match i {
+            0 => C::sink(&mut self.codes),
+            1 => Sink::F32(&mut self.scale),
+            _ => Sink::F32(&mut self.norm_sq),
+        }
+    }
 }
 
 impl Vectors {
@@ -69,16 +178,8 @@ impl Vectors {
         match storage {
             Storage::F32 => Vectors::F32(Vec::new()),
             Storage::F16 => Vectors::F16(Vec::new()),
-            Storage::I8 => Vectors::I8 {
-                codes: Vec::new(),
-                scale: Vec::new(),
-                norm_sq: Vec::new(),
-            },
-            Storage::Q4 => Vectors::Q4 {
-                codes: Vec::new(),
-                scale: Vec::new(),
-                norm_sq: Vec::new(),
-            },
+            Storage::I8 => Vectors::I8(Scaled::with_capacity(0, 0)),
+            Storage::Q4 => Vectors::Q4(Scaled::with_capacity(0, 0)),
         }
     }
 
@@ -86,7 +187,7 @@ impl Vectors {
     #[inline]
     fn row(&self, dims: usize) -> usize {
         match self {
-            Vectors::Q4 { .. } => elex_simd::q4_bytes(dims),
+            Vectors::Q4(_) => elex_simd::q4_bytes(dims),
             _ => dims,
         }
     }
@@ -98,24 +199,22 @@ impl Vectors {
         match self {
             Vectors::F32(v) => View::F32(&v[r]),
             Vectors::F16(v) => View::F16(&v[r]),
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => View::I8 {
-                codes: &codes[r],
-                scale: scale[node as usize],
-                norm_sq: norm_sq[node as usize],
-            },
-            Vectors::Q4 {
-                codes,
-                scale,
-                norm_sq,
-            } => View::Q4 {
-                codes: &codes[r],
-                scale: scale[node as usize],
-                norm_sq: norm_sq[node as usize],
-            },
+            Vectors::I8(v) => {
+                let (codes, scale, norm_sq) = v.get(w, node as usize);
+                View::I8 {
+                    codes,
+                    scale,
+                    norm_sq,
+                }
+            }
+            Vectors::Q4(v) => {
+                let (codes, scale, norm_sq) = v.get(w, node as usize);
+                View::Q4 {
+                    codes,
+                    scale,
+                    norm_sq,
+                }
+            }
         }
     }
 
@@ -127,12 +226,8 @@ impl Vectors {
         match self {
             Vectors::F32(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), PREFETCH_LINES),
             Vectors::F16(v) => elex_simd::prefetch(v.get(r).unwrap_or(&[]), PREFETCH_LINES),
-            Vectors::I8 { codes, .. } => {
-                elex_simd::prefetch(codes.get(r).unwrap_or(&[]), PREFETCH_LINES)
-            }
-            Vectors::Q4 { codes, .. } => {
-                elex_simd::prefetch(codes.get(r).unwrap_or(&[]), PREFETCH_LINES)
-            }
+            Vectors::I8(v) => elex_simd::prefetch(v.codes(w, NodeId(node)), PREFETCH_LINES),
+            Vectors::Q4(v) => elex_simd::prefetch(v.codes(w, NodeId(node)), PREFETCH_LINES),
         }
     }
 
@@ -141,24 +236,8 @@ impl Vectors {
         match self {
             Vectors::F32(v) => v.truncate(n * dims),
             Vectors::F16(v) => v.truncate(n * dims),
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.truncate(n * dims);
-                scale.truncate(n);
-                norm_sq.truncate(n);
-            }
-            Vectors::Q4 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.truncate(n * elex_simd::q4_bytes(dims));
-                scale.truncate(n);
-                norm_sq.truncate(n);
-            }
+            Vectors::I8(v) => v.truncate(dims, n),
+            Vectors::Q4(v) => v.truncate(elex_simd::q4_bytes(dims), n),
         }
     }
 
@@ -168,38 +247,22 @@ impl Vectors {
             (Vectors::F32(v), Encoded::F32(x)) => v.extend_from_slice(x),
             (Vectors::F16(v), Encoded::F16(x)) => v.extend_from_slice(x),
             (
-                Vectors::I8 {
-                    codes,
-                    scale,
-                    norm_sq,
-                },
+                Vectors::I8(v),
                 Encoded::I8 {
-                    codes: c,
-                    scale: s,
-                    norm_sq: n,
-                },
-            ) => {
-                codes.extend_from_slice(c);
-                scale.push(*s);
-                norm_sq.push(*n);
-            }
-            (
-                Vectors::Q4 {
                     codes,
                     scale,
                     norm_sq,
                 },
+            ) => v.push(codes, *scale, *norm_sq),
+            (
+                Vectors::Q4(v),
                 Encoded::Q4 {
-                    codes: c,
-                    scale: s,
-                    norm_sq: n,
+                    codes,
+                    scale,
+                    norm_sq,
                     ..
                 },
-            ) => {
-                codes.extend_from_slice(c);
-                scale.push(*s);
-                norm_sq.push(*n);
-            }
+            ) => v.push(codes, *scale, *norm_sq),
             // The index only ever pushes encodings of its own storage kind.
             _ => {}
         }
@@ -288,16 +351,8 @@ impl Vectors {
         match self {
             Vectors::F32(v) => v.capacity() * 4,
             Vectors::F16(v) => v.capacity() * 2,
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => codes.capacity() + (scale.capacity() + norm_sq.capacity()) * 4,
-            Vectors::Q4 {
-                codes,
-                scale,
-                norm_sq,
-            } => codes.capacity() + (scale.capacity() + norm_sq.capacity()) * 4,
+            Vectors::I8(v) => v.heap_bytes(),
+            Vectors::Q4(v) => v.heap_bytes(),
         }
     }
 }
@@ -680,10 +735,12 @@ impl<T: Elem> Rows for KindRows<'_, &[T], &Vec<T>> {
     }
 }
 
-/// An i8 query (codes, scale, squared norm) against i8 rows.
+/// An i8 query (codes, scale, squared norm) against i8 rows (an i8 store's or an f32 store's
+/// walking codes).
 pub(crate) type I8KindRows<'a> = KindRows<'a, (&'a [i8], f32, f32), I8Rows<'a>>;
 
-/// The i8 store's arrays (or an f32 store's walking codes), taken apart once per search.
+/// An i8 store's arrays (or an f32 store's walking codes), taken apart once per search (the
+/// loop then holds the slices themselves, not a pointer to the vectors that hold them).
 pub(crate) struct I8Rows<'a> {
     codes: &'a [i8],
     scale: &'a [f32],
@@ -709,6 +766,27 @@ impl<'a> I8Rows<'a> {
         self.codes
             .get(n.idx() * dims..(n.idx() + 1) * dims)
             .unwrap_or(&[])
+    }
+}
+
+impl Scaled<i8> {
+    #[inline]
+    fn rows(&self) -> I8Rows<'_> {
+        I8Rows {
+            codes: &self.codes,
+            scale: &self.scale,
+            norm_sq: &self.norm_sq,
+        }
+    }
+
+    /// Appends the codes of one prepared f32 vector, as an i8 index encodes it (how an f32
+    /// store makes its walking codes).
+    fn push_f32(&mut self, k: &Kernels, x: &[f32]) {
+        let at = self.codes.len();
+        self.codes.resize(at + x.len(), 0);
+        let (scale, norm_sq) = quantize_i8(k, x, &mut self.codes[at..]);
+        self.scale.push(scale);
+        self.norm_sq.push(norm_sq);
     }
 }
 
@@ -772,21 +850,13 @@ impl VectorStore {
                     scale,
                     norm_sq,
                 },
-                Vectors::I8 {
-                    codes: c,
-                    scale: s,
-                    norm_sq: ns,
-                },
+                Vectors::I8(v),
             ) => AnyRows::I8(KindRows {
                 space,
                 q: (codes, scale, norm_sq),
-                v: I8Rows {
-                    codes: c,
-                    scale: s,
-                    norm_sq: ns,
-                },
+                v: v.rows(),
             }),
-            (q @ (View::Q4Query { .. } | View::Q4 { .. }), v @ Vectors::Q4 { .. }) => {
+            (q @ (View::Q4Query { .. } | View::Q4 { .. }), v @ Vectors::Q4(_)) => {
                 AnyRows::Q4(KindRows { space, q, v })
             }
             _ => return None,
@@ -799,61 +869,6 @@ impl VectorStore {
 /// makes its walking codes.
 fn quantize_i8(k: &Kernels, x: &[f32], codes: &mut [i8]) -> (f32, f32) {
     (k.quantize_i8(x, codes).unwrap_or(0.0), k.norm_sq_f32(x))
-}
-
-/// i8 codes of an f32 store's vectors, for walking the graph: a search computes its
-/// distances on these (a quarter of the bytes to fetch per distance) and re-ranks its `ef`
-/// candidates on the f32 vectors. Derived from the vectors (quantized exactly as an i8 index
-/// quantizes), so never part of a snapshot.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct NavCodes {
-    codes: Vec<i8>,
-    scale: Vec<f32>,
-    norm_sq: Vec<f32>,
-}
-
-impl NavCodes {
-    /// Appends the codes of one prepared f32 vector (what [`Space::encode`] makes of it for an
-    /// i8 index).
-    fn push(&mut self, k: &Kernels, x: &[f32]) {
-        let at = self.codes.len();
-        self.codes.resize(at + x.len(), 0);
-        let (scale, norm_sq) = quantize_i8(k, x, &mut self.codes[at..]);
-        self.scale.push(scale);
-        self.norm_sq.push(norm_sq);
-    }
-
-    fn truncate(&mut self, dims: usize, n: usize) {
-        self.codes.truncate(n * dims);
-        self.scale.truncate(n);
-        self.norm_sq.truncate(n);
-    }
-
-    fn reserve_exact(&mut self, dims: usize, n: usize) -> Reserve {
-        self.codes.try_reserve_exact(n * dims)?;
-        self.scale.try_reserve_exact(n)?;
-        self.norm_sq.try_reserve_exact(n)?;
-        elex_simd::advise_huge_pages(&self.codes);
-        Ok(())
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.codes.shrink_to_fit();
-        self.scale.shrink_to_fit();
-        self.norm_sq.shrink_to_fit();
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.codes.capacity() + (self.scale.capacity() + self.norm_sq.capacity()) * 4
-    }
-
-    fn rows(&self) -> I8Rows<'_> {
-        I8Rows {
-            codes: &self.codes,
-            scale: &self.scale,
-            norm_sq: &self.norm_sq,
-        }
-    }
 }
 
 /// The vectors of every node in the storage kind, their f32 copies when `keep_f32`, and the
@@ -869,8 +884,11 @@ pub(crate) struct VectorStore {
     /// f32 copies (prepared form) when `keep_f32` and the storage is quantized.
     raw: Vec<f32>,
     keep_f32: bool,
-    /// i8 codes of f32 vectors, when searches walk on them.
-    nav: Option<NavCodes>,
+    /// i8 codes of the f32 vectors, when searches walk the graph on them: a search computes
+    /// its distances on these (a quarter of the bytes to fetch per distance) and re-ranks its
+    /// `ef` candidates on the f32 vectors. Derived from the vectors (quantized exactly as an i8
+    /// index quantizes), so never part of a snapshot.
+    nav: Option<Scaled<i8>>,
 }
 
 impl VectorStore {
@@ -895,11 +913,11 @@ impl VectorStore {
     pub(crate) fn set_navigation(&mut self, k: &Kernels, on: bool, slots: usize) {
         match (&self.vectors, on) {
             (Vectors::F32(v), true) if self.nav.is_none() => {
-                let mut nav = NavCodes::default();
+                let mut nav = Scaled::with_capacity(0, 0);
                 // Without room there is no walking copy: searches stay on the f32 vectors.
                 if nav.reserve_exact(self.dims, slots).is_ok() {
                     for x in v.chunks_exact(self.dims.max(1)).take(slots) {
-                        nav.push(k, x);
+                        nav.push_f32(k, x);
                     }
                     self.nav = Some(nav);
                 }
@@ -973,7 +991,7 @@ impl VectorStore {
         }
         // From the encoding, an f32 row: `prep` is empty when a compaction copies a node.
         if let (Some(nav), Encoded::F32(x)) = (&mut self.nav, e) {
-            nav.push(k, x);
+            nav.push_f32(k, x);
         }
     }
 
@@ -1026,26 +1044,8 @@ impl VectorStore {
                 v.try_reserve_exact(nd)?;
                 elex_simd::advise_huge_pages(v);
             }
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.try_reserve_exact(nd)?;
-                scale.try_reserve_exact(n)?;
-                norm_sq.try_reserve_exact(n)?;
-                elex_simd::advise_huge_pages(codes);
-            }
-            Vectors::Q4 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.try_reserve_exact(n * elex_simd::q4_bytes(self.dims))?;
-                scale.try_reserve_exact(n)?;
-                norm_sq.try_reserve_exact(n)?;
-                elex_simd::advise_huge_pages(codes);
-            }
+            Vectors::I8(v) => v.reserve_exact(self.dims, n)?,
+            Vectors::Q4(v) => v.reserve_exact(elex_simd::q4_bytes(self.dims), n)?,
         }
         Ok(())
     }
@@ -1058,31 +1058,15 @@ impl VectorStore {
         match &mut self.vectors {
             Vectors::F32(v) => v.shrink_to_fit(),
             Vectors::F16(v) => v.shrink_to_fit(),
-            Vectors::I8 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.shrink_to_fit();
-                scale.shrink_to_fit();
-                norm_sq.shrink_to_fit();
-            }
-            Vectors::Q4 {
-                codes,
-                scale,
-                norm_sq,
-            } => {
-                codes.shrink_to_fit();
-                scale.shrink_to_fit();
-                norm_sq.shrink_to_fit();
-            }
+            Vectors::I8(v) => v.shrink_to_fit(),
+            Vectors::Q4(v) => v.shrink_to_fit(),
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.vectors.heap_bytes()
             + self.raw.capacity() * 4
-            + self.nav.as_ref().map_or(0, NavCodes::heap_bytes)
+            + self.nav.as_ref().map_or(0, Scaled::heap_bytes)
     }
 
     // ---- snapshot -----------------------------------------------------------------------
@@ -1093,26 +1077,22 @@ impl VectorStore {
     /// Sections: 2 for f32 and f16, 4 for i8 and q4.
     pub(crate) fn sections(&self) -> usize {
         match self.vectors {
-            Vectors::I8 { .. } | Vectors::Q4 { .. } => 4,
+            Vectors::I8(_) | Vectors::Q4(_) => 4,
             _ => 2,
         }
     }
 
     /// Whether sections 1 and 2 are per-node scales and squared norms.
     fn scaled(&self) -> bool {
-        matches!(self.vectors, Vectors::I8 { .. } | Vectors::Q4 { .. })
+        matches!(self.vectors, Vectors::I8(_) | Vectors::Q4(_))
     }
 
     pub(crate) fn section(&self, i: usize) -> Section<'_> {
         match (&self.vectors, i) {
             (Vectors::F32(v), 0) => Section::F32(v),
             (Vectors::F16(v), 0) => Section::F16(v),
-            (Vectors::I8 { codes, .. }, 0) => Section::I8(codes),
-            (Vectors::I8 { scale, .. }, 1) => Section::F32(scale),
-            (Vectors::I8 { norm_sq, .. }, 2) => Section::F32(norm_sq),
-            (Vectors::Q4 { codes, .. }, 0) => Section::U8(codes),
-            (Vectors::Q4 { scale, .. }, 1) => Section::F32(scale),
-            (Vectors::Q4 { norm_sq, .. }, 2) => Section::F32(norm_sq),
+            (Vectors::I8(v), 0..=2) => v.section(i),
+            (Vectors::Q4(v), 0..=2) => v.section(i),
             _ => Section::F32(&self.raw),
         }
     }
@@ -1121,12 +1101,8 @@ impl VectorStore {
         match (&mut self.vectors, i) {
             (Vectors::F32(v), 0) => Sink::F32(v),
             (Vectors::F16(v), 0) => Sink::F16(v),
-            (Vectors::I8 { codes, .. }, 0) => Sink::I8(codes),
-            (Vectors::I8 { scale, .. }, 1) => Sink::F32(scale),
-            (Vectors::I8 { norm_sq, .. }, 2) => Sink::F32(norm_sq),
-            (Vectors::Q4 { codes, .. }, 0) => Sink::U8(codes),
-            (Vectors::Q4 { scale, .. }, 1) => Sink::F32(scale),
-            (Vectors::Q4 { norm_sq, .. }, 2) => Sink::F32(norm_sq),
+            (Vectors::I8(v), 0..=2) => v.sink(i),
+            (Vectors::Q4(v), 0..=2) => v.sink(i),
             _ => Sink::F32(&mut self.raw),
         }
     }
@@ -1135,9 +1111,9 @@ impl VectorStore {
     pub(crate) fn section_len(&self, i: usize, slots: u64) -> u64 {
         let nd = slots * self.dims as u64;
         match (&self.vectors, i) {
-            (Vectors::Q4 { .. }, 0) => slots * elex_simd::q4_bytes(self.dims) as u64,
+            (Vectors::Q4(_), 0) => slots * elex_simd::q4_bytes(self.dims) as u64,
             (_, 0) => nd,
-            (Vectors::I8 { .. } | Vectors::Q4 { .. }, 1 | 2) => slots,
+            (Vectors::I8(_) | Vectors::Q4(_), 1 | 2) => slots,
             _ if self.keep_f32 => nd,
             _ => 0,
         }
@@ -1154,16 +1130,8 @@ impl VectorStore {
         let vectors = match storage {
             Storage::F32 => Vectors::F32(Vec::with_capacity(nd)),
             Storage::F16 => Vectors::F16(Vec::with_capacity(nd)),
-            Storage::I8 => Vectors::I8 {
-                codes: Vec::with_capacity(nd),
-                scale: Vec::with_capacity(slots),
-                norm_sq: Vec::with_capacity(slots),
-            },
-            Storage::Q4 => Vectors::Q4 {
-                codes: Vec::with_capacity(slots * elex_simd::q4_bytes(dims)),
-                scale: Vec::with_capacity(slots),
-                norm_sq: Vec::with_capacity(slots),
-            },
+            Storage::I8 => Vectors::I8(Scaled::with_capacity(dims, slots)),
+            Storage::Q4 => Vectors::Q4(Scaled::with_capacity(elex_simd::q4_bytes(dims), slots)),
         };
         VectorStore {
             dims,
