@@ -5,7 +5,7 @@
 //   [--rounds 3] [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, dirname, resolve } from 'node:path';
+import { basename, join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliBytes, shippedFiles } from '../size.mjs';
 import { groundTruth } from './harness.js';
@@ -106,7 +106,7 @@ function table(run) {
 }
 const doc = { n, nq, dims, k, rounds: Number(rounds), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
 writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
-let md = `# Browser benchmark, first ${n} docs-50k vectors x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
+let md = `# Browser benchmark, first ${n} vectors of ${basename(data)} x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
 md += `Engines built first, then timed passes interleaved over engines, ${rounds} rounds over every ef; each figure is the round with the median QPS. QPS at recall 0.95 is interpolated on log QPS between the ef points around it; P95 is that of the first ef at or above 0.95.\n\n`;
 md += `## Chromium (${chromiumRun.environment})\n\n${table(chromiumRun)}\n`;
 if (nodeRun) md += `## Node (${nodeRun.environment})\n\n${table(nodeRun)}\n`;
