@@ -575,6 +575,53 @@ for (const simd of [true, false]) {
     again.close();
   });
 
+  test(`${flavour}: a budgeted index saves in steps of about a megabyte (onProgress, the event loop turns between steps), and its bundle is built the same way`, async () => {
+    const elex = await elexP;
+    // q4 codes (192 bytes), links and ids: a snapshot of about 2.5 MB.
+    const dims = 384, n = 9000;
+    const base = vectors(n, dims, 51);
+    const ids = Float64Array.from({ length: n }, (_, i) => i);
+    const dbName = fresh();
+    const b = await elex.BudgetedIndex.open({ dbName, name: 'big', dims, metric: 'l2', precision: 'f16', m: 4, efConstruction: 16, seed: 7, budgetBytes: 1e9 });
+    await b.addBatch(ids, base);
+    // Counts turns of the event loop (elex yields with setImmediate in Node).
+    let ticks = 0, spinning = true;
+    const spin = () => { ticks++; if (spinning) setImmediate(spin); };
+    spin();
+    const seen = [];
+    try {
+      await b.save({ onProgress: (done, total) => seen.push([done, total, ticks]), sliceMs: 1e-6 });
+    } finally {
+      spinning = false;
+    }
+    const total = seen.at(-1)[1];
+    assert.ok(total > 2 ** 21, `a snapshot of ${total} bytes`);
+    assert.ok(seen.length >= 3, `${seen.length} steps`);
+    assert.equal(seen.at(-1)[0], total);
+    for (let i = 1; i < seen.length; i++) {
+      const step = seen[i][0] - seen[i - 1][0];
+      assert.ok(step > 0 && step <= 2 ** 20 + 1024, `step ${i}: ${step} bytes`);
+      assert.ok(seen[i][2] > seen[i - 1][2], `step ${i}: the event loop turned before it`);
+    }
+    // Bad options are typed errors.
+    await assert.rejects(b.save({ sliceMs: -1 }), (e) => e.code === 'OUT_OF_RANGE');
+    await assert.rejects(b.save({ sliceMs: 5, typo: 1 }), (e) => e.code === 'INVALID_OPTIONS');
+    await assert.rejects(b.save({ onProgress: 3 }), (e) => typeof e.code === 'string');
+    const q = base.subarray(5 * dims, 6 * dims);
+    const want = [...(await b.search(q, 10, { ef: 20 })).ids];
+    const bundle = await b.exportBundle();
+    b.close();
+    // What was saved reopens; the bundle (its snapshot written in steps into the bundle's
+    // array) imports to the same answers.
+    const again = await elex.BudgetedIndex.open({ dbName, name: 'big', budgetBytes: 1e9 });
+    assert.equal(again.size, n);
+    assert.deepEqual([...(await again.search(q, 10, { ef: 20 })).ids], want);
+    again.close();
+    const copy = await elex.BudgetedIndex.importBundle({ dbName, name: 'copy', budgetBytes: 1e9 }, bundle);
+    assert.deepEqual([...(await copy.search(q, 10, { ef: 20 })).ids], want);
+    copy.close();
+  });
+
   test(`${flavour}: a budgeted index keeps every resolved batch and flushed delete without save(): its change log, replayed on open`, async () => {
     const elex = await elexP;
     for (const metric of ['cosine', 'l2']) {

@@ -813,9 +813,14 @@ impl BudgetedIndex {
     /// Saves the codes and links (the rows are in their store already), whole or not at all,
     /// and trims the change log it makes redundant. Not needed for durability: every resolved
     /// `addBatch` and every flushed `delete` is in the log, replayed by `open`; saving keeps
-    /// that replay short.
+    /// that replay short. The snapshot is written in time slices (see `SliceOptions`;
+    /// `onProgress` gets bytes written and the total), about a megabyte a step.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn save(&self) -> js_sys::Promise {
+    pub fn save(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SliceOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let parsed = crate::hnsw::slice_options(&options.unwrap_or(JsValue::UNDEFINED));
         let turn = self.queue.join();
         let inner = self.inner.clone();
         let (db_name, name) = (self.db_name.clone(), self.name.clone());
@@ -823,17 +828,25 @@ impl BudgetedIndex {
         let (db, log) = (self.db.clone(), self.log.clone());
         promise(async move {
             let _turn = turn.await;
+            let (progress, slice_ms) = parsed?;
             // Every record below `upto` is reflected in the bytes taken now; they go once the
             // snapshot is saved (a crash in between replays them, and replaying skips them).
             let upto = log.next.get();
-            let (bytes, f16) = {
-                let h = inner.try_borrow().map_err(|_| busy("save"))?;
-                (h.index().to_bytes(), h_is_f16(&h))
-            };
+            let f16 = h_is_f16(&*inner.try_borrow().map_err(|_| busy("save"))?);
+            // Written in steps of about a megabyte with pauses between (no long task however
+            // large the index); the queue is held, so nothing changes it meanwhile.
+            let bytes = crate::hnsw::write_snapshot(
+                &inner,
+                |h: &Inner| h.index(),
+                None,
+                progress,
+                slice_ms,
+            )
+            .await?;
             // A delete whose record failed is in this snapshot: its error does not matter now.
             let _ = log.settle().await;
             idb::save_snapshot(&db_name, &meta_key(&name), &meta_bytes(f16, store)).await?;
-            idb::save_snapshot(&db_name, &snapshot_key(&name), &bytes).await?;
+            idb::save_record(&db_name, &snapshot_key(&name), &bytes, false).await?;
             log_trim(&db, &name, upto as f64).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -913,35 +926,35 @@ impl BudgetedIndex {
         let rows = self.rows.clone();
         promise(async move {
             let _turn = turn.await;
-            let (snapshot, header) = {
+            let header = {
                 let h = inner.try_borrow().map_err(|_| busy("exportBundle"))?;
-                let snapshot = h.index().to_bytes();
-                let header = BundleHeader {
+                BundleHeader {
                     precision: h.precision(),
                     row_bytes: h.row_bytes() as u32,
                     rows: h.index().len_slots() as u64,
-                    snapshot_len: snapshot.len() as u64,
-                };
-                (snapshot, header)
+                    snapshot_len: h.index().snapshot_writer().total_len(),
+                }
             };
-            let total = header
-                .total_len()
-                .filter(|&t| t <= u32::MAX as u64)
-                .ok_or_else(|| {
-                    js_error(
-                        "TOO_LARGE",
-                        "the bundle is over 4 GiB: export natively".into(),
-                        false,
-                    )
-                })?;
-            let mut out = Vec::new();
-            args::reserve(&mut out, total as usize, "bundle")?;
-            out.extend_from_slice(&header.encode());
-            out.extend_from_slice(&snapshot);
-            drop(snapshot);
+            let total = header.total_len().unwrap_or(u64::MAX);
+            // Built in a JS array piece by piece, with pauses: the snapshot in steps of about a
+            // megabyte, the rows as IndexedDB hands them over (no long task, and no second copy
+            // of the whole bundle in wasm memory).
+            let out = crate::hnsw::new_bytes(total, "a bundle (export natively past 4 GiB)")?;
+            let head = header.encode();
+            out.subarray(0, head.len() as u32).copy_from(&head);
+            let out = crate::hnsw::write_snapshot(
+                &inner,
+                |h: &Inner| h.index(),
+                Some((out, head.len() as u32)),
+                None,
+                crate::task::DEFAULT_SLICE_MS,
+            )
+            .await?;
+            let mut at = (head.len() as u64 + header.snapshot_len) as u32;
             let rb = header.row_bytes as usize;
             let per = (PUT_BYTES / rb.max(1)).max(1) as u32;
             let mut sum = elex_hnsw::Checksum::new();
+            let mut piece = Vec::new();
             let mut first = 0u32;
             while (first as u64) < header.rows {
                 let last = (first + per).min(header.rows as u32);
@@ -950,14 +963,26 @@ impl BudgetedIndex {
                     .get(&js_sys::Uint32Array::from(&slots[..]), rb as u32)
                     .await?
                     .unchecked_into();
-                let at = out.len();
-                out.resize(at + got.length() as usize, 0);
-                got.copy_to(&mut out[at..]);
-                sum.update(&out[at..]);
+                if got.length() as usize != (last - first) as usize * rb {
+                    return Err(js_error(
+                        "ROW_STORE",
+                        format!(
+                            "the row store gave {} bytes for rows {first}..{last} of {rb} bytes",
+                            got.length()
+                        ),
+                        false,
+                    ));
+                }
+                piece.resize(got.length() as usize, 0);
+                got.copy_to(&mut piece);
+                sum.update(&piece);
+                out.set(&got, at);
+                at += got.length();
                 first = last;
             }
-            out.extend_from_slice(&sum.finish().to_le_bytes());
-            Ok(js_sys::Uint8Array::from(&out[..]).into())
+            let end = sum.finish().to_le_bytes();
+            out.subarray(at, at + end.len() as u32).copy_from(&end);
+            Ok(out.into())
         })
     }
 

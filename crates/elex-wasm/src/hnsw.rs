@@ -1152,7 +1152,7 @@ impl HnswIndex {
         promise(async move {
             let _turn = turn.await;
             let (progress, slice_ms) = parsed?;
-            write_snapshot(&inner, progress, slice_ms)
+            write_snapshot(&inner, |h: &Hnsw| h, None, progress, slice_ms)
                 .await
                 .map(JsValue::from)
         })
@@ -1195,7 +1195,7 @@ impl HnswIndex {
         promise(async move {
             let turn = turn.await;
             let (db_name, key) = names?;
-            let bytes = write_snapshot(&inner, None, DEFAULT_SLICE_MS).await?;
+            let bytes = write_snapshot(&inner, |h: &Hnsw| h, None, None, DEFAULT_SLICE_MS).await?;
             drop(turn);
             idb::save_record(&db_name, &key, &bytes, false).await?;
             Ok(JsValue::from(f64::from(bytes.length())))
@@ -1220,46 +1220,58 @@ impl HnswIndex {
 /// Bytes moved between JS and wasm memory per step of a sliced snapshot.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Writes `inner`'s snapshot into a new JS `Uint8Array` in time slices.
-async fn write_snapshot(
-    inner: &Rc<RefCell<Hnsw>>,
-    progress: Option<js_sys::Function>,
-    slice_ms: f64,
-) -> Result<js_sys::Uint8Array, JsValue> {
-    let mut w = inner
-        .try_borrow()
-        .map_err(|_| busy("snapshot"))?
-        .snapshot_writer();
-    let total = w.total_len();
+/// A new JS `Uint8Array` of `total` bytes: `TOO_LARGE` past 4 GiB, `OUT_OF_MEMORY` when the
+/// engine has no room (`what` names it in the message).
+pub(crate) fn new_bytes(total: u64, what: &str) -> Result<js_sys::Uint8Array, JsValue> {
     if total > u64::from(u32::MAX) {
         return Err(js_error(
             "TOO_LARGE",
-            format!("a snapshot of {total} bytes does not fit one Uint8Array"),
+            format!("{what} of {total} bytes does not fit one Uint8Array"),
             false,
         ));
     }
     // Through Reflect.construct: a failed allocation is a caught RangeError, not an exception
     // unwinding through this function (which would leave the index's queue held).
-    let out: js_sys::Uint8Array = js_sys::Reflect::construct(
+    Ok(js_sys::Reflect::construct(
         &js_sys::Uint8Array::new_with_length(0).constructor(),
         &js_sys::Array::of1(&(total as f64).into()),
     )
     .map_err(|_| {
         js_error(
             "OUT_OF_MEMORY",
-            format!("no memory for a snapshot of {total} bytes"),
+            format!("no memory for {what} of {total} bytes"),
             true,
         )
     })?
-    .unchecked_into();
-    let mut at = elex_hnsw::HEADER_LEN as u32;
+    .unchecked_into())
+}
+
+/// Writes the snapshot of the index `index` finds in `inner` in time slices, about a megabyte
+/// per step, pausing between steps when `slice_ms` has passed: into a new JS `Uint8Array`, or
+/// into `into`'s array from its byte offset on (a budgeted index's bundle, sized by the
+/// caller from the same index). Returns the array. The caller holds the object's queue, so
+/// nothing changes the index in between (and the writer would refuse it).
+pub(crate) async fn write_snapshot<T>(
+    inner: &Rc<RefCell<T>>,
+    index: impl Fn(&T) -> &Hnsw,
+    into: Option<(js_sys::Uint8Array, u32)>,
+    progress: Option<js_sys::Function>,
+    slice_ms: f64,
+) -> Result<js_sys::Uint8Array, JsValue> {
+    let mut w = index(&*inner.try_borrow().map_err(|_| busy("snapshot"))?).snapshot_writer();
+    let total = w.total_len();
+    let (out, base) = match into {
+        Some(x) => x,
+        None => (new_bytes(total, "a snapshot")?, 0),
+    };
+    let mut at = base + elex_hnsw::HEADER_LEN as u32;
     let mut chunk = Vec::with_capacity(CHUNK_BYTES);
     let mut slicer = Slicer::new(slice_ms);
     loop {
         chunk.clear();
         let more = {
             let h = inner.try_borrow().map_err(|_| busy("snapshot"))?;
-            w.next_chunk(&h, &mut chunk, CHUNK_BYTES)
+            w.next_chunk(index(&h), &mut chunk, CHUNK_BYTES)
                 .map_err(hnsw_error)?
         };
         out.subarray(at, at + chunk.len() as u32).copy_from(&chunk);
@@ -1267,7 +1279,7 @@ async fn write_snapshot(
         if let Some(f) = &progress {
             f.call2(
                 &JsValue::NULL,
-                &f64::from(at).into(),
+                &f64::from(at - base).into(),
                 &(total as f64).into(),
             )?;
         }
@@ -1278,9 +1290,10 @@ async fn write_snapshot(
     }
     let header = {
         let h = inner.try_borrow().map_err(|_| busy("snapshot"))?;
-        w.header(&h).map_err(hnsw_error)?
+        w.header(index(&h)).map_err(hnsw_error)?
     };
-    out.subarray(0, header.len() as u32).copy_from(&header);
+    out.subarray(base, base + header.len() as u32)
+        .copy_from(&header);
     Ok(out)
 }
 
