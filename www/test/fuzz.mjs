@@ -520,7 +520,43 @@ async function fuzzBudgeted(elex, r, budget) {
       expectSync(`setBudget(${String(b)})`, faults, () => index.setBudget(b));
       check();
     } else if (op < 0.9) {
-      await expectAsync('budgeted save', [], () => index.save());
+      // save() with its slice options: none, good ones, bad ones (a coded error, nothing
+      // written), or an onProgress that throws (the save fails with that error). Inside the
+      // callback a delete is BUSY. Whatever the save did, the reopened index holds the model.
+      const userError = new Error('from onProgress');
+      const throws = r.chance(0.15);
+      const onProgress = (done, total) => {
+        if (!(done > 0 && done <= total)) throw new Failure(`save progress ${done} of ${total}`);
+        const inner = expectSync('budgeted delete inside save onProgress', ['BUSY'], () => index.delete(r.below(5000)));
+        if (inner.ok) throw new Failure('delete inside save onProgress succeeded');
+        if (throws) throw userError;
+      };
+      const u = r.unit();
+      let saveOptions = undefined, faults = [];
+      if (u < 0.3) saveOptions = r.pick([undefined, null]);
+      else if (u < 0.6) saveOptions = r.chance(0.3) ? onProgress : { onProgress, sliceMs: r.pick([1e-6, 0.01, 8, Infinity]) };
+      else if (u < 0.7) { saveOptions = { sliceMs: r.pick([0, -1, NaN, -Infinity]) }; faults = ['OUT_OF_RANGE']; }
+      else if (u < 0.8) { saveOptions = r.pick([{ sliceMs: '5' }, { sliceMs: null }, { onProgress: 3 }, { onProgress: {} }]); faults = ['INVALID_ARGUMENT']; }
+      else if (u < 0.9) { saveOptions = r.pick([7, 'x', true, { sliceMs: 1, typo: 1 }]); faults = ['INVALID_OPTIONS']; }
+      else saveOptions = { onProgress, sliceMs: 1e-6 };
+      const thrown = faults.length === 0 && throws && saveOptions !== undefined && saveOptions !== null;
+      calls++;
+      let outcome = null;
+      try {
+        await index.save(saveOptions);
+      } catch (e) {
+        outcome = e;
+      }
+      if (isTrap(outcome)) { traps++; throw new Failure(`budgeted save: TRAP ${outcome.message}`); }
+      if (thrown) {
+        if (outcome !== userError) throw new Failure(`budgeted save with a throwing onProgress: ${outcome && outcome.code} ${outcome && outcome.message}`);
+      } else if (faults.length) {
+        if (!outcome || !faults.includes(outcome.code)) throw new Failure(`budgeted save(${String(saveOptions)}): ${outcome ? outcome.code : 'succeeded'}, not [${faults}]`);
+      } else if (outcome) {
+        throw new Failure(`budgeted save: unexpected ${outcome.code} ${outcome.message}`);
+      }
+      // A failed save leaves the change log as it was: flush the deletes' records, then reopen.
+      if (outcome) await expectAsync('budgeted flush', [], () => index.flush());
       index.close();
       // Another row store than the saved one, or none that exists: refused, nothing opened.
       const store = r.pick(['opfs', 'disk', 7, null]);

@@ -609,16 +609,27 @@ for (const simd of [true, false]) {
     await assert.rejects(b.save({ onProgress: 3 }), (e) => typeof e.code === 'string');
     const q = base.subarray(5 * dims, 6 * dims);
     const want = [...(await b.search(q, 10, { ef: 20 })).ids];
+    // An onProgress that throws after the first step fails the save with its error, midway;
+    // the index goes on, and the last good save (with the change log) still reopens whole.
+    const stop = new Error('stop here');
+    let steps = 0;
+    await assert.rejects(b.save({ onProgress: () => { if (++steps === 2) throw stop; }, sliceMs: 1e-6 }), (e) => e === stop);
+    assert.equal(steps, 2);
+    assert.deepEqual([...(await b.search(q, 10, { ef: 20 })).ids], want);
+    await b.addBatch(Float64Array.of(n), base.subarray(9 * dims, 10 * dims));
+    await b.delete(n);
+    await b.flush();
+    const after = [...(await b.search(q, 10, { ef: 20 })).ids];
     const bundle = await b.exportBundle();
     b.close();
     // What was saved reopens; the bundle (its snapshot written in steps into the bundle's
     // array) imports to the same answers.
     const again = await elex.BudgetedIndex.open({ dbName, name: 'big', budgetBytes: 1e9 });
     assert.equal(again.size, n);
-    assert.deepEqual([...(await again.search(q, 10, { ef: 20 })).ids], want);
+    assert.deepEqual([...(await again.search(q, 10, { ef: 20 })).ids], after);
     again.close();
     const copy = await elex.BudgetedIndex.importBundle({ dbName, name: 'copy', budgetBytes: 1e9 }, bundle);
-    assert.deepEqual([...(await copy.search(q, 10, { ef: 20 })).ids], want);
+    assert.deepEqual([...(await copy.search(q, 10, { ef: 20 })).ids], after);
     copy.close();
   });
 
