@@ -233,11 +233,12 @@ impl Vectors {
 
     /// Keeps the first `n` vectors.
     pub(crate) fn truncate(&mut self, dims: usize, n: usize) {
+        let w = self.row(dims);
         match self {
-            Vectors::F32(v) => v.truncate(n * dims),
-            Vectors::F16(v) => v.truncate(n * dims),
-            Vectors::I8(v) => v.truncate(dims, n),
-            Vectors::Q4(v) => v.truncate(elex_simd::q4_bytes(dims), n),
+            Vectors::F32(v) => v.truncate(n * w),
+            Vectors::F16(v) => v.truncate(n * w),
+            Vectors::I8(v) => v.truncate(w, n),
+            Vectors::Q4(v) => v.truncate(w, n),
         }
     }
 
@@ -1035,6 +1036,7 @@ impl VectorStore {
         if let Some(nav) = &mut self.nav {
             nav.reserve_exact(self.dims, n)?;
         }
+        let w = self.vectors.row(self.dims);
         match &mut self.vectors {
             Vectors::F32(v) => {
                 v.try_reserve_exact(nd)?;
@@ -1044,8 +1046,8 @@ impl VectorStore {
                 v.try_reserve_exact(nd)?;
                 elex_simd::advise_huge_pages(v);
             }
-            Vectors::I8(v) => v.reserve_exact(self.dims, n)?,
-            Vectors::Q4(v) => v.reserve_exact(elex_simd::q4_bytes(self.dims), n)?,
+            Vectors::I8(v) => v.reserve_exact(w, n)?,
+            Vectors::Q4(v) => v.reserve_exact(w, n)?,
         }
         Ok(())
     }
@@ -1111,8 +1113,7 @@ impl VectorStore {
     pub(crate) fn section_len(&self, i: usize, slots: u64) -> u64 {
         let nd = slots * self.dims as u64;
         match (&self.vectors, i) {
-            (Vectors::Q4(_), 0) => slots * elex_simd::q4_bytes(self.dims) as u64,
-            (_, 0) => nd,
+            (_, 0) => slots * self.vectors.row(self.dims) as u64,
             (Vectors::I8(_) | Vectors::Q4(_), 1 | 2) => slots,
             _ if self.keep_f32 => nd,
             _ => 0,
