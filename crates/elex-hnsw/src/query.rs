@@ -19,6 +19,11 @@ use std::collections::HashSet;
 /// each prefetching the next.
 const GROUP: usize = 4;
 
+/// Which nodes a filtered search may return, called through a pointer: both filters share one
+/// copy of the search (each closure type would compile all of it again, about 17 KB of wasm,
+/// for a call per result kept; the unfiltered search keeps its own, inlined test).
+type Accept<'a> = &'a dyn Fn(NodeId, &Hnsw) -> bool;
+
 impl Hnsw {
     /// Greedy descent on one upper layer (ef = 1).
     pub(crate) fn greedy_in<R: Rows>(
@@ -225,7 +230,9 @@ impl Hnsw {
                 if !self.use_brute(plan, ef, s.state.allowed.len()) {
                     // The bits leave the scratch for the search, which borrows it mutably.
                     let bits = std::mem::take(&mut s.state.allow);
-                    self.graph_search(s, ef, |n, idx| !idx.tombs.is_deleted(n) && bit(&bits, n.0));
+                    let allowed =
+                        |n: NodeId, idx: &Hnsw| !idx.tombs.is_deleted(n) && bit(&bits, n.0);
+                    self.graph_search(s, ef, &allowed as Accept<'_>);
                     s.state.allow = bits;
                     short = s.state.res.len() < k;
                 }
@@ -239,9 +246,9 @@ impl Hnsw {
             Filter::Predicate(pred) => {
                 let mut short = true;
                 if !self.use_brute(plan, ef, self.estimate_allowed(pred)) {
-                    self.graph_search(s, ef, |n, idx| {
-                        !idx.tombs.is_deleted(n) && pred(idx.ids.id(n))
-                    });
+                    let passes =
+                        |n: NodeId, idx: &Hnsw| !idx.tombs.is_deleted(n) && pred(idx.ids.id(n));
+                    self.graph_search(s, ef, &passes as Accept<'_>);
                     short = s.state.res.len() < k;
                 }
                 if short {
