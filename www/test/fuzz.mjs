@@ -548,6 +548,8 @@ async function fuzzBudgeted(elex, r, budget) {
         outcome = e;
       }
       if (isTrap(outcome)) { traps++; throw new Failure(`budgeted save: TRAP ${outcome.message}`); }
+      // A check that failed inside onProgress rejected the save with its own Failure: report that.
+      if (outcome instanceof Failure) throw outcome;
       if (thrown) {
         if (outcome !== userError) throw new Failure(`budgeted save with a throwing onProgress: ${outcome && outcome.code} ${outcome && outcome.message}`);
       } else if (faults.length) {
