@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package's WebAssembly: crates/elex-wasm in the release-wasm profile (opt-level 3,
 # fat LTO, panic=abort: measured 1.8x the QPS of opt-level "s" in wasm for +3.6 KB Brotli;
-# ELEX_WASM_PROFILE=release-size builds for size), once with simd128 and once without, each as the
-# full build (`elex`) and the core build (`elex/core`: the vector index, the text index and hybrid
+# ELEX_WASM_PROFILE=release-size builds for size), three times (simd128 with relaxed SIMD, simd128,
+# neither: the loader runs the first the browser supports), each as the full build (`elex`) and the core build (`elex/core`: the vector index, the text index and hybrid
 # search); wasm-bindgen for the web and bundler targets (core: web); wasm-opt from the npm `binaryen`
 # package (Debian's binaryen 108 writes broken modules for current wasm-bindgen output); Brotli
 # at quality 11. Prints raw, optimized and Brotli sizes of every .wasm and JS glue file, and the
@@ -29,9 +29,9 @@ rm -rf "$out"
 size() { stat -c %s "$1"; }
 rows=()
 fail=0
-# simd and scalar: the full build (`elex`); simd-core and scalar-core: the core build
-# (`elex/core`: elex-wasm without its `full` feature), web target only.
-for flavour in simd scalar simd-core scalar-core; do
+# relaxed, simd and scalar: the full build (`elex`); relaxed-core, simd-core and scalar-core: the
+# core build (`elex/core`: elex-wasm without its `full` feature), web target only.
+for flavour in relaxed simd scalar relaxed-core simd-core scalar-core; do
   flags="" features=("${base_features[@]}") cargo_features=() targets=(web bundler)
   if [[ $flavour == *-core ]]; then
     cargo_features=(--no-default-features)
@@ -40,6 +40,10 @@ for flavour in simd scalar simd-core scalar-core; do
   if [[ $flavour == simd* ]]; then
     flags="-C target-feature=+simd128"
     features+=(--enable-simd)
+  elif [[ $flavour == relaxed* ]]; then
+    flags="-C target-feature=+simd128,+relaxed-simd"
+    features+=(--enable-simd --enable-relaxed-simd)
+    targets=(web) # the loader's flavour; the bundler target's builds stay simd and scalar
   fi
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" cargo build -q --profile "${ELEX_WASM_PROFILE:-release-wasm}" \
     --target wasm32-unknown-unknown -p elex-wasm "${cargo_features[@]}" --target-dir "target/wasm-size-${flavour%-core}"

@@ -109,7 +109,7 @@ bash www/bench/peers/hnswlib-emcc/build.sh
 if [[ $mode == quick ]]; then
   # Quick: the peers that build fast (mememo and edgevec take minutes; the full run has them).
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 \
-    --engines elex-simd,"elex-simd i8+rerank",elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,"voy-search (exact)" --out "$out"
+    --engines elex-relaxed,elex-simd,"elex-relaxed i8+rerank","elex-simd i8+rerank",elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,"voy-search (exact)" --out "$out"
 else
   node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --out "$out"
   # Every engine at 50K too; three ef points bracket recall 0.95 (EdgeVec fixes ef at build time,

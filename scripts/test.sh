@@ -2,7 +2,7 @@
 # The whole test suite, set-up included: what README.md's test command and .ci/run run.
 #   fmt, clippy (native, all targets), native tests, x86_64 tests again built without AVX2/FMA,
 #   aarch64 tests under qemu (NEON), the macOS and WebGPU build checks, wasm tests in Node with
-#   and without simd128, elex-gpu on lavapipe (software Vulkan).
+#   and without simd128 and in Chromium with relaxed SIMD, elex-gpu on lavapipe (software Vulkan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything is also logged, so the last line can count the tests that ran.
@@ -70,6 +70,10 @@ step "wasm32 tests in Node, simd128 build"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-unknown-unknown "${wasm_crates[@]}" --target-dir target/wasm-simd
 
+step "wasm32 tests in headless Chromium, relaxed-SIMD build (Node 20 has no relaxed SIMD): elex-simd's kernels, elex-hnsw (golden checksums)"
+node www/test/wasm-browser.mjs --rustflags="-C target-feature=+simd128,+relaxed-simd" --target-dir target/wasm-relaxed \
+  -- --release -p elex-simd -p elex-hnsw --no-default-features
+
 step "elex-wasm in headless Chromium: IndexedDB save/load, interrupted save, corrupt record, spill and reload, quota, closed and blocked database"
 # Driven over CDP by playwright-core (www/test/wasm-browser.mjs), not ChromeDriver: ChromeDriver
 # lost the page before any test started in one start of two or more on these machines ("Timed
@@ -84,7 +88,7 @@ step "elex-wasm in Node: build, then the Q-learning binding against plain JS on 
 bash scripts/build-wasm-node.sh
 node www/bench/qlearning.mjs --check
 
-step "build-optimized.sh: simd and scalar wasm of the full and the core build, wasm-bindgen, wasm-opt, esbuild, Brotli, size budgets"
+step "build-optimized.sh: relaxed-SIMD, simd and scalar wasm of the full and the core build, wasm-bindgen, wasm-opt, esbuild, Brotli, size budgets"
 bash build-optimized.sh
 
 step "npm package in Node ESM: both flavours, index, IndexedDB (fake-indexeddb), cache spill, Q-learner"
@@ -92,6 +96,9 @@ node --test-reporter=tap www/test/node.mjs
 
 step "the core build (elex/core) in Node: same bytes, results and errors as the full build, both flavours; within 150 KB Brotli"
 node --test-reporter=tap www/test/core.mjs
+
+step "the three builds in Chromium: relaxed SIMD detected, init() loads the relaxed build; same snapshot bytes and results as the simd build (every storage, 384-d and 50-d)"
+node --test-reporter=tap www/test/flavours-browser.mjs
 
 step "TextIndex and hybridSearch in Node: BM25 against plain JS, batches, deletes, filters, snapshots, fusion"
 node --test-reporter=tap www/test/text.mjs

@@ -13,7 +13,7 @@ export function brotliBytes(buf) {
   return brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 }
 
-/** The files of `flavour` (`simd`, `scalar`, `simd-core`, `scalar-core`) a page loads. */
+/** The files of `flavour` (`relaxed`, `simd`, `scalar`, and each with `-core`) a page loads. */
 export function shippedFiles(flavour) {
   const walk = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : /\.(wasm|js)$/.test(e.name) ? [join(dir, e.name)] : []));
   const loader = flavour.endsWith('-core') ? 'core.js' : 'index.js';

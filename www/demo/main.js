@@ -104,7 +104,8 @@ async function showNotes() {
 async function main() {
   const t = performance.now();
   const info = await call('start', { baseUrl: new URL('.', location.href).href });
-  $('runtime').textContent = `${info.flavour === 'simd' ? 'SIMD (simd128)' : 'scalar'} WebAssembly, model (${info.timings.threads} thread${info.timings.threads > 1 ? 's' : ''}) and index in a Web Worker`;
+  const kind = { relaxed: 'relaxed SIMD', simd: 'SIMD (simd128)', scalar: 'scalar' }[info.flavour];
+  $('runtime').textContent = `${kind} WebAssembly, model (${info.timings.threads} thread${info.timings.threads > 1 ? 's' : ''}) and index in a Web Worker`;
   $('runtime').dataset.flavour = info.flavour;
   $('progress').value = 1;
   $('status').dataset.source = info.source;

@@ -29,3 +29,6 @@ export function init(options?: InitOptions): Promise<ElexCoreModule>;
 
 /** Whether this runtime supports WebAssembly simd128. */
 export function simdSupported(): Promise<boolean>;
+
+/** Whether this runtime supports WebAssembly relaxed SIMD with the results the relaxed build relies on. */
+export function relaxedSimdSupported(): Promise<boolean>;

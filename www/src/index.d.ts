@@ -19,8 +19,12 @@ export type {
   CalibrationInfo,
 } from '../pkg/web/simd/elex.js';
 
-/** Which WebAssembly build is running. */
-export type Flavour = 'simd' | 'scalar';
+/**
+ * Which WebAssembly build is running: `'relaxed'` (simd128 and relaxed SIMD: the i8 distance
+ * kernels on `i32x4.relaxed_dot_i8x16_i7x16_add_s`), `'simd'` (simd128) or `'scalar'`. All three
+ * give the same results and the same snapshot bytes.
+ */
+export type Flavour = 'relaxed' | 'simd' | 'scalar';
 
 /** The initialized module: its classes and functions, the flavour and the build that were loaded. */
 export type ElexModule = Omit<typeof Elex, 'default' | 'initSync'> & {
@@ -29,7 +33,9 @@ export type ElexModule = Omit<typeof Elex, 'default' | 'initSync'> & {
 };
 
 export interface InitOptions {
-  /** Force the simd128 (true) or scalar (false) build; detected by default. */
+  /** Force a build; by default the fastest the runtime runs correctly (relaxed, then simd, then scalar). */
+  flavour?: Flavour;
+  /** Force the simd128 (true) or scalar (false) build (`flavour` wins when both are given). */
   simd?: boolean;
   /** Where to take the .wasm from instead of the package's own file. */
   wasm?: URL | string | Response | BufferSource | WebAssembly.Module;
@@ -40,3 +46,6 @@ export function init(options?: InitOptions): Promise<ElexModule>;
 
 /** Whether this runtime supports WebAssembly simd128. */
 export function simdSupported(): Promise<boolean>;
+
+/** Whether this runtime supports WebAssembly relaxed SIMD with the results the relaxed build relies on. */
+export function relaxedSimdSupported(): Promise<boolean>;

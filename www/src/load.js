@@ -1,10 +1,10 @@
 // elex's loader, shared by `elex` (the full build) and `elex/core` (vector index, text index and
-// hybrid search only): picks the simd128 or the scalar WebAssembly build of one of them and
-// initializes it once per flavour. Works in browsers (main thread and workers, with a bundler or
-// as plain `<script type="module">`: it imports nothing by bare name), bundlers that understand
-// `new URL(..., import.meta.url)` (Vite, webpack 5, Rollup with a URL plugin) and Node. The
-// glue and .wasm paths are written out in `index.js` and `core.js` (bundlers follow only
-// literal paths).
+// hybrid search only): picks the relaxed-SIMD, simd128 or scalar WebAssembly build of one of them
+// and initializes it once per flavour. Works in browsers (main thread and workers, with
+// a bundler or as plain `<script type="module">`: it imports nothing by bare name), bundlers that
+// understand `new URL(..., import.meta.url)` (Vite, webpack 5, Rollup with a URL plugin) and
+// Node. The glue and .wasm paths are written out in `index.js` and `core.js` (bundlers follow
+// only literal paths).
 
 // The smallest module that uses a simd128 instruction (the check wasm-feature-detect makes):
 // a runtime that validates it runs the simd build.
@@ -12,8 +12,34 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
+// f() = lane 0 of i32x4.relaxed_dot_i8x16_i7x16_add_s(splat(-3), splat(5), splat(1 in each byte)):
+// the relaxed build needs it to validate and to return 0x01010101 - 60 (Node 20 behind its flag
+// returns another value).
+const v128 = (byte) => [253, 12, ...new Array(16).fill(byte)];
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 64, 1, 62, 0,
+  ...v128(253), ...v128(5), ...v128(1), 253, 147, 2, 253, 27, 0, 11,
+]);
+
 async function detectSimd() {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+async function detectRelaxedSimd() {
+  try {
+    const { instance } = await WebAssembly.instantiate(RELAXED_PROBE);
+    return instance.exports.f() === 0x01010101 - 60;
+  } catch {
+    return false;
+  }
+}
+
+const FLAVOURS = ['relaxed', 'simd', 'scalar'];
+
+/** The fastest flavour this runtime runs correctly. */
+async function detectFlavour() {
+  if (await detectRelaxedSimd()) return 'relaxed';
+  return (await detectSimd()) ? 'simd' : 'scalar';
 }
 
 const isNode =
@@ -21,14 +47,14 @@ const isNode =
   typeof window === 'undefined';
 
 /**
- * `init` and `simdSupported` over one build: `builds.simd` and `builds.scalar` each give
- * `glue()` (the wasm-bindgen module, imported) and `wasm()` (the .wasm file's URL).
+ * `init` and the detections over one build: `builds[flavour]` gives `glue()` (the wasm-bindgen
+ * module, imported) and `wasm()` (the .wasm file's URL).
  */
 export function loader(builds) {
   const loaded = new Map();
 
-  async function load(useSimd, wasm) {
-    const build = useSimd ? builds.simd : builds.scalar;
+  async function load(flavour, wasm) {
+    const build = builds[flavour];
     const mod = await build.glue();
     let input = wasm;
     if (input === undefined) {
@@ -51,28 +77,29 @@ export function loader(builds) {
         api[name] = wrap(value);
       }
     }
-    return Object.freeze({ ...api, flavour: useSimd ? 'simd' : 'scalar', build: builds.name });
+    return Object.freeze({ ...api, flavour, build: builds.name });
   }
 
-  /**
-   * Loads and initializes elex. `options.simd` forces a flavour (default: detected);
-   * `options.wasm` overrides where the .wasm comes from (URL, Response, bytes or a Module).
-   */
+  // `init` as documented in index.js; `simd: true` forces 'simd', `false` 'scalar'.
   function init(options = {}) {
-    const key = options.simd === undefined ? 'auto' : options.simd ? 'simd' : 'scalar';
+    let forced = options.flavour;
+    if (forced !== undefined && !FLAVOURS.includes(forced)) {
+      const e = new TypeError(`init: flavour must be one of ${FLAVOURS.join(', ')}, got ${String(forced)}`);
+      e.code = 'INVALID_ARGUMENT';
+      return Promise.reject(e);
+    }
+    if (forced === undefined && options.simd !== undefined) forced = options.simd ? 'simd' : 'scalar';
+    const key = forced ?? 'auto';
     if (!loaded.has(key)) {
       loaded.set(
         key,
-        (async () => {
-          const useSimd = options.simd ?? (await detectSimd());
-          return load(useSimd, options.wasm);
-        })(),
+        (async () => load(forced ?? (await detectFlavour()), options.wasm))(),
       );
     }
     return loaded.get(key);
   }
 
-  return { init, simdSupported: detectSimd };
+  return { init, simdSupported: detectSimd, relaxedSimdSupported: detectRelaxedSimd };
 }
 
 // The glue wasm-bindgen generates throws a few errors of its own before or instead of the Rust

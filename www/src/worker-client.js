@@ -7,7 +7,7 @@
 // (a batch that finished in the worker before the cancellation reached it stays, and resolves).
 //
 //   import { open } from 'elex/worker';
-//   const elex = await open();                         // { simd?, wasm?, worker?, core? }
+//   const elex = await open();                         // { flavour?, simd?, wasm?, worker?, core? }
 //   const index = await elex.HnswIndex.create({ dims: 384 });
 //   await index.addBatch(ids, vectors, (done, total) => bar.value = done / total);
 //   const { ids: near, scores } = await index.search(query, 10);
@@ -135,12 +135,13 @@ function classProxy(conn, cls) {
  * `AdaptiveCache`, `QLearner` and `TextIndex` (create with `await X.create(options)`, statics as
  * in `elex`), `hybridSearch(vectorIndex, textIndex, query)`,
  * `flavour`, `transfer` and `terminate()`. `options.worker` supplies your own Worker (for
- * bundlers that need the worker URL spelled out); `simd` and `wasm` go to `init` in the worker.
+ * bundlers that need the worker URL spelled out); `flavour`, `simd` and `wasm` go to `init` in the worker.
  */
 export async function open(options = {}) {
   const worker = options.worker ?? new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   const conn = new Connection(worker);
   const init = {};
+  if (options.flavour !== undefined) init.flavour = options.flavour;
   if (options.simd !== undefined) init.simd = options.simd;
   if (options.wasm !== undefined) init.wasm = options.wasm;
   if (options.core) init.core = true;

@@ -172,7 +172,7 @@ for (const simd of [true, false]) {
 }
 
 test('the core build downloads within 150 KB (Brotli 11: wasm, glue, snippets, loader)', (t) => {
-  for (const flavour of ['simd-core', 'scalar-core']) {
+  for (const flavour of ['relaxed-core', 'simd-core', 'scalar-core']) {
     const files = shippedFiles(flavour);
     assert.ok(files.some((f) => f.endsWith('.wasm')) && files.some((f) => f.endsWith('core.js')), `${flavour}: ${files}`);
     const total = shippedBytes(flavour);

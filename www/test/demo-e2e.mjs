@@ -123,7 +123,7 @@ test('first visit: built in the worker with a progress bar, then persisted', asy
   await tabA.goto(server.url);
   await ready(tabA);
   report.firstVisit.readyMs = Date.now() - t;
-  assert.equal(await tabA.getAttribute('[data-testid=runtime]', 'data-flavour'), 'simd');
+  assert.equal(await tabA.getAttribute('[data-testid=runtime]', 'data-flavour'), 'relaxed');
   assert.equal(await tabA.getAttribute('[data-testid=status]', 'data-source'), 'built');
   assert.equal(await tabA.$eval('[data-testid=progress]', (p) => p.value), 1);
   const first = await tabA.evaluate((q) => window.elexDemo.ask(q).then((a) => a.results.map((r) => r.id)), questions[0].q);

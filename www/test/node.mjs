@@ -6,7 +6,7 @@ import test from 'node:test';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { init, simdSupported } from 'elex';
+import { init, simdSupported, relaxedSimdSupported } from 'elex';
 
 function rng(seed) {
   let s = BigInt(seed);
@@ -237,6 +237,16 @@ for (const simd of [true, false]) {
     assert.equal(back.value(0, 2), q.value(0, 2));
   });
 }
+
+await test('init() picks the relaxed build exactly where relaxed SIMD runs correctly, else simd; a bad flavour is a coded error', async () => {
+  const relaxed = await relaxedSimdSupported();
+  // Node 20 validates relaxed SIMD only behind --experimental-wasm-relaxed-simd (and then computes
+  // other results, which the probe rejects); the browser test covers the relaxed build.
+  if (/^v20\./.test(process.version)) assert.equal(relaxed, false);
+  assert.equal((await init()).flavour, relaxed ? 'relaxed' : 'simd');
+  await assert.rejects(init({ flavour: 'fast' }), (e) => e.code === 'INVALID_ARGUMENT' && /flavour must be one of relaxed, simd, scalar/.test(e.message));
+  assert.equal((await init({ flavour: 'simd', simd: false })).flavour, 'simd', 'flavour wins over simd');
+});
 
 await test('README lists every error code the bindings and the loader can raise', async () => {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -22,10 +22,10 @@ let server;
 let browser;
 let result; // what the Vite app's page and worker report
 
-test('npm pack: the files whitelist (code, both wasm flavours of the full and the core build, no tests, no modules)', (t) => {
+test('npm pack: the files whitelist (code, the three wasm flavours of the full and the core build, no tests, no modules)', (t) => {
   tgz = run('npm', ['pack', '--silent', '--pack-destination', work], www).trim().split('\n').pop();
   const listing = run('tar', ['tzf', join(work, tgz)], work);
-  for (const f of ['package/src/index.js', 'package/src/core.js', 'package/src/load.js', 'package/src/core.d.ts', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts', 'package/pkg/web/simd-core/elex_bg.wasm', 'package/pkg/web/scalar-core/elex_bg.wasm', 'package/pkg/web/simd-core/elex.d.ts']) {
+  for (const f of ['package/src/index.js', 'package/src/core.js', 'package/src/load.js', 'package/src/core.d.ts', 'package/pkg/web/relaxed/elex_bg.wasm', 'package/pkg/web/simd/elex_bg.wasm', 'package/pkg/web/scalar/elex_bg.wasm', 'package/pkg/web/relaxed-core/elex_bg.wasm', 'package/pkg/web/simd/elex.d.ts', 'package/pkg/web/simd-core/elex_bg.wasm', 'package/pkg/web/scalar-core/elex_bg.wasm', 'package/pkg/web/simd-core/elex.d.ts']) {
     assert.ok(listing.includes(f), `tarball lacks ${f}`);
   }
   assert.ok(!listing.includes('package/test/') && !listing.includes('node_modules'), 'tarball carries tests or modules');
@@ -66,13 +66,13 @@ test('TypeScript (strict) type-checks against the generated types', () => {
   run(bin('tsc'), ['-p', 'tsconfig.json'], app);
 });
 
-test('Vite build: both .wasm flavours of both builds emitted', () => {
+test('Vite build: the three .wasm flavours of both builds emitted', () => {
   // (3) Vite build, then the page and its worker in Chromium.
   writeFileSync(join(app, 'vite.config.js'), `export default { build: { outDir: 'dist', target: 'es2022' }, worker: { format: 'es' } };`);
   run(bin('vite'), ['build', '--logLevel', 'warn'], app);
   const dist = join(app, 'dist');
   const assets = readdirSync(join(dist, 'assets'));
-  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 4, `assets: ${assets}`);
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 6, `assets: ${assets}`);
 });
 
 test('Vite app in Chromium: page and module worker, recall against brute force, IndexedDB', async () => {
@@ -87,8 +87,8 @@ test('Vite app in Chromium: page and module worker, recall against brute force, 
   result = r;
   assert.ok(!r.error, r.error);
   assert.deepEqual(errors, []);
-  assert.equal(r.main.flavour, 'simd', 'Chromium runs the simd128 build');
-  assert.equal(r.worker.flavour, 'simd');
+  assert.equal(r.main.flavour, 'relaxed', 'Chromium runs the relaxed-SIMD build');
+  assert.equal(r.worker.flavour, 'relaxed');
   assert.deepEqual(r.worker.ids, r.main.ids, 'worker and page agree');
   assert.equal(r.main.reloaded, 1500, 'IndexedDB round trip in the page');
   assert.equal(r.worker.reloaded, 1500, 'IndexedDB round trip in the worker');
@@ -151,7 +151,7 @@ try {
     await page2.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
     const p = await page2.evaluate(() => window.__result);
     assert.ok(!p.error, p.error);
-    assert.deepEqual(p, { main: 'simd', worker: 'simd', id: 7, code: 'DIMENSION_MISMATCH', core: ['core', 7, 'NOT_IN_BUILD', 'NOT_IN_BUILD'] });
+    assert.deepEqual(p, { main: 'relaxed', worker: 'relaxed', id: 7, code: 'DIMENSION_MISMATCH', core: ['core', 7, 'NOT_IN_BUILD', 'NOT_IN_BUILD'] });
   } finally {
     plain.close();
   }
@@ -164,7 +164,7 @@ test.after(async () => {
 
 function checkWorkerApi(api, main, where) {
   assert.ok(api, `${where}: no worker API result`);
-  assert.equal(api.flavour, 'simd');
+  assert.equal(api.flavour, 'relaxed');
   assert.equal(api.added, main.base.length / main.dims);
   assert.deepEqual(api.ids, main.ids, 'the worker API gives the page\'s results');
   assert.ok(api.progressCalls >= 2, `progress calls ${api.progressCalls}`);

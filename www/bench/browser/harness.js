@@ -6,12 +6,16 @@ const now = () => performance.now();
 
 function engines(L, dims, n) {
   return {
-    'elex-simd': async () => elex(await L.elex(true), dims, n),
-    'elex-scalar': async () => elex(await L.elex(false), dims, n),
+    'elex-simd': async () => elex(await L.elex('simd'), dims, n),
+    'elex-scalar': async () => elex(await L.elex('scalar'), dims, n),
+    // The relaxed-SIMD build (what `init()` picks where the browser has relaxed SIMD): the same
+    // results as elex-simd, its i8 distance kernels on the relaxed dot product.
+    'elex-relaxed': async () => elex(await L.elex('relaxed'), dims, n),
     // Quantized storage with exact f32 re-ranking of the ef candidates: recall is measured against
     // the same exact ground truth as every other engine.
-    'elex-simd i8+rerank': async () => elex(await L.elex(true), dims, n, { storage: 'i8', keepF32: true }),
-    'elex-simd f16': async () => elex(await L.elex(true), dims, n, { storage: 'f16' }),
+    'elex-simd i8+rerank': async () => elex(await L.elex('simd'), dims, n, { storage: 'i8', keepF32: true }),
+    'elex-relaxed i8+rerank': async () => elex(await L.elex('relaxed'), dims, n, { storage: 'i8', keepF32: true }),
+    'elex-simd f16': async () => elex(await L.elex('simd'), dims, n, { storage: 'f16' }),
     'hnswlib-wasm': async () => {
       const lib = await L.hnswlib();
       const idx = new lib.HierarchicalNSW('cosine', dims, '');

@@ -16,7 +16,7 @@ const rounds = Number(p.get('rounds') || 3);
 
 const bin = async (path, Kind) => new Kind(await (await fetch(path)).arrayBuffer());
 const loaders = {
-  elex: (simd) => init({ simd }),
+  elex: (flavour) => init({ flavour }),
   hnswlib: async () => (await import('hnswlib-wasm')).loadHnswlib(),
   hnswlibEmcc: async () => {
     const factory = (await import('hnswlib-emcc/hnswlib-emcc.mjs')).default;

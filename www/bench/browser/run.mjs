@@ -19,7 +19,7 @@ const data = resolve(arg('data', join(www, '..', '..', 'shared', 'data', 'docs-5
 const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
 const ef = arg('ef', '10,20,40,80,160');
 const rounds = arg('rounds', '3');
-const engines = arg('engines', 'elex-simd,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
+const engines = arg('engines', 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
 const out = resolve(arg('out', join(www, '..', 'bench-results')));
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
@@ -71,7 +71,9 @@ const sizeOf = (files) => files.reduce((a, f) => {
 const listFiles = (dir, re) => readdirSync(dir).filter((f) => re.test(f)).map((f) => join(dir, f));
 const sizes = {
   'elex/core (simd: wasm + glue + snippets + loader)': sizeOf(shippedFiles('simd-core')),
+  'elex/core (relaxed SIMD: wasm + glue + snippets + loader)': sizeOf(shippedFiles('relaxed-core')),
   'elex, full build (simd: wasm + glue + snippets + loader)': sizeOf(shippedFiles('simd')),
+  'elex, full build (relaxed SIMD: wasm + glue + snippets + loader)': sizeOf(shippedFiles('relaxed')),
   'hnswlib-wasm': sizeOf(listFiles(join(peers, 'hnswlib-wasm/dist'), /\.js$/)),
   'hnswlib-emcc-simd': sizeOf([join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.wasm'), join(here, '..', 'peers', 'hnswlib-emcc', 'out', 'hnswlib-emcc.mjs')]),
   edgevec: sizeOf([join(peers, 'edgevec/edgevec_bg.wasm'), join(peers, 'edgevec/edgevec.js')]),

@@ -1,7 +1,7 @@
 // Compiled with tsc --noEmit --strict against the installed package: the generated types must
 // describe the API as used here.
-import { init, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex, type CalibrationInfo } from 'elex';
-import { init as initCore, type ElexCoreModule, type HnswIndex as CoreIndex } from 'elex/core';
+import { init, relaxedSimdSupported, type Flavour, type ElexModule, type HnswIndex, type SearchResult, type AdaptiveCache, type TextIndex, type CalibrationInfo } from 'elex';
+import { init as initCore, relaxedSimdSupported as coreRelaxed, type ElexCoreModule, type HnswIndex as CoreIndex } from 'elex/core';
 import { open, type WorkerElex, type WorkerHnswIndex, type WorkerSearchResult, type WorkerTextIndex } from 'elex/worker';
 
 export async function typed(): Promise<number> {
@@ -44,7 +44,8 @@ export async function typed(): Promise<number> {
 }
 
 export async function inWorker(): Promise<number> {
-  const elex: WorkerElex = await open({ simd: true });
+  const flavour: Flavour = (await relaxedSimdSupported()) ? 'relaxed' : 'simd';
+  const elex: WorkerElex = await open({ flavour });
   const idx: WorkerHnswIndex = await elex.HnswIndex.create({ dims: 4, storage: 'i8', keepF32: true });
   await idx.addBatch([1, 2], new Float32Array(8).fill(1), { onProgress: (d: number, t: number) => d / t, sliceMs: 4 });
   const r: WorkerSearchResult = await idx.search(elex.transfer(new Float32Array(4).fill(1)), 1);
@@ -58,7 +59,7 @@ export async function inWorker(): Promise<number> {
 }
 
 export async function coreBuild(): Promise<number> {
-  const elex: ElexCoreModule = await initCore({ simd: true });
+  const elex: ElexCoreModule = await initCore({ flavour: (await coreRelaxed()) ? 'relaxed' : 'scalar' });
   const idx: CoreIndex = new elex.HnswIndex({ dims: 4, storage: 'q4', keepF32: true });
   await idx.addBatch([1, 2], new Float32Array(8).fill(1));
   const text = new elex.TextIndex({ stem: true });

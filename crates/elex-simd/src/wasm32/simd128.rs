@@ -1,7 +1,12 @@
 //! wasm `simd128` kernels. Float reductions follow the canonical order of `scalar` (eight 4-lane
 //! accumulators are partial sums 0..32, multiply then add), so results are bit-identical to every
 //! other ISA. f16 lanes are widened with the exact integer bit transform used on SSE2 and NEON; i8
-//! products use `i32x4_dot_i16x8`.
+//! products use `i32x4_dot_i16x8`, or, in a build with `+relaxed-simd` as well (the npm package's
+//! `relaxed` flavour), `i32x4_relaxed_dot_i8x16_i7x16_add` on the query split into its positive
+//! and negative parts: each part is in `0..=127`, where the relaxed instruction is exact on every
+//! engine, so both builds return the same integers (V8 emits one `vpdpbusd` per block and part
+//! where the CPU has AVX-VNNI, against seven instructions for the widening kernel; 0.88x the build
+//! time and 1.03-1.18x the QPS on 50K x 384 in Chromium).
 //!
 //! The module is compiled only with `+simd128`, so these are safe functions: the feature is a
 //! property of the build, not of the CPU. Loads and stores are `unsafe` blocks whose bounds are
@@ -284,6 +289,37 @@ fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
     dot_norms!(a, b, ld32_h, ld4_h, ld4_h_pad)
 }
 
+/// Relaxed-SIMD flavour: `b` split into its positive and negative parts (each in `0..=127`, the
+/// range where `i32x4_relaxed_dot_i8x16_i7x16_add` is exact on every engine), two dot products
+/// per block. A `-128` in `b` has no 7-bit negation, so such a call is answered by the scalar
+/// kernel (the same exact integer; quantized codes are within `-127..=127` and never take it).
+#[cfg(target_feature = "relaxed-simd")]
+pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (mut pos, mut neg, mut bad) = (i32x4_splat(0), i32x4_splat(0), i8x16_splat(0));
+    let zero = i8x16_splat(0);
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let (x, y) = unsafe {
+            (
+                v128_load(a.as_ptr().add(i).cast()),
+                v128_load(b.as_ptr().add(i).cast()),
+            )
+        };
+        bad = v128_or(bad, i8x16_eq(y, i8x16_splat(-128)));
+        let (yp, yn) = (i8x16_max(y, zero), i8x16_max(i8x16_neg(y), zero));
+        pos = i32x4_relaxed_dot_i8x16_i7x16_add(x, yp, pos);
+        neg = i32x4_relaxed_dot_i8x16_i7x16_add(x, yn, neg);
+        i += 16;
+    }
+    if v128_any_true(bad) {
+        return scalar::dot_i8(a, b);
+    }
+    hsum_i32(i32x4_sub(pos, neg)).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
+}
+
+#[cfg(not(target_feature = "relaxed-simd"))]
 pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let mut acc = i32x4_splat(0);
@@ -304,8 +340,43 @@ pub(crate) fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     hsum_i32(acc).wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
 }
 
+/// Relaxed-SIMD flavour of [`dot_i8_x4`]: the query's block is split once into its positive and
+/// negative parts (as in [`dot_i8`]) for four rows; a `-128` in the query goes to the scalar
+/// kernel.
+#[cfg(target_feature = "relaxed-simd")]
+pub(crate) fn dot_i8_x4(q: &[i8], rows: [&[i8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let mut pos = [i32x4_splat(0); 4];
+    let mut neg = [i32x4_splat(0); 4];
+    let (zero, mut bad) = (i8x16_splat(0), i8x16_splat(0));
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let x = unsafe { v128_load(q.as_ptr().add(i).cast()) };
+        bad = v128_or(bad, i8x16_eq(x, i8x16_splat(-128)));
+        let (xp, xn) = (i8x16_max(x, zero), i8x16_max(i8x16_neg(x), zero));
+        for r in 0..4 {
+            // SAFETY: as above, for row r.
+            let y = unsafe { v128_load(rows[r].as_ptr().add(i).cast()) };
+            pos[r] = i32x4_relaxed_dot_i8x16_i7x16_add(y, xp, pos[r]);
+            neg[r] = i32x4_relaxed_dot_i8x16_i7x16_add(y, xn, neg[r]);
+        }
+        i += 16;
+    }
+    if v128_any_true(bad) {
+        return rows.map(|r| scalar::dot_i8(q, r));
+    }
+    let mut out = [0; 4];
+    for r in 0..4 {
+        out[r] = hsum_i32(i32x4_sub(pos[r], neg[r]))
+            .wrapping_add(scalar::dot_i8(&q[i..n], &rows[r][i..n]));
+    }
+    out
+}
+
 /// One i8 query against four rows: each block of the query is loaded and widened once for the
 /// four rows (more independent work per load, one call instead of four).
+#[cfg(not(target_feature = "relaxed-simd"))]
 pub(crate) fn dot_i8_x4(q: &[i8], rows: [&[i8]; 4]) -> [i32; 4] {
     let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
     let mut acc = [i32x4_splat(0); 4];
