@@ -2,9 +2,10 @@
 # Builds the npm package's WebAssembly: crates/elex-wasm in the release-wasm profile (opt-level 3,
 # fat LTO, panic=abort: measured 1.8x the QPS of opt-level "s" in wasm for +3.6 KB Brotli;
 # ELEX_WASM_PROFILE=release-size builds for size), three times (simd128 with relaxed SIMD, simd128,
-# neither: the loader runs the first the browser supports), each as the full build (`elex`) and the core build (`elex/core`: the vector index, the text index and hybrid
-# search); wasm-bindgen for the web and bundler targets (core: web); wasm-opt from the npm `binaryen`
-# package (Debian's binaryen 108 writes broken modules for current wasm-bindgen output); Brotli
+# neither: the loader runs the first the browser supports), each as the full build (`elex`) and
+# the core build (`elex/core`: the vector index, the text index and hybrid search); wasm-bindgen
+# for the web and bundler targets (core and relaxed: web); wasm-opt from the npm `binaryen` package
+# (Debian's binaryen 108 writes broken modules for current wasm-bindgen output); Brotli
 # at quality 11. Prints raw, optimized and Brotli sizes of every .wasm and JS glue file, and the
 # -O3 and -Oz sizes side by side (ELEX_WASM_OPT picks the one shipped, default -O3: it costs
 # under 0.1 KB Brotli over -Oz and searched about 12% faster in Node). Exits
