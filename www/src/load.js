@@ -84,7 +84,9 @@ export function loader(builds) {
   function init(options = {}) {
     let forced = options.flavour;
     if (forced !== undefined && !FLAVOURS.includes(forced)) {
-      const e = new TypeError(`init: flavour must be one of ${FLAVOURS.join(', ')}, got ${String(forced)}`);
+      // Not String(forced): a huge array or a throwing toString.
+      const got = typeof forced === 'string' ? forced.slice(0, 40) : typeof forced;
+      const e = new TypeError(`init: flavour must be one of ${FLAVOURS.join(', ')}, got ${got}`);
       e.code = 'INVALID_ARGUMENT';
       return Promise.reject(e);
     }

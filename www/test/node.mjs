@@ -245,6 +245,12 @@ await test('init() picks the relaxed build exactly where relaxed SIMD runs corre
   if (/^v20\./.test(process.version)) assert.equal(relaxed, false);
   assert.equal((await init()).flavour, relaxed ? 'relaxed' : 'simd');
   await assert.rejects(init({ flavour: 'fast' }), (e) => e.code === 'INVALID_ARGUMENT' && /flavour must be one of relaxed, simd, scalar/.test(e.message));
+  // Any other value rejects (never throws), and its message stays short.
+  const huge = new Array(1e6).fill('simd');
+  for (const bad of [null, NaN, -1, 2 ** 32, 2 ** 53, huge, { toString() { throw new Error('no'); } }, 'x'.repeat(1e6)]) {
+    const p = init({ flavour: bad });
+    await assert.rejects(p, (e) => e.code === 'INVALID_ARGUMENT' && e.message.length < 120, String(typeof bad));
+  }
   assert.equal((await init({ flavour: 'simd', simd: false })).flavour, 'simd', 'flavour wins over simd');
 });
 

@@ -23,7 +23,7 @@ import { launchChromium } from './serve.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TEST_MS = 180_000;
-const RUN_MS = 240_000;
+const RUN_MS = 90_000;
 
 const { values, positionals } = parseArgs({
   options: { rustflags: { type: 'string', default: '' }, 'target-dir': { type: 'string', default: 'target/wasm-browser' } },
