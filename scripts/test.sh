@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: what README.md's test command and .ci/run run.
-#   fmt, clippy (native, all targets), native tests, x86_64 tests again built without AVX2/FMA,
+#   fmt, clippy (native, all targets), native tests, again on SSE2's and the scalar kernels,
 #   aarch64 tests under qemu (NEON), the macOS and WebGPU build checks, wasm tests in Node with
 #   and without simd128 and in Chromium with relaxed SIMD, elex-gpu on lavapipe (software Vulkan).
 set -euo pipefail
@@ -35,9 +35,16 @@ cargo clippy -q --target wasm32-unknown-unknown -p elex-wasm --no-default-featur
 step "native tests ($(uname -m)), elex-gpu on $WGPU_BACKEND"
 cargo test -q --workspace
 
-step "x86_64 tests built with -C target-feature=-avx2,-fma"
-CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=-avx2,-fma" \
-  cargo test -q --workspace --exclude elex-gpu --target x86_64-unknown-linux-gnu --target-dir target/no-avx2
+step "native tests again with the kernels pinned (ELEX_SIMD_ISA): SSE2 on x86_64, then scalar"
+# The same test binaries; Kernels::detect() takes the pinned ISA, so the index, the text index,
+# the learner and the cache run on SSE2's and the scalar kernels end to end (elex-simd's kernel
+# tests cover every ISA anyway, and fail if the pin does not take). A build with
+# `-C target-feature=-avx2,-fma` would not do this: runtime detection still finds AVX2.
+pins=(scalar)
+[[ $(uname -m) == x86_64 ]] && pins=(sse2 scalar)
+for isa in "${pins[@]}"; do
+  ELEX_SIMD_ISA=$isa cargo test -q --workspace --exclude elex-gpu
+done
 
 step "aarch64 tests under qemu (NEON)"
 # The crates with kernels, formats or float results; emulation is slow, so elex-hnsw's recall and

@@ -187,18 +187,39 @@ fn cosine_from(d: [f32; 3]) -> Result<f32, SimdError> {
 }
 
 impl Kernels {
-    /// The best ISA this CPU (or this wasm build) supports.
+    /// The best ISA this CPU (or this wasm build) supports, or, natively, the one named by the
+    /// `ELEX_SIMD_ISA` environment variable (`scalar`, `sse2`, `avx2`, ... as [`Isa::name`]
+    /// prints them) when this host has it: a way to run a whole program, or a test suite, on a
+    /// lower ISA's kernels. An unknown or unavailable name is ignored ([`Kernels::pinned`] tells).
     pub fn detect() -> Kernels {
-        let best = Isa::ALL
-            .into_iter()
-            .rev()
-            .find(|isa| isa.is_available())
-            .unwrap_or(Isa::Scalar);
+        let best = match Kernels::pinned() {
+            Some(Ok(isa)) if isa.is_available() => isa,
+            _ => Isa::ALL
+                .into_iter()
+                .rev()
+                .find(|isa| isa.is_available())
+                .unwrap_or(Isa::Scalar),
+        };
         // `best` is available by construction, so `force` cannot fail here.
         Kernels::force(best).unwrap_or(Kernels {
             isa: Isa::Scalar,
             t: SCALAR,
         })
+    }
+
+    /// What `ELEX_SIMD_ISA` asks [`Kernels::detect`] for: `None` when it is unset (always on
+    /// wasm32, which has no environment), `Some(Err(value))` when it names no ISA.
+    pub fn pinned() -> Option<Result<Isa, String>> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            None
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let value = std::env::var_os("ELEX_SIMD_ISA")?;
+            let value = value.to_string_lossy();
+            Some(Isa::from_name(&value).ok_or_else(|| value.into_owned()))
+        }
     }
 
     /// The kernels of one named ISA, or [`SimdError::Unsupported`] when this host lacks it.
