@@ -1162,3 +1162,67 @@ impl VectorStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use elex_simd::SplitMix64;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// `dist4` gives the bits of `dist`, one node at a time, for every storage kind, metric and
+    /// the walking codes, at lengths with and without a partial block of 16 and below one.
+    #[test]
+    fn grouped_distances_have_the_bits_of_single_ones() {
+        let mut rng = SplitMix64(7);
+        fn check<R: Rows>(rows: &R, n: usize, ctx: &str) {
+            let ids: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
+            let one: Vec<u32> = ids.iter().map(|&i| rows.dist(i).to_bits()).collect();
+            for w in ids.windows(4) {
+                let got = rows.dist4([w[0], w[1], w[2], w[3]]).map(f32::to_bits);
+                let want: Vec<u32> = w.iter().map(|i| one[i.idx()]).collect();
+                assert_eq!(got.to_vec(), want, "dist4 {ctx}");
+            }
+        }
+        let kernels = Kernels::detect();
+        for dims in [7, 16, 50, 64, 100, 200] {
+            for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+                for storage in [Storage::F32, Storage::F16, Storage::I8, Storage::Q4] {
+                    let space = Space {
+                        k: kernels,
+                        metric,
+                        dims,
+                    };
+                    let mut store = VectorStore::new(dims, storage, false);
+                    if storage == Storage::F32 {
+                        store.set_navigation(&kernels, true, 0);
+                    }
+                    let (mut e, mut prep) = (Encoded::new(storage), Vec::new());
+                    let mut vector =
+                        || -> Vec<f32> { (0..dims).map(|_| rng.next_f32() * 2.0 - 1.0).collect() };
+                    let n = 9;
+                    for _ in 0..n {
+                        space.prepare(&vector(), &mut prep).unwrap();
+                        space.encode(&prep, &mut e);
+                        store.push(&kernels, &e, &prep);
+                    }
+                    space.prepare(&vector(), &mut prep).unwrap();
+                    space.encode(&prep, &mut e);
+                    let ctx = format!("{storage:?} {metric:?} dims {dims} {:?}", kernels.isa());
+                    match store.rows(&space, e.view()).unwrap() {
+                        AnyRows::F32(r) => check(&r, n, &ctx),
+                        AnyRows::F16(r) => check(&r, n, &ctx),
+                        AnyRows::I8(r) => check(&r, n, &ctx),
+                        AnyRows::Q4(r) => check(&r, n, &ctx),
+                    }
+                    if storage == Storage::F32 {
+                        let mut q8 = Encoded::new(Storage::I8);
+                        space.encode(&prep, &mut q8);
+                        let nav = store.nav_rows(&space, &q8).expect("walking codes");
+                        check(&nav, n, &format!("walking codes, {ctx}"));
+                    }
+                }
+            }
+        }
+    }
+}
