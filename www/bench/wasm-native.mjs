@@ -76,6 +76,15 @@ for (const e of engines) {
     return { ef, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), wasm_recall: wasmRecall, native_recall: nativeRecall,
       wasm_qps: median(browser.map((b) => b.results.find((x) => x.engine === e).runs[i].qps)), native_qps: median(native.map((x) => x.runs[i].qps)) };
   });
+  // Bit-identical builds give the same recall per ef: anything else means the two sides did
+  // not build the same index (another seed, storage or data), and the ratios are not at equal
+  // recall.
+  for (const p of per) {
+    if (p.wasm_recall !== p.native_recall) {
+      console.error(`${e} ef ${p.ef}: recall ${p.wasm_recall} in wasm against ${p.native_recall} natively`);
+      process.exitCode = 1;
+    }
+  }
   const builds = browser.map((b, r) => b.results.find((x) => x.engine === e).build_seconds / native[r].build_seconds);
   report.engines[e] = { per_ef: per, build_ratio: median(builds) };
   console.log(`${e} / native (${native[0].isa}), median of ${rounds} rounds: ${per.map((p) => `ef ${p.ef} ${p.ratio.toFixed(2)} [${p.min.toFixed(2)}-${p.max.toFixed(2)}] recall ${p.wasm_recall.toFixed(4)}/${p.native_recall.toFixed(4)}`).join('; ')}; build time ${median(builds).toFixed(2)}x native`);
