@@ -43,7 +43,7 @@ post() {
   local dir="$out/$target/$flavour"
   wasm-bindgen --target "$target" --out-dir "$dir" --out-name elex "$raw"
   local bg="$dir/elex_bg.wasm"
-  local unopt o3 oz other
+  local unopt other
   unopt=$(size "$bg")
   "$wasm_opt" "$opt" --strip-debug --strip-producers "${features[@]}" "$bg" -o "$dir/opt.wasm"
   # The level not shipped is measured for the simd web builds only (the comparison in README.md).
