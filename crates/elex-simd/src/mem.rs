@@ -6,7 +6,7 @@
 //! the kernel has no huge pages (or another OS) nothing happens.
 
 /// Smallest buffer worth a hint: two huge pages (a smaller one holds at most one aligned page).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(feature = "wasm-like-memory")))]
 const HUGE_PAGE: usize = 2 << 20;
 
 /// Asks the OS to back `v`'s buffer, its whole capacity, with huge pages from now on: the
@@ -14,7 +14,9 @@ const HUGE_PAGE: usize = 2 << 20;
 /// already touched). Call it after reserving room, before filling it.
 #[allow(clippy::ptr_arg)] // the capacity, not only the length, is the buffer
 pub fn advise_huge_pages<T>(v: &Vec<T>) {
-    #[cfg(target_os = "linux")]
+    // The feature `wasm-like-memory` leaves the pages as a wasm engine's memory has them
+    // (4 KiB), to measure a native build under that constraint (`scripts/native-like-wasm.py`).
+    #[cfg(all(target_os = "linux", not(feature = "wasm-like-memory")))]
     {
         let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
         if bytes < 2 * HUGE_PAGE {
@@ -34,7 +36,7 @@ pub fn advise_huge_pages<T>(v: &Vec<T>) {
             }
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), feature = "wasm-like-memory"))]
     let _ = v;
 }
 
@@ -58,7 +60,11 @@ mod tests {
     /// Where the kernel hands out transparent huge pages on request, a hinted buffer gets them:
     /// `/proc/self/smaps` counts huge pages in the mappings that hold it. x86_64 only: the
     /// aarch64 tests run under qemu-user, which drops `madvise` (a hint, so it may).
-    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    #[cfg(all(
+        target_os = "linux",
+        target_arch = "x86_64",
+        not(feature = "wasm-like-memory")
+    ))]
     #[test]
     fn a_hinted_buffer_is_backed_by_huge_pages_where_the_kernel_offers_them() {
         let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")

@@ -20,7 +20,7 @@ pub fn prefetch<T>(data: &[T], max_lines: usize) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(feature = "wasm-like-memory")))]
 #[inline(always)]
 fn line(p: *const u8) {
     use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
@@ -29,7 +29,7 @@ fn line(p: *const u8) {
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(feature = "wasm-like-memory")))]
 #[inline(always)]
 fn line(p: *const u8) {
     // SAFETY: PRFM is a hint in the base aarch64 ISA: it never faults, reads no memory in the
@@ -42,7 +42,9 @@ fn line(p: *const u8) {
 /// wasm has no prefetch instruction: touch the line instead, with a load whose value is
 /// dropped (volatile, so neither LLVM nor the engine removes it). The CPU issues it early and
 /// keeps going, which overlaps the fetch with the distance being computed.
-#[cfg(target_arch = "wasm32")]
+/// The feature `wasm-like-memory` does the same natively, to measure a native build under
+/// this constraint (`scripts/native-like-wasm.py`).
+#[cfg(any(target_arch = "wasm32", feature = "wasm-like-memory"))]
 #[inline(always)]
 fn line(p: *const u8) {
     // SAFETY: `prefetch` passes only addresses inside the slice it was given (line `i` starts
@@ -55,7 +57,8 @@ fn line(p: *const u8) {
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
-    target_arch = "wasm32"
+    target_arch = "wasm32",
+    feature = "wasm-like-memory"
 )))]
 #[inline(always)]
 fn line(_p: *const u8) {}
