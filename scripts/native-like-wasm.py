@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Where the wasm build's distance from native comes from: `elex-bench hnsw` natively with this
-CPU's best kernels, then the same binary pinned to narrower kernels (`ELEX_SIMD_ISA`: avx2,
+CPU's best kernels, then the same binary pinned to narrower kernels (`elex-bench hnsw --isa`: avx2,
 then sse2, 128 bits wide as wasm simd128 is), then a build with elex-simd's `wasm-like-memory`
 feature pinned to sse2 (prefetches become one-byte loads, as wasm has no prefetch instruction,
 and no huge pages, as a wasm engine's memory has none). Interleaved rounds (the order reversed
@@ -61,22 +61,21 @@ def main():
     runs = {label: [] for label, _, _ in vs}
     for r in range(a.rounds):
         for v, (label, binary, isa) in enumerate(vs if r % 2 == 0 else vs[::-1]):
-            env = dict(os.environ)
-            env.pop("ELEX_SIMD_ISA", None)
-            if isa:
-                env["ELEX_SIMD_ISA"] = isa
             out = os.path.join(tmp, f"round{r}-{v}.json")
             cmd = [binary, "hnsw", "--base", os.path.join(a.data, "base.fvecs"),
                    "--query", os.path.join(a.data, "query.fvecs"),
                    "--gt", os.path.join(a.data, "groundtruth.ivecs"),
                    "--queries", str(a.queries), "--ef", a.ef, "--json", out]
+            if isa:
+                cmd += ["--isa", isa]
             if a.limit:
                 cmd += ["--limit", str(a.limit)]
-            done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True)
             if done.returncode != 0:
                 sys.exit(f"{label}: elex-bench failed ({done.returncode}):\n{done.stderr}")
-            j = json.load(open(out))
+            with open(out) as f:
+                j = json.load(f)
             if isa and j.get("isa") != isa:
                 sys.exit(f"{label}: ran {j.get('isa')}, not {isa}")
             runs[label].append(j)
