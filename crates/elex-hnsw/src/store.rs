@@ -824,7 +824,7 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
     /// Natively a prefetch of the row's first lines. In wasm, nothing: wasm has no prefetch,
     /// and the one-byte load that stands in for one (`elex_simd::prefetch`) cost more than it
     /// saved on i8 rows, which the kernel reads right after (same-process A/Bs in Node, the
-    /// loads against none, identical results: GloVe-50 100K 1.08-1.10x QPS, docs-50k at 384
+    /// loads against none, identical results: GloVe-50 100K 1.08-1.12x QPS, docs-50k at 384
     /// dimensions even). The touch of the next candidate's links stays (without it 0.96-0.99x).
     #[inline]
     fn prefetch(&self, n: NodeId) {
