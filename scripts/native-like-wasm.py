@@ -59,6 +59,9 @@ def main():
     vs = variants(plain, like)
     tmp = tempfile.mkdtemp(prefix="elex-native-like-wasm-")
     runs = {label: [] for label, _, _ in vs}
+    # A pin from the caller's shell would turn the best-kernels run into a pinned one: every
+    # run gets its kernels from `--isa` alone.
+    env = {k: v for k, v in os.environ.items() if k != "ELEX_SIMD_ISA"}
     for r in range(a.rounds):
         for v, (label, binary, isa) in enumerate(vs if r % 2 == 0 else vs[::-1]):
             out = os.path.join(tmp, f"round{r}-{v}.json")
@@ -70,8 +73,8 @@ def main():
                 cmd += ["--isa", isa]
             if a.limit:
                 cmd += ["--limit", str(a.limit)]
-            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
+            done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 sys.exit(f"{label}: elex-bench failed ({done.returncode}):\n{done.stderr}")
             with open(out) as f:
