@@ -108,13 +108,13 @@ bash www/bench/peers/hnswlib-emcc/build.sh
   npm install --no-audit --no-fund --loglevel=error; })
 if [[ $mode == quick ]]; then
   # Quick: the peers that build fast (mememo and edgevec take minutes; the full run has them).
-  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 \
+  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 200 --ef 10,20,40,80 --min-pass-ms 300 \
     --engines elex-relaxed,elex-simd,"elex-relaxed i8+rerank","elex-simd i8+rerank",elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,"voy-search (exact)" --out "$out"
 else
-  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --out "$out"
+  node www/bench/browser/run.mjs --data "$data" --n 10000 --queries 1000 --ef 10,20,40,80,160 --min-pass-ms 300 --out "$out"
   # Every engine at 50K too; three ef points bracket recall 0.95 (EdgeVec fixes ef at build time,
   # so it builds once per ef), which keeps this step near an hour on two cores.
-  node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80 --out "$out"
+  node www/bench/browser/run.mjs --data "$data" --n 50000 --queries 1000 --ef 20,40,80 --min-pass-ms 300 --out "$out"
   node www/bench/hnsw.mjs --data "$data" --json "$out/wasm-hnsw-50k.json" | tee "$out/wasm-hnsw-50k.txt"
 fi
 # The recall-vs-QPS plots, with the plotting the native report uses (matplotlib).

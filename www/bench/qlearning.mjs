@@ -1,9 +1,10 @@
 // Q-learning batch updates in Node, one run: elex's wasm (simd128 build and scalar build) against
 // the plain-JS loop a web developer would write (Float32Array table, scalar max), on identical
-// batches. Usage: node www/bench/qlearning.mjs [--json OUT]
+// batches. Usage: node www/bench/qlearning.mjs [--check] [--json OUT]
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import process from 'node:process';
+import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const root = new URL('../../', import.meta.url).pathname;
@@ -11,6 +12,7 @@ const builds = {
   simd128: require(`${root}target/wasm-node/simd/elex_wasm.js`),
   scalar: require(`${root}target/wasm-node/scalar/elex_wasm.js`),
 };
+const { values: args } = parseArgs({ options: { check: { type: 'boolean', default: false }, json: { type: 'string' } } });
 const STATES = 1000;
 const ALPHA = 0.1;
 const GAMMA = 0.99;
@@ -87,7 +89,7 @@ let timeIt = function (fn) {
 
 // --check: one small run per shape, asserting the wasm builds (copying and zero-copy APIs) give
 // the plain-JS results; timings are not asserted (the test script runs this).
-const checkOnly = process.argv.includes('--check');
+const checkOnly = args.check;
 if (checkOnly) timeIt = (fn) => (fn(), 0);
 
 const rows = [];
@@ -147,5 +149,4 @@ for (const r of rows) {
       `${(r.plain_js_us / r.simd128_us).toFixed(2).padStart(8)}x ${(r.plain_js_us / r.simd128_copy_us).toFixed(2).padStart(12)}x ${(r.scalar_us / r.simd128_us).toFixed(2).padStart(11)}x  ${r.max_abs_diff_vs_js.toExponential(1)}`,
   );
 }
-const out = process.argv[process.argv.indexOf('--json') + 1];
-if (process.argv.includes('--json') && out) writeFileSync(out, JSON.stringify({ node: process.version, rows }, null, 1));
+if (args.json) writeFileSync(args.json, JSON.stringify({ node: process.version, rows }, null, 1));

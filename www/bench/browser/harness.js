@@ -118,31 +118,37 @@ function elex(mod, dims, n, opts = {}) {
   };
 }
 
-/** One timed pass of `nq` queries: recall@k, QPS and P95 latency. */
-async function pass(e, queries, truth, dims, nq, k) {
-  const lat = new Float64Array(nq);
+/**
+ * One timed pass: the `nq` queries, repeated until `minMs` have passed (at least once), with
+ * recall@k, QPS and P95 latency over every query run.
+ */
+async function pass(e, queries, truth, dims, nq, k, minMs = 0) {
+  const lat = [];
   let hits = 0;
   const t1 = now();
-  for (let q = 0; q < nq; q++) {
-    const qv = queries.subarray(q * dims, (q + 1) * dims);
-    const s = now();
-    const ids = await e.search(qv, k);
-    lat[q] = now() - s;
-    const t = truth.subarray(q * k, (q + 1) * k);
-    for (const id of ids) if (t.includes(id)) hits++;
+  for (let rep = 0; rep === 0 || now() - t1 < minMs; rep++) {
+    for (let q = 0; q < nq; q++) {
+      const qv = queries.subarray(q * dims, (q + 1) * dims);
+      const s = now();
+      const ids = await e.search(qv, k);
+      lat.push(now() - s);
+      const t = truth.subarray(q * k, (q + 1) * k);
+      for (const id of ids) if (t.includes(id)) hits++;
+    }
   }
   const secs = (now() - t1) / 1000;
-  lat.sort();
-  return { recall: hits / (nq * k), qps: nq / secs, p95_ms: lat[Math.min(nq - 1, Math.floor(nq * 0.95))] };
+  const sorted = Float64Array.from(lat).sort();
+  return { recall: hits / (lat.length * k), qps: lat.length / secs, p95_ms: sorted[Math.min(lat.length - 1, Math.floor(lat.length * 0.95))] };
 }
 
 /**
  * Runs every named engine; returns one result per engine. Every engine is built first (timed),
  * then the timed passes interleave the engines, `rounds` times over every ef, so a burst of load
  * on a shared machine hits all engines alike; each (engine, ef) reports the round with the median
- * QPS (its P95 with it), and keeps every round in `rounds`.
+ * QPS (its P95 with it), and keeps every round in `rounds`. A pass repeats the queries until it
+ * has run `minPassMs` (0: once through), which evens out short stalls at high QPS.
  */
-export async function run({ loaders, base, queries, truth, dims, n, nq, k = 10, efs, names, rounds = 3, log = () => {} }) {
+export async function run({ loaders, base, queries, truth, dims, n, nq, k = 10, efs, names, rounds = 3, minPassMs = 0, log = () => {} }) {
   const all = engines(loaders, dims, n);
   const live = [];
   const failed = new Map();
@@ -168,7 +174,7 @@ export async function run({ loaders, base, queries, truth, dims, n, nq, k = 10, 
         if (failed.has(L.name) || (L.e.exact && ef !== efs[0])) continue;
         try {
           if (!L.e.exact) await L.e.setEf(ef);
-          const m = await pass(L.e, queries, truth, dims, nq, k);
+          const m = await pass(L.e, queries, truth, dims, nq, k, minPassMs);
           const key = L.e.exact ? null : ef;
           if (!L.samples.has(key)) L.samples.set(key, []);
           L.samples.get(key).push(m);

@@ -1,10 +1,11 @@
 // The browser benchmark's harness in Node: elex (simd, scalar) and the peers on docs-50k.
 // node www/bench/browser/node.mjs --data ../shared/data/docs-50k [--n 10000] [--queries 200]
-//   [--ef 10,20,40,80,160] [--rounds 3] [--engines a,b] [--json OUT]
+//   [--ef 10,20,40,80,160] [--rounds 3] [--min-pass-ms 0] [--engines a,b] [--json OUT]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
 import { run, groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
 // hnswlib-wasm mounts an IDBFS at load time: give it an IndexedDB (elex's bench does not use one).
@@ -12,12 +13,23 @@ import 'fake-indexeddb/auto';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const peers = join(here, '..', 'peers', 'node_modules');
-const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
-const data = arg('data', join(here, '..', '..', '..', '..', 'shared', 'data', 'docs-50k'));
-const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
-const efs = arg('ef', '10,20,40,80,160').split(',').map(Number);
-const rounds = Number(arg('rounds', 3));
-let names = arg('engines', 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)').split(',');
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string', default: join(here, '..', '..', '..', '..', 'shared', 'data', 'docs-50k') },
+    n: { type: 'string', default: '10000' },
+    queries: { type: 'string', default: '200' },
+    ef: { type: 'string', default: '10,20,40,80,160' },
+    rounds: { type: 'string', default: '3' },
+    'min-pass-ms': { type: 'string', default: '0' },
+    engines: { type: 'string', default: 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)' },
+    json: { type: 'string' },
+  },
+});
+const data = a.data;
+const n = Number(a.n), nq = Number(a.queries), k = 10;
+const efs = a.ef.split(',').map(Number);
+const rounds = Number(a.rounds), minPassMs = Number(a['min-pass-ms']);
+let names = a.engines.split(',');
 // Node 20 runs no relaxed SIMD (behind its flag it computes other results): skip that build there.
 if (!(await (await import('elex')).relaxedSimdSupported()) && names.some((e) => e.startsWith('elex-relaxed'))) {
   console.log(`node ${process.version}: no relaxed SIMD, so no elex-relaxed engines`);
@@ -60,6 +72,5 @@ const loaders = {
     return bg;
   },
 };
-const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, rounds, log: (m) => console.log(m) });
-const out = arg('json');
-if (out) writeFileSync(out, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, rounds, results }, null, 1));
+const results = await run({ loaders, base: base.data, queries: queries.data, truth, dims, n, nq, k, efs, names, rounds, minPassMs, log: (m) => console.log(m) });
+if (a.json) writeFileSync(a.json, JSON.stringify({ environment: `node ${process.version}`, n, nq, dims, rounds, minPassMs, results }, null, 1));

@@ -13,6 +13,7 @@ const n = Number(p.get('n')), nq = Number(p.get('nq')), dims = Number(p.get('dim
 const efs = p.get('ef').split(',').map(Number);
 const names = p.get('engines').split(',');
 const rounds = Number(p.get('rounds') || 3);
+const minPassMs = Number(p.get('minPassMs') || 0);
 
 const bin = async (path, Kind) => new Kind(await (await fetch(path)).arrayBuffer());
 const loaders = {
@@ -40,9 +41,9 @@ try {
   const [base, queries, truth] = await Promise.all([
     bin('./data/base.f32', Float32Array), bin('./data/query.f32', Float32Array), bin('./data/truth.i32', Int32Array),
   ]);
-  const results = await run({ loaders, base, queries, truth, dims, n, nq, k, efs, names, rounds, log });
+  const results = await run({ loaders, base, queries, truth, dims, n, nq, k, efs, names, rounds, minPassMs, log });
   // Cross-origin isolation decides the timer's resolution (5 us isolated, 100 us otherwise).
-  window.__bench = { rounds, environment: `${navigator.userAgent}${crossOriginIsolated ? ', cross-origin isolated' : ', not isolated: 0.1 ms timer'}`, results };
+  window.__bench = { rounds, minPassMs, environment: `${navigator.userAgent}${crossOriginIsolated ? ', cross-origin isolated' : ', not isolated: 0.1 ms timer'}`, results };
 } catch (e) {
   window.__bench = { error: String(e && e.stack ? e.stack : e) };
 }

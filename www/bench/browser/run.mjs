@@ -2,11 +2,12 @@
 // Debian's /usr/bin/chromium) and in Node, in one run. Writes JSON and a markdown table to --out
 // (run-benchmarks.sh then plots recall against QPS with plot.py, matplotlib).
 // node www/bench/browser/run.mjs [--data DIR] [--n 10000] [--queries 200] [--ef 10,20,40,80,160]
-//   [--rounds 3] [--engines ...] [--out ../bench-results] [--no-node]
+//   [--rounds 3] [--min-pass-ms 0] [--engines ...] [--out ../bench-results] [--no-node]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { brotliBytes, shippedFiles } from '../size.mjs';
 import { groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
@@ -14,13 +15,25 @@ import { serveDir, launchChromium } from '../../test/serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
-const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
-const data = resolve(arg('data', join(www, '..', '..', 'shared', 'data', 'docs-50k')));
-const n = Number(arg('n', 10000)), nq = Number(arg('queries', 200)), k = 10;
-const ef = arg('ef', '10,20,40,80,160');
-const rounds = arg('rounds', '3');
-const engines = arg('engines', 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)');
-const out = resolve(arg('out', join(www, '..', 'bench-results')));
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string', default: join(www, '..', '..', 'shared', 'data', 'docs-50k') },
+    n: { type: 'string', default: '10000' },
+    queries: { type: 'string', default: '200' },
+    ef: { type: 'string', default: '10,20,40,80,160' },
+    rounds: { type: 'string', default: '3' },
+    // Each timed pass repeats the query set until it has run this long (0: once).
+    'min-pass-ms': { type: 'string', default: '0' },
+    engines: { type: 'string', default: 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)' },
+    out: { type: 'string', default: join(www, '..', 'bench-results') },
+    'no-node': { type: 'boolean', default: false },
+  },
+});
+const data = resolve(a.data);
+const n = Number(a.n), nq = Number(a.queries), k = 10;
+const { ef, rounds, engines } = a;
+const minPassMs = a['min-pass-ms'];
+const out = resolve(a.out);
 mkdirSync(out, { recursive: true });
 const tag = `${n >= 1000 ? `${n / 1000}k` : n}`;
 
@@ -42,7 +55,7 @@ let chromiumRun;
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(`[chromium] ${m.text()}`));
-  const q = new URLSearchParams({ n, nq, dims, ef, engines, rounds });
+  const q = new URLSearchParams({ n, nq, dims, ef, engines, rounds, minPassMs });
   await page.goto(`${server.url}?${q}`);
   await page.waitForFunction(() => window.__bench !== undefined, null, { timeout: 3_600_000 });
   chromiumRun = await page.evaluate(() => window.__bench);
@@ -56,9 +69,9 @@ try {
 writeFileSync(join(out, `browser-bench-chromium-${tag}.json`), JSON.stringify(chromiumRun, null, 1));
 
 let nodeRun = null;
-if (!process.argv.includes('--no-node')) {
+if (!a['no-node']) {
   const tmp = join(out, `browser-bench-node-${tag}.json`);
-  execFileSync('node', [join(here, 'node.mjs'), '--data', data, '--n', String(n), '--queries', String(nq), '--ef', ef, '--rounds', rounds, '--engines', engines, '--json', tmp], { cwd: www, stdio: 'inherit' });
+  execFileSync('node', [join(here, 'node.mjs'), '--data', data, '--n', String(n), '--queries', String(nq), '--ef', ef, '--rounds', rounds, '--min-pass-ms', minPassMs, '--engines', engines, '--json', tmp], { cwd: www, stdio: 'inherit' });
   nodeRun = JSON.parse(readFileSync(tmp, 'utf8'));
 }
 
@@ -109,7 +122,7 @@ function table(run) {
 const doc = { n, nq, dims, k, rounds: Number(rounds), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
 writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
 let md = `# Browser benchmark, first ${n} vectors of ${basename(data)} x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
-md += `Engines built first, then timed passes interleaved over engines, ${rounds} rounds over every ef; each figure is the round with the median QPS. QPS at recall 0.95 is interpolated on log QPS between the ef points around it; P95 is that of the first ef at or above 0.95.\n\n`;
+md += `Engines built first, then timed passes interleaved over engines, ${rounds} rounds over every ef${Number(minPassMs) > 0 ? `, each pass repeating the queries for at least ${minPassMs} ms` : ''}; each figure is the round with the median QPS. QPS at recall 0.95 is interpolated on log QPS between the ef points around it; P95 is that of the first ef at or above 0.95.\n\n`;
 md += `## Chromium (${chromiumRun.environment})\n\n${table(chromiumRun)}\n`;
 if (nodeRun) md += `## Node (${nodeRun.environment})\n\n${table(nodeRun)}\n`;
 md += `## Package sizes (wasm + JS, Brotli q 11)\n\n| package | raw bytes | Brotli bytes |\n|---|---:|---:|\n`;
