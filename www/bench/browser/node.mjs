@@ -8,23 +8,13 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { run, groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
+import { benchOptions } from './options.mjs';
 // hnswlib-wasm mounts an IDBFS at load time: give it an IndexedDB (elex's bench does not use one).
 import 'fake-indexeddb/auto';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const peers = join(here, '..', 'peers', 'node_modules');
-const { values: a } = parseArgs({
-  options: {
-    data: { type: 'string', default: join(here, '..', '..', '..', '..', 'shared', 'data', 'docs-50k') },
-    n: { type: 'string', default: '10000' },
-    queries: { type: 'string', default: '200' },
-    ef: { type: 'string', default: '10,20,40,80,160' },
-    rounds: { type: 'string', default: '3' },
-    'min-pass-ms': { type: 'string', default: '0' },
-    engines: { type: 'string', default: 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)' },
-    json: { type: 'string' },
-  },
-});
+const { values: a } = parseArgs({ options: { ...benchOptions, json: { type: 'string' } } });
 const data = a.data;
 const n = Number(a.n), nq = Number(a.queries), k = 10;
 const efs = a.ef.split(',').map(Number);

@@ -12,19 +12,13 @@ import { brotliBytes, shippedFiles } from '../size.mjs';
 import { groundTruth } from './harness.js';
 import { readVecs } from '../fvecs.mjs';
 import { serveDir, launchChromium } from '../../test/serve.mjs';
+import { benchOptions } from './options.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const www = join(here, '..', '..');
 const { values: a } = parseArgs({
   options: {
-    data: { type: 'string', default: join(www, '..', '..', 'shared', 'data', 'docs-50k') },
-    n: { type: 'string', default: '10000' },
-    queries: { type: 'string', default: '200' },
-    ef: { type: 'string', default: '10,20,40,80,160' },
-    rounds: { type: 'string', default: '3' },
-    // Each timed pass repeats the query set until it has run this long (0: once).
-    'min-pass-ms': { type: 'string', default: '0' },
-    engines: { type: 'string', default: 'elex-relaxed,elex-simd,elex-relaxed i8+rerank,elex-simd i8+rerank,elex-scalar,hnswlib-emcc-simd,hnswlib-wasm,edgevec,mememo,voy-search (exact)' },
+    ...benchOptions,
     out: { type: 'string', default: join(www, '..', 'bench-results') },
     'no-node': { type: 'boolean', default: false },
   },
