@@ -113,7 +113,7 @@ function table(run) {
   }
   return md;
 }
-const doc = { n, nq, dims, k, rounds: Number(rounds), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
+const doc = { n, nq, dims, k, rounds: Number(rounds), min_pass_ms: Number(minPassMs), chromium: chromiumRun, node: nodeRun, sizes_bytes: sizes };
 writeFileSync(join(out, `browser-bench-${tag}.json`), JSON.stringify(doc, null, 1));
 let md = `# Browser benchmark, first ${n} vectors of ${basename(data)} x ${dims}, ${nq} queries, k = ${k}, M = 16, efC = 200\n\n`;
 md += `Engines built first, then timed passes interleaved over engines, ${rounds} rounds over every ef${Number(minPassMs) > 0 ? `, each pass repeating the queries for at least ${minPassMs} ms` : ''}; each figure is the round with the median QPS. QPS at recall 0.95 is interpolated on log QPS between the ef points around it; P95 is that of the first ef at or above 0.95.\n\n`;
