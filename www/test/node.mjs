@@ -121,11 +121,31 @@ for (const simd of [true, false]) {
     assert.deepEqual([c.samples, c.k, c.size, c.stale], [100, 10, n, false]);
     assert.ok(c.distanceEvals >= 100 * n, 'one brute-force pass per sample at least');
     assert.ok(c.points.every(([ef, r], i) => ef >= 10 && r >= 0 && r <= 1 && (i === 0 || ef > c.points[i - 1][0])));
-    // The search uses the smallest ef reaching the target, which is what search(q, k, ef) gives.
-    const ef = (t) => Math.max(k, (c.points.find(([, r]) => r >= t) ?? c.points.at(-1))[0]);
+    // The search uses the ef where the line between the measured points around the target
+    // reaches it (rounded up), which is what search(q, k, ef) gives.
+    const ef = (t) => {
+      const i = c.points.findIndex(([, r]) => r >= t);
+      if (i < 0) return Math.max(k, c.points.at(-1)[0]);
+      if (i === 0) return Math.max(k, c.points[0][0]);
+      const [[e0, r0], [e1, r1]] = [c.points[i - 1], c.points[i]];
+      const step = Math.min(e1 - e0, Math.max(1, Math.ceil(((t - r0) / (r1 - r0)) * (e1 - e0) - 1e-9)));
+      return Math.max(k, e0 + step);
+    };
     for (const t of [0.5, 0.9, 0.99]) {
       assert.deepEqual(plain(idx.search(q, k, { targetRecall: t })), plain(idx.search(q, k, ef(t))));
     }
+    // 0.9 falls between two measured points here, and over 50 queries its interpolated ef gives
+    // what that ef gives, which is not what the next measured ef gives.
+    const e9 = ef(0.9), above = c.points.find(([e]) => e > e9)[0];
+    assert.ok(!c.points.some(([e]) => e === e9), `ef ${e9} for 0.9 is interpolated`);
+    let differs = false;
+    for (let i = 0; i < 50; i++) {
+      const qq = base.subarray((2 * n + 100 + i) * dims, (2 * n + 101 + i) * dims);
+      const got = plain(idx.search(qq, k, { targetRecall: 0.9 }));
+      assert.deepEqual(got, plain(idx.search(qq, k, e9)));
+      differs ||= JSON.stringify(got) !== JSON.stringify(plain(idx.search(qq, k, above)));
+    }
+    assert.ok(differs, `ef ${e9} and ef ${above} give other results somewhere`);
     // Held-out recall at the 0.9 target is near it or above.
     let hits = 0;
     for (let i = 0; i < 100; i++) {

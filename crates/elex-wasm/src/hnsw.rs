@@ -175,8 +175,9 @@ export interface SliceOptions {
 export interface SearchOptions {
   /** Search breadth (default the index's efSearch, at least k). */
   ef?: number;
-  /** In (0, 1]: search with the smallest calibrated ef whose recall@k reached this on the
-   * index's own data (`NOT_CALIBRATED` before `calibrate()`). Not with `ef`. */
+  /** In (0, 1]: search with the ef at which the calibration's recall@k on the index's own data
+   * reaches this (interpolated between its measured efs; `NOT_CALIBRATED` before
+   * `calibrate()`). Not with `ef`. */
   targetRecall?: number;
 }
 
@@ -243,7 +244,7 @@ fn slice_options_and(
 }
 
 /// The `ef` of a search: the third argument is an ef, or `{ ef }`, or `{ targetRecall }` (the
-/// smallest calibrated ef whose recall reaches it); at least `k`.
+/// calibration's ef for it, `Calibration::ef_for`); at least `k`.
 fn search_ef(h: &Hnsw, v: &JsValue, k: usize) -> Result<usize, JsValue> {
     if !v.is_object() {
         let ef = args::opt_integer(v, "ef", 1.0, MAX_K)?.map(|e| e as usize);
