@@ -2,13 +2,13 @@
 //!
 //! A [`Calibration`] measures, on queries drawn from the index's own data, the recall@k a search
 //! delivers at each `ef` of a fixed ladder; [`Hnsw::search_target`] then searches with the
-//! `ef` at which that curve, straight between its measured points, reaches the target. The sample queries are stored
-//! vectors (decoded; their f32 copies when kept), each asked leave-one-out: its own node is
-//! excluded from both the exact answer (brute force over the stored vectors, or the f32
-//! copies when kept, like [`Hnsw::exact_search`]) and the search's results, so a sample behaves
-//! like a query that is not in the index; the search also never walks through it (it would
-//! lead straight to its own neighbours and overstate the recall: 0.91 instead of 0.77 at
-//! ef 10 on a docs-50k slice).
+//! `ef` at which that curve, straight between its measured points, reaches the target. The
+//! sample queries are stored vectors (decoded; their f32 copies when kept), each asked
+//! leave-one-out: its own node is excluded from both the exact answer (brute force over the
+//! stored vectors, or the f32 copies when kept, like [`Hnsw::exact_search`]) and the search's
+//! results, so a sample behaves like a query that is not in the index; the search also never
+//! walks through it (it would lead straight to its own neighbours and overstate the recall:
+//! 0.91 instead of 0.77 at ef 10 on a docs-50k slice).
 //!
 //! Cost: per sample one brute-force pass over the index (scanned in chunks, so a step in a
 //! browser stays short at any size) and one search per ladder step up to the first `ef` that
@@ -89,10 +89,10 @@ impl Calibration {
     /// points around the target reaches it (rounded up), the first measured `ef` when that
     /// one reaches it already, the largest measured when none does.
     ///
-    /// Recall grows with `ef` and flattens (a concave curve), so the line lies below the curve
-    /// and the `ef` it gives reaches the target on the samples too; without it a target just
-    /// above a measured point got the next step of the ladder (docs-50k: 0.94 delivered for a
-    /// target of 0.90).
+    /// Recall grows with `ef` and flattens, so between two measured points the curve lies
+    /// about on or above the line, and the `ef` the line gives reaches the target on the
+    /// samples; without it a target just above a measured point got the next step of the
+    /// ladder (docs-50k: 0.94 delivered for a target of 0.90).
     pub fn ef_for(&self, target: f64, k: usize) -> usize {
         let at = self.points.iter().position(|&(_, r)| r >= target);
         let ef = match at {
@@ -103,8 +103,8 @@ impl Calibration {
                 // r0 < target <= r1, so the fraction is in (0, 1].
                 let f = (target - r0) / (r1 - r0);
                 // (Less a hair, so that a step which is whole but for rounding stays whole.)
-                let step = (f * (e1 - e0) as f64 - 1e-9).ceil() as usize;
-                e0 + step.clamp(1, e1 - e0)
+                let step = (f * e1.saturating_sub(e0) as f64 - 1e-9).ceil() as usize;
+                (e0 + step.max(1)).min(e1)
             }
         };
         ef.max(k)
@@ -392,8 +392,9 @@ impl Hnsw {
     }
 
     /// The `k` nearest live vectors, searched with the `ef` at which recall@k measured on the
-    /// index's own data reaches `target` (in `(0, 1]`; [`Calibration::ef_for`]). Calibrates first when no fresh
-    /// calibration is kept ([`DEFAULT_SAMPLES`] queries, recall@`max(k, 10)`).
+    /// index's own data reaches `target` (in `(0, 1]`; [`Calibration::ef_for`]). Calibrates
+    /// first when no fresh calibration is kept ([`DEFAULT_SAMPLES`] queries, recall@`max(k,
+    /// 10)`).
     pub fn search_target(
         &self,
         query: &[f32],
