@@ -2,7 +2,8 @@
 // runs `elex-bench hnsw` (native, this CPU's best kernels) and then the browser benchmark
 // (bench/browser/run.mjs, one round, Chromium only) on the same vectors, queries, seed and ef
 // list. The builds are bit-identical, so recall per ef is the same on both sides (printed, and
-// checked) and the QPS ratio per ef is a ratio at equal recall. Reports the median of the
+// checked; within 0.005 where the relaxed build walks on 4-bit codes) and the QPS ratio per ef
+// is a ratio at (about) equal recall. Reports the median of the
 // per-round ratios per ef and engine. Chromium is where the relaxed-SIMD build runs (Node 20 has
 // no relaxed SIMD), so this is the wasm-against-native measurement for that flavour.
 // node www/bench/wasm-native.mjs [--data DIR] [--n 50000] [--queries 1000] [--ef 16,24,32,40]
@@ -76,11 +77,12 @@ for (const e of engines) {
     return { ef, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), wasm_recall: wasmRecall, native_recall: nativeRecall,
       wasm_qps: median(browser.map((b) => b.results.find((x) => x.engine === e).runs[i].qps)), native_qps: median(native.map((x) => x.runs[i].qps)) };
   });
-  // Bit-identical builds give the same recall per ef: anything else means the two sides did
-  // not build the same index (another seed, storage or data), and the ratios are not at equal
-  // recall.
+  // Bit-identical builds give the same recall per ef, except that the relaxed build's searches
+  // of an f32 index walk on 4-bit codes where native ones walk on i8 codes (recall per ef within
+  // a few thousandths): a larger gap means the two sides did not build the same index (another
+  // seed, storage or data), and the ratios are not at about equal recall.
   for (const p of per) {
-    if (p.wasm_recall !== p.native_recall) {
+    if (Math.abs(p.wasm_recall - p.native_recall) > 0.005) {
       console.error(`${e} ef ${p.ef}: recall ${p.wasm_recall} in wasm against ${p.native_recall} natively`);
       process.exitCode = 1;
     }

@@ -229,10 +229,12 @@ impl Hnsw {
         self.len() == 0
     }
 
-    /// Whether searches walk the graph on i8 codes of the vectors and re-rank their `ef`
+    /// Whether searches walk the graph on codes of the vectors and re-rank their `ef`
     /// candidates on the vectors themselves: the default of an f32 index of 128 or more
-    /// dimensions, 32 or more in wasm (the codes cost a quarter of the vectors' bytes more; distances returned are
-    /// the f32 ones). Other storage kinds walk on what they store.
+    /// dimensions, 32 or more in wasm. The codes are i8 (a quarter of the vectors' bytes more);
+    /// in the relaxed-SIMD wasm build searches walk on 4-bit codes kept besides (3/8 more in
+    /// all), inserts still on the i8 ones.
+    /// Distances returned are the f32 ones. Other storage kinds walk on what they store.
     pub fn walks_on_i8(&self) -> bool {
         self.store.navigates()
     }

@@ -362,6 +362,8 @@ pub struct Scratch {
     pub(crate) q: Encoded,
     /// The query's i8 encoding, for an index that walks on i8 codes.
     pub(crate) nav_q: Encoded,
+    /// Its codes padded to whole blocks of 32, for the 4-bit walking codes.
+    pub(crate) nav_q4: Vec<i8>,
     /// The links an insertion is about to write.
     pub(crate) plan: LinkPlan,
 }
@@ -403,6 +405,7 @@ impl Scratch {
             prep: Vec::new(),
             q: Encoded::new(storage),
             nav_q: Encoded::new(Storage::I8),
+            nav_q4: Vec::new(),
             plan: LinkPlan::default(),
         }
     }

@@ -834,6 +834,158 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
     }
 }
 
+/// Whether searches of an f32 store with walking codes walk on 4-bit codes ([`U4Codes`]) in
+/// place of the i8 ones: in the relaxed-SIMD wasm build. There the kernel is two relaxed dot
+/// products per 32 dimensions and 16 bytes, against twice the bytes and the sign split of the
+/// i8 kernel. Elsewhere it was no clear win, so the i8 walk stays:
+/// - simd128 without relaxed (eight widening dot products per block), Node, 5 interleaved
+///   rounds, 4-bit over i8 walk: docs-50k 50K 0.98 / 1.07 / 1.09x at ef 24 / 48 / 96, GloVe-50
+///   100K 0.95 / 0.91 / 1.09 / 0.94x at ef 16-128;
+/// - natively (AVX-512's i8 kernel, prefetch), elex-bench, 4 interleaved rounds: docs-50k
+///   1.09 / 0.99 / 1.27x, GloVe-50 0.97 / 1.00 / 0.86 / 0.85x (rounds 0.64-1.60x).
+pub(crate) const SEARCH_ON_U4: bool =
+    cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
+
+/// Uniform 4-bit codes of an f32 store's vectors and their scales (`x ≈ s · (c − 7.5)`, see
+/// `elex_simd::Kernels::quantize_u4`), [`elex_simd::q4_bytes`]`(dims)` bytes per vector; the
+/// squared norms are the i8 walking codes' (the f32 vectors' exact ones).
+///
+/// Measured before it was kept (same page, interleaved rounds, same recall per ef within 0.003
+/// of the i8 walk): in Chromium's relaxed-SIMD build 1.35-1.55x the i8 walk's QPS on docs-50k
+/// 50K and 1.16-1.32x on GloVe-50 100K.
+///
+/// Invariants: one scale per `q4_bytes(dims)` code bytes; scales finite and not negative.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct U4Codes {
+    codes: Vec<u8>,
+    scale: Vec<f32>,
+}
+
+impl U4Codes {
+    /// Appends the codes of one prepared (finite) f32 vector.
+    fn push_f32(&mut self, k: &Kernels, x: &[f32]) {
+        let at = self.codes.len();
+        self.codes.resize(at + elex_simd::q4_bytes(x.len()), 0);
+        self.scale
+            .push(k.quantize_u4(x, &mut self.codes[at..]).unwrap_or(0.0));
+    }
+
+    fn truncate(&mut self, dims: usize, n: usize) {
+        self.codes.truncate(n * elex_simd::q4_bytes(dims));
+        self.scale.truncate(n);
+    }
+
+    fn reserve_exact(&mut self, dims: usize, n: usize) -> Reserve {
+        self.codes
+            .try_reserve_exact(n * elex_simd::q4_bytes(dims))?;
+        self.scale.try_reserve_exact(n)?;
+        Ok(())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.codes.capacity() + self.scale.capacity() * 4
+    }
+}
+
+/// A query's i8 codes (padded to whole blocks) against the 4-bit walking codes.
+pub(crate) struct U4Rows<'a> {
+    space: &'a Space,
+    q: &'a [i8],
+    scale: f32,
+    norm_sq: f32,
+    /// `7.5 Σ qᵢ`: the codes' offset, `Σ qᵢ (cᵢ − 7.5) = Σ qᵢ cᵢ − bias` (exact in f32: a
+    /// multiple of 0.5 below 2²³).
+    bias: f32,
+    /// Code bytes per vector.
+    row: usize,
+    codes: &'a [u8],
+    scales: &'a [f32],
+    /// The squared norms (an `I8Rows` for its metric-aware `norm_of`).
+    norms: I8Rows<'a>,
+}
+
+impl U4Rows<'_> {
+    #[inline]
+    fn codes(&self, n: NodeId) -> &[u8] {
+        self.codes
+            .get(n.idx() * self.row..(n.idx() + 1) * self.row)
+            .unwrap_or(&[])
+    }
+
+    /// The distance from the kernel's sum for `n` (+inf past the end or for NaN).
+    #[inline]
+    fn finish(&self, dot: i64, n: NodeId) -> f32 {
+        let (Some(&s), Some(ns)) = (self.scales.get(n.idx()), self.norms.norm_of(self.space, n))
+        else {
+            return f32::INFINITY;
+        };
+        let dot = self.scale * s * (dot as f32 - self.bias);
+        let d = self.space.dist_from_dot(dot, self.norm_sq, ns);
+        if d.is_nan() { f32::INFINITY } else { d }
+    }
+}
+
+impl Rows for U4Rows<'_> {
+    /// The four-row kernel on one row four times (the walk's leftover neighbours, at most
+    /// three per expansion; the row is in cache after the first).
+    #[inline]
+    fn dist(&self, n: NodeId) -> f32 {
+        let r = self.codes(n);
+        match self.space.k.dot_u4_i8_x4(self.q, [r; 4]) {
+            Ok([d, ..]) => self.finish(d, n),
+            Err(_) => f32::INFINITY,
+        }
+    }
+    #[inline]
+    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
+        match self.space.k.dot_u4_i8_x4(self.q, n.map(|n| self.codes(n))) {
+            Ok(d) => [0, 1, 2, 3].map(|i| self.finish(d[i], n[i])),
+            Err(_) => n.map(|n| self.dist(n)),
+        }
+    }
+    /// Natively a prefetch of the row (at most 8 lines: 1,024 dimensions); nothing in wasm,
+    /// as for the i8 rows.
+    #[inline]
+    fn prefetch(&self, n: NodeId) {
+        if cfg!(not(target_arch = "wasm32")) {
+            elex_simd::prefetch(self.codes(n), PREFETCH_LINES);
+        }
+    }
+}
+
+/// The codes a search walks on where searches walk on 4-bit codes ([`SEARCH_ON_U4`]): i8 (an
+/// i8 store's vectors or an f32 store's i8 walking codes) or the 4-bit walking codes. One type
+/// for both, so the search loops are compiled once for the two: a copy of each loop for the
+/// 4-bit codes alone added 6.4 KB to the relaxed wasm (0.4 KB Brotli).
+pub(crate) enum CodeRows<'a> {
+    I8(I8KindRows<'a>),
+    U4(U4Rows<'a>),
+}
+
+impl Rows for CodeRows<'_> {
+    #[inline]
+    fn dist(&self, n: NodeId) -> f32 {
+        match self {
+            CodeRows::I8(r) => r.dist(n),
+            CodeRows::U4(r) => r.dist(n),
+        }
+    }
+    #[inline]
+    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
+        match self {
+            CodeRows::I8(r) => r.dist4(n),
+            CodeRows::U4(r) => r.dist4(n),
+        }
+    }
+    #[inline]
+    fn prefetch(&self, n: NodeId) {
+        match self {
+            CodeRows::I8(r) => r.prefetch(n),
+            CodeRows::U4(r) => r.prefetch(n),
+        }
+    }
+}
+
 impl Rows for KindRows<'_, View<'_>, &Vectors> {
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
@@ -897,6 +1049,12 @@ pub(crate) struct VectorStore {
     /// `ef` candidates on the f32 vectors. Derived from the vectors (quantized exactly as an i8
     /// index quantizes), so never part of a snapshot.
     nav: Option<Scaled<i8>>,
+    /// Uniform 4-bit codes of the same vectors, which searches walk on in place of `nav`: an
+    /// eighth of the f32 bytes per distance, and a kernel without widening or table lookups
+    /// (see [`U4Codes`]). Inserts still walk on `nav`, so the graph a seed builds, and the
+    /// snapshot, stay those of the i8 walk. Present when `nav` is and [`SEARCH_ON_U4`] (like
+    /// `nav`, derived and never part of a snapshot).
+    nav4: Option<U4Codes>,
 }
 
 impl VectorStore {
@@ -907,6 +1065,7 @@ impl VectorStore {
             raw: Vec::new(),
             keep_f32,
             nav: None,
+            nav4: None,
         }
     }
 
@@ -916,21 +1075,37 @@ impl VectorStore {
         self.nav.is_some()
     }
 
-    /// Turns walking on i8 codes on (an f32 store only: others are unchanged) or off. On
-    /// quantizes every stored vector, `slots` of them.
+    /// Turns walking on codes on (an f32 store only: others are unchanged) or off. On
+    /// quantizes every stored vector, `slots` of them, to i8 and, where searches walk on 4-bit
+    /// codes ([`SEARCH_ON_U4`]), to those too.
     pub(crate) fn set_navigation(&mut self, k: &Kernels, on: bool, slots: usize) {
+        self.navigation(k, on, SEARCH_ON_U4, slots);
+    }
+
+    /// [`VectorStore::set_navigation`] with the 4-bit codes chosen by the caller (tests).
+    fn navigation(&mut self, k: &Kernels, on: bool, u4: bool, slots: usize) {
         match (&self.vectors, on) {
             (Vectors::F32(v), true) if self.nav.is_none() => {
                 let mut nav = Scaled::with_capacity(0, 0);
+                let mut nav4 = U4Codes::default();
                 // Without room there is no walking copy: searches stay on the f32 vectors.
-                if nav.reserve_exact(self.dims, slots).is_ok() {
+                if nav.reserve_exact(self.dims, slots).is_ok()
+                    && (!u4 || nav4.reserve_exact(self.dims, slots).is_ok())
+                {
                     for x in v.chunks_exact(self.dims.max(1)).take(slots) {
                         nav.push_f32(k, x);
+                        if u4 {
+                            nav4.push_f32(k, x);
+                        }
                     }
                     self.nav = Some(nav);
+                    self.nav4 = u4.then_some(nav4);
                 }
             }
-            (_, false) => self.nav = None,
+            (_, false) => {
+                self.nav = None;
+                self.nav4 = None;
+            }
             _ => {}
         }
     }
@@ -957,6 +1132,49 @@ impl VectorStore {
             }),
             _ => None,
         }
+    }
+
+    /// The query against the 4-bit walking codes, when there are some: `q8` is its i8 encoding
+    /// and `padded` a buffer that takes its codes padded with zeros to whole blocks of 32 (the
+    /// kernel's fast path; the padding's products are zero).
+    #[inline]
+    pub(crate) fn nav4_rows<'a>(
+        &'a self,
+        space: &'a Space,
+        q8: &Encoded,
+        padded: &'a mut Vec<i8>,
+    ) -> Option<U4Rows<'a>> {
+        let (
+            Some(v),
+            Some(nav),
+            View::I8 {
+                codes,
+                scale,
+                norm_sq,
+            },
+        ) = (&self.nav4, &self.nav, q8.view())
+        else {
+            return None;
+        };
+        padded.clear();
+        padded.extend_from_slice(codes);
+        padded.resize(elex_simd::q4_bytes(codes.len()) * 2, 0);
+        let sum: i32 = codes.iter().map(|&c| i32::from(c)).sum();
+        Some(U4Rows {
+            space,
+            q: padded,
+            scale,
+            norm_sq,
+            bias: 7.5 * sum as f32,
+            row: elex_simd::q4_bytes(self.dims),
+            codes: &v.codes,
+            scales: &v.scale,
+            norms: I8Rows {
+                codes: &[],
+                scale: &[],
+                norm_sq: &nav.norm_sq,
+            },
+        })
     }
 
     /// Node `n`'s own walking codes against all walking codes, when there are some: a node
@@ -1000,6 +1218,9 @@ impl VectorStore {
         // From the encoding, an f32 row: `prep` is empty when a compaction copies a node.
         if let (Some(nav), Encoded::F32(x)) = (&mut self.nav, e) {
             nav.push_f32(k, x);
+            if let Some(nav4) = &mut self.nav4 {
+                nav4.push_f32(k, x);
+            }
         }
     }
 
@@ -1031,6 +1252,9 @@ impl VectorStore {
         if let Some(nav) = &mut self.nav {
             nav.truncate(self.dims, slots);
         }
+        if let Some(nav4) = &mut self.nav4 {
+            nav4.truncate(self.dims, slots);
+        }
     }
 
     /// Room for `n` more nodes.
@@ -1042,6 +1266,9 @@ impl VectorStore {
         elex_simd::advise_huge_pages(&self.raw);
         if let Some(nav) = &mut self.nav {
             nav.reserve_exact(self.dims, n)?;
+        }
+        if let Some(nav4) = &mut self.nav4 {
+            nav4.reserve_exact(self.dims, n)?;
         }
         let w = self.vectors.row(self.dims);
         match &mut self.vectors {
@@ -1064,6 +1291,10 @@ impl VectorStore {
         if let Some(nav) = &mut self.nav {
             nav.shrink_to_fit();
         }
+        if let Some(nav4) = &mut self.nav4 {
+            nav4.codes.shrink_to_fit();
+            nav4.scale.shrink_to_fit();
+        }
         match &mut self.vectors {
             Vectors::F32(v) => v.shrink_to_fit(),
             Vectors::F16(v) => v.shrink_to_fit(),
@@ -1076,6 +1307,7 @@ impl VectorStore {
         self.vectors.heap_bytes()
             + self.raw.capacity() * 4
             + self.nav.as_ref().map_or(0, Scaled::heap_bytes)
+            + self.nav4.as_ref().map_or(0, U4Codes::heap_bytes)
     }
 
     // ---- snapshot -----------------------------------------------------------------------
@@ -1147,6 +1379,7 @@ impl VectorStore {
             raw: Vec::with_capacity(if keep_f32 { nd } else { 0 }),
             keep_f32,
             nav: None,
+            nav4: None,
         }
     }
 
@@ -1202,7 +1435,7 @@ mod tests {
                     };
                     let mut store = VectorStore::new(dims, storage, false);
                     if storage == Storage::F32 {
-                        store.set_navigation(&kernels, true, 0);
+                        store.navigation(&kernels, true, true, 0);
                     }
                     let (mut e, mut prep) = (Encoded::new(storage), Vec::new());
                     let mut vector =
@@ -1227,6 +1460,28 @@ mod tests {
                         space.encode(&prep, &mut q8);
                         let nav = store.nav_rows(&space, &q8).expect("walking codes");
                         check(&nav, n, &format!("walking codes, {ctx}"));
+                        let mut pad = Vec::new();
+                        let nav4 = store.nav4_rows(&space, &q8, &mut pad).expect("4-bit codes");
+                        check(&nav4, n, &format!("4-bit walking codes, {ctx}"));
+                        // Each distance is the exact one up to the codes' rounding: half a
+                        // step of each (max|x| / 15 for a row, max|q| / 254 for the query).
+                        let l1 = |v: &[f32]| v.iter().map(|x| f64::from(x.abs())).sum::<f64>();
+                        let mx = |v: &[f32]| v.iter().fold(0f64, |m, x| m.max(f64::from(x.abs())));
+                        for i in 0..n as u32 {
+                            let View::F32(x) = store.view(NodeId(i)) else {
+                                unreachable!()
+                            };
+                            let (ex, eq) = (mx(x) / 15.0, mx(&prep) / 254.0);
+                            let bound = l1(&prep) * ex + l1(x) * eq + dims as f64 * ex * eq + 1e-4;
+                            let bound = if metric == Metric::L2 {
+                                2.0 * bound
+                            } else {
+                                bound
+                            };
+                            let got = f64::from(nav4.dist(NodeId(i)));
+                            let want = f64::from(space.dist_f32(&prep, x));
+                            assert!((got - want).abs() <= bound, "{ctx} node {i}: {got} {want}");
+                        }
                     }
                 }
             }

@@ -111,6 +111,8 @@ pub(crate) struct Table {
     pub l2sq_f32_x4: Option<X4>,
     /// `dot_i8` of one query and four rows of at most [`I8_CHUNK`] components.
     pub dot_i8_x4: Option<X4I8>,
+    /// `Σ qᵢ · cᵢ` of an i8 query and four rows of uniform 4-bit codes (raw nibbles).
+    pub dot_u4_i8_x4: unsafe fn(&[i8], [&[u8]; 4]) -> [i32; 4],
 }
 
 /// A one-query-four-rows i8 kernel: the four results of the single-row kernel.
@@ -142,6 +144,7 @@ pub(crate) const SCALAR: Table = Table {
     dot_f32_x4: None,
     l2sq_f32_x4: None,
     dot_i8_x4: None,
+    dot_u4_i8_x4: scalar::dot_u4_i8_x4,
 };
 
 /// The kernels of one ISA. Cheap to copy; build it once and keep it.
@@ -548,6 +551,53 @@ impl Kernels {
             total += i64::from(unsafe { (self.t.dot_q4_q4)(ca, cb, here) });
         }
         Ok(total)
+    }
+
+    /// Encodes finite `src` into `dst` ([`crate::q4_bytes`]`(src.len())` bytes) as uniform
+    /// 4-bit codes and returns the scale `s`: `src[i] ≈ s · (code i − 7.5)`, `s = max|src| / 7.5`,
+    /// each code the nearest of `0..=15` (same layout as [`Kernels::quantize_q4`]; unused
+    /// nibbles zero; a zero vector gets `s = 0`). Sequential f32, the same bytes on every ISA.
+    /// [`SimdError::NonFinite`] when a component is NaN or infinite (then `dst` is untouched).
+    pub fn quantize_u4(&self, src: &[f32], dst: &mut [u8]) -> Result<f32, SimdError> {
+        same_len(crate::q4_bytes(src.len()), dst.len())?;
+        if src.iter().any(|x| !x.is_finite()) {
+            return Err(SimdError::NonFinite);
+        }
+        Ok(crate::q4::quantize_u4(src, dst))
+    }
+
+    /// Exact `Σ qᵢ · cᵢ` of an i8 query and each of four rows of uniform 4-bit codes (`cᵢ`
+    /// the raw nibble, `0..=15`, as [`Kernels::quantize_u4`] writes them; each row exactly
+    /// [`crate::q4_bytes`]`(q.len())` bytes). With the scales `s_q` (i8) and `s_x` (u4),
+    /// `q · x ≈ s_q s_x (this − 7.5 Σ qᵢ)`. One kernel call for the four rows: the query's
+    /// block is loaded once, and a row's 16 bytes hold 32 components (an eighth of an f32 row).
+    #[inline]
+    pub fn dot_u4_i8_x4(&self, q: &[i8], rows: [&[u8]; 4]) -> Result<[i64; 4], SimdError> {
+        let nb = crate::q4_bytes(q.len());
+        for r in rows {
+            same_len(r.len(), nb)?;
+        }
+        if q.len() <= I8_CHUNK {
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if self.isa == Isa::Simd128 {
+                return Ok(crate::wasm32::simd128::dot_u4_i8_x4(q, rows).map(i64::from));
+            }
+            // SAFETY: as in `dot_f32`; at most I8_CHUNK products of at most 128 * 15 cannot
+            // overflow the kernel's i32 accumulators.
+            return Ok(unsafe { (self.t.dot_u4_i8_x4)(q, rows) }.map(i64::from));
+        }
+        let mut out = [0i64; 4];
+        // I8_CHUNK is a multiple of 32, so every chunk but the last is whole blocks.
+        for (c, qc) in q.chunks(I8_CHUNK).enumerate() {
+            let at = c * (I8_CHUNK / 2);
+            let rc = rows.map(|r| r.get(at..(at + I8_CHUNK / 2).min(r.len())).unwrap_or(&[]));
+            // SAFETY: as above, per chunk.
+            let d = unsafe { (self.t.dot_u4_i8_x4)(qc, rc) };
+            for (o, d) in out.iter_mut().zip(d) {
+                *o += i64::from(d);
+            }
+        }
+        Ok(out)
     }
 
     /// Largest absolute value (0 for an empty slice).

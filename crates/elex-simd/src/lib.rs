@@ -23,6 +23,9 @@
 //! - `q4`: 4-bit codes with one scale per vector and sixteen non-uniform levels
 //!   ([`Q4_LEVELS`], layout in [`Kernels::quantize_q4`]); `dot_q4_i8` scores an i8 query against
 //!   a code row and `dot_q4_q4` two code rows, both exact integers like the i8 kernels.
+//! - `u4`: uniform 4-bit codes in the same layout, `x ≈ s·(c − 7.5)` ([`Kernels::quantize_u4`]):
+//!   a code is its own value, so `dot_u4_i8_x4` multiplies raw nibbles with an i8 query (no
+//!   table lookup; in wasm's relaxed SIMD a nibble is a valid 7-bit operand), four rows a call.
 //!
 //! # Floating point
 //! Float reductions (dot, l2sq, cosine for f32 and f16) follow one canonical order on every ISA:

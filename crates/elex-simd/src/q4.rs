@@ -89,6 +89,22 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) -> f32 {
     s as f32
 }
 
+/// Uniform 4-bit codes (the walking copy of an f32 index): `xᵢ ≈ s · (cᵢ − 7.5)` with
+/// `s = max|x| / 7.5` and `cᵢ = round(xᵢ / s + 7.5)` in `0..=15`, in the [`q4_bytes`] layout
+/// (unused nibbles zero). Unlike the q4 levels, a code is its own value, so a kernel multiplies
+/// the raw nibbles with no table lookup (and, in wasm's relaxed SIMD, a nibble is a valid 7-bit
+/// operand of the exact dot product). Sequential f32, so every platform writes the same bytes.
+/// A zero vector gets scale 0 (and every code 8, which with scale 0 means 0).
+pub(crate) fn quantize_u4(src: &[f32], dst: &mut [u8]) -> f32 {
+    dst.fill(0);
+    let m = src.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    let inv = if m > 0.0 { 7.5 / m } else { 0.0 };
+    for (i, &x) in src.iter().enumerate() {
+        set(dst, i, (x * inv + 7.5).round().clamp(0.0, 15.0) as u8);
+    }
+    m / 7.5
+}
+
 /// 32 bytes of 0xFF then 32 zeros: `TAIL_MASK[32 - r..]` starts with `r` set bytes, the mask
 /// that keeps the first `r` levels of a block.
 // Only the SIMD kernels use it; a scalar-only wasm build has none.

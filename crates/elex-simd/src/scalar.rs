@@ -200,6 +200,24 @@ pub(crate) fn dot_q4_i8(codes: &[u8], q: &[i8]) -> i32 {
     s
 }
 
+/// `Σ qᵢ · cᵢ` of an i8 query and each of four rows of uniform 4-bit codes (`cᵢ` the raw
+/// nibble, see `q4::quantize_u4`), over `q.len()` elements (clamped to what each row holds).
+/// Exact while `len * 128 * 15` fits an `i32`.
+pub(crate) fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
+    rows.map(|r| {
+        let mut s = 0i32;
+        for (block, qb) in r.chunks(16).zip(q.chunks(32)) {
+            for (j, &x) in qb.iter().enumerate() {
+                if let Some(&b) = block.get(j % 16) {
+                    let c = if j < 16 { b & 15 } else { b >> 4 };
+                    s = s.wrapping_add(i32::from(x) * i32::from(c));
+                }
+            }
+        }
+        s
+    })
+}
+
 /// `Σ LEVELS[aᵢ] · LEVELS[bᵢ]` over the first `n` elements of two code rows (clamped to what
 /// both hold).
 pub(crate) fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {

@@ -281,6 +281,83 @@ fn q4_kernels_are_exact() {
     }
 }
 
+/// Component `i`'s raw nibble, from the documented layout independently of the crate.
+fn u4_oracle(codes: &[u8], i: usize) -> i64 {
+    let byte = codes[i / 32 * 16 + i % 16];
+    i64::from(if i % 32 < 16 { byte & 15 } else { byte >> 4 })
+}
+
+#[test]
+fn u4_kernel_is_exact() {
+    let mut rng = Rng(SplitMix64(16));
+    let mut lens = dims();
+    lens.push(40_000); // longer than one i32-safe chunk
+    for k in kernels() {
+        for &n in &lens {
+            let nb = elex_simd::q4_bytes(n);
+            let buf: Vec<Vec<u8>> = (0..4)
+                .map(|_| (0..nb + OFFSETS).map(|_| rng.next() as u8).collect())
+                .collect();
+            let bq: Vec<i8> = (0..n + OFFSETS).map(|_| rng.next() as i8).collect();
+            for off in 0..OFFSETS {
+                let rows: [&[u8]; 4] =
+                    std::array::from_fn(|r| &buf[r][(off + r) % OFFSETS..][..nb]);
+                let q = &bq[(off + 1) % OFFSETS..][..n];
+                let want = rows.map(|r| (0..n).map(|i| q[i] as i64 * u4_oracle(r, i)).sum::<i64>());
+                let ctx = format!("{:?} n={n} off={off}", k.isa());
+                assert_eq!(k.dot_u4_i8_x4(q, rows).unwrap(), want, "dot_u4_i8_x4 {ctx}");
+            }
+        }
+        // The extremes: the largest nibble against the most negative query value everywhere.
+        let top = vec![0xFFu8; elex_simd::q4_bytes(40_000)];
+        let low = vec![-128i8; 40_000];
+        let w = -40_000 * 15 * 128;
+        assert_eq!(k.dot_u4_i8_x4(&low, [&top; 4]).unwrap(), [w; 4]);
+        let high = vec![127i8; 40_000];
+        let zero = vec![0u8; top.len()];
+        let got = k.dot_u4_i8_x4(&high, [&top, &zero, &top, &zero]).unwrap();
+        assert_eq!(got, [40_000 * 15 * 127, 0, 40_000 * 15 * 127, 0]);
+    }
+}
+
+#[test]
+fn quantize_u4_is_uniform_and_keeps_the_vector() {
+    let mut rng = Rng(SplitMix64(17));
+    for k in kernels() {
+        for n in [1, 5, 31, 32, 33, 50, 384, 1000] {
+            let x = rng.vec(n);
+            let mut c = vec![0xAAu8; elex_simd::q4_bytes(n)];
+            let s = k.quantize_u4(&x, &mut c).unwrap();
+            let m = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(s, m / 7.5);
+            for i in n..c.len() * 2 {
+                assert_eq!(u4_oracle(&c, i), 0, "unused nibbles are zero");
+            }
+            // Each component takes the nearest code: within half a step of its value.
+            for (i, &v) in x.iter().enumerate() {
+                let back = f64::from(s) * (u4_oracle(&c, i) as f64 - 7.5);
+                assert!(
+                    (back - f64::from(v)).abs() <= f64::from(s) * 0.5 + 1e-6,
+                    "n={n} i={i}"
+                );
+            }
+            // The same bytes on every ISA (the scalar encoder is the only one).
+            let mut c0 = vec![0u8; c.len()];
+            Kernels::force(Isa::Scalar)
+                .unwrap()
+                .quantize_u4(&x, &mut c0)
+                .unwrap();
+            assert_eq!(c, c0);
+        }
+        let mut z = [0xFFu8; 16];
+        assert_eq!(k.quantize_u4(&[0.0; 20], &mut z).unwrap(), 0.0);
+        assert_eq!(
+            k.quantize_u4(&[f32::NAN; 2], &mut [0; 16]),
+            Err(SimdError::NonFinite)
+        );
+    }
+}
+
 #[test]
 fn quantize_q4_fits_its_scale_and_keeps_the_vector() {
     let mut rng = Rng(SplitMix64(15));
@@ -512,6 +589,13 @@ fn mismatched_lengths_are_errors_for_every_kernel() {
         assert_eq!(k.dot_q4_q4(&[0; 16], &[0; 32], 3), Err(q4mm(16, 32)));
         assert_eq!(k.dot_q4_q4(&[0; 16], &[0; 16], 33), Err(q4mm(16, 32)));
         assert_eq!(k.decode_q4(&[0; 16], &mut [0; 40]), Err(q4mm(16, 32)));
+        assert_eq!(k.quantize_u4(&a, &mut [0; 32]), Err(q4mm(16, 32)));
+        let r: &[u8] = &[0; 16];
+        assert_eq!(k.dot_u4_i8_x4(&[1; 40], [r; 4]), Err(q4mm(16, 32)));
+        assert_eq!(
+            k.dot_u4_i8_x4(&[1; 3], [r, r, &[0; 15], r]),
+            Err(q4mm(15, 16))
+        );
         assert_eq!(k.td_update_row(&mut [0.0; 3], &b, 0.5), Err(mm));
         assert_eq!(k.cosine_f32(&[0.0; 4], &[1.0; 4]), Err(SimdError::ZeroNorm));
     }

@@ -36,8 +36,10 @@ struct HnswIndexOptions {
     /// Distance: `cosine` (default), `dot` or `l2` (squared Euclidean).
     #[tsify(optional, type = "\"cosine\" | \"dot\" | \"l2\"")]
     metric: Option<String>,
-    /// Storage per component: `f32` (default; from 128 dims it also keeps i8 codes, a quarter
-    /// more memory, that searches walk the graph on before re-ranking on the f32 vectors), `f16`,
+    /// Storage per component: `f32` (default; from 32 dims it also keeps i8 codes of its
+    /// vectors, a quarter more memory, that searches walk the graph on before re-ranking on the
+    /// f32 vectors; the relaxed-SIMD build keeps 4-bit codes too, 3/8 more in all, and its
+    /// searches walk on those), `f16`,
     /// `i8` or `q4` (4-bit codes: about 1/7 of f32 at 384 dims; pair it with `keepF32` to
     /// re-rank).
     #[tsify(optional, type = "\"f32\" | \"f16\" | \"i8\" | \"q4\"")]

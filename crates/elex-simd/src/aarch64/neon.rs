@@ -31,6 +31,7 @@ pub(crate) const TABLE: Table = Table {
     dot_q4_q4,
     dot_f32_x4: None,
     l2sq_f32_x4: None,
+    dot_u4_i8_x4,
     ..SCALAR
 };
 
@@ -497,4 +498,53 @@ unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
         i += 32;
     }
     vaddvq_s32(acc)
+}
+
+/// A row's block of uniform 4-bit codes at `p` (raw nibbles, `0..=15`, so valid signed bytes)
+/// against the query's 32 values in `x` and `y`, added into `acc`.
+///
+/// # Safety
+/// 16 bytes at `p` must be readable.
+#[inline]
+#[target_feature(enable = "neon")]
+unsafe fn u4_block(acc: int32x4_t, p: *const u8, x: int8x16_t, y: int8x16_t) -> int32x4_t {
+    // SAFETY: as the caller guarantees.
+    let v = unsafe { vld1q_u8(p) };
+    let lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
+    let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(v));
+    madd_i8(madd_i8(acc, lo, x), hi, y)
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len() / 16 * 32));
+    let p = rows.map(<[u8]>::as_ptr);
+    let mut acc = [vdupq_n_s32(0); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 of every row.
+        unsafe {
+            let (x, y) = (
+                vld1q_s8(q.as_ptr().add(i)),
+                vld1q_s8(q.as_ptr().add(i + 16)),
+            );
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), x, y);
+            }
+        }
+        i += 32;
+    }
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: `tail` has 32 bytes; a started block has 16 code bytes at i / 2 in every row.
+        unsafe {
+            let (x, y) = (vld1q_s8(tail.as_ptr()), vld1q_s8(tail.as_ptr().add(16)));
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), x, y);
+            }
+        }
+    }
+    acc.map(|a| vaddvq_s32(a))
 }

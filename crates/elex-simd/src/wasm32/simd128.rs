@@ -622,3 +622,74 @@ fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
     }
     hsum_i32(acc)
 }
+
+/// A row's block of uniform 4-bit codes at `p` (raw nibbles) against the query's 32 values
+/// (`x`, `y`), added into `acc`. With relaxed SIMD, two `i32x4_relaxed_dot_i8x16_i7x16_add`:
+/// a nibble is in `0..=15`, inside the 7-bit range where the instruction is exact on every
+/// engine (so both builds return the same integers); without, the nibbles and the query are
+/// widened to i16 and multiplied with `i32x4_dot_i16x8`.
+///
+/// # Safety
+/// 16 bytes at `p` must be readable.
+#[inline]
+unsafe fn u4_block(acc: v128, p: *const u8, x: v128, y: v128) -> v128 {
+    // SAFETY: as the caller guarantees.
+    let v = unsafe { v128_load(p.cast()) };
+    let (lo, hi) = (v128_and(v, u8x16_splat(0x0f)), u8x16_shr(v, 4));
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        i32x4_relaxed_dot_i8x16_i7x16_add(y, hi, i32x4_relaxed_dot_i8x16_i7x16_add(x, lo, acc))
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        let a = i32x4_add(
+            i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), u16x8_extend_low_u8x16(lo)),
+            i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), u16x8_extend_high_u8x16(lo)),
+        );
+        let b = i32x4_add(
+            i32x4_dot_i16x8(i16x8_extend_low_i8x16(y), u16x8_extend_low_u8x16(hi)),
+            i32x4_dot_i16x8(i16x8_extend_high_i8x16(y), u16x8_extend_high_u8x16(hi)),
+        );
+        i32x4_add(acc, i32x4_add(a, b))
+    }
+}
+
+/// `Σ qᵢ · cᵢ` of an i8 query and four rows of uniform 4-bit codes (see `scalar`): the
+/// query's block is loaded once for the four rows. Not inlined: one copy for all the search
+/// loops that call it.
+#[inline(never)]
+pub(crate) fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len() / 16 * 32));
+    let p = rows.map(<[u8]>::as_ptr);
+    let mut acc = [i32x4_splat(0); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 of every row.
+        unsafe {
+            let (x, y) = (
+                v128_load(q.as_ptr().add(i).cast()),
+                v128_load(q.as_ptr().add(i + 16).cast()),
+            );
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), x, y);
+            }
+        }
+        i += 32;
+    }
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: `tail` has 32 bytes; a started block has 16 code bytes at i / 2 in every row.
+        unsafe {
+            let (x, y) = (
+                v128_load(tail.as_ptr().cast()),
+                v128_load(tail.as_ptr().add(16).cast()),
+            );
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), x, y);
+            }
+        }
+    }
+    acc.map(hsum_i32)
+}

@@ -32,6 +32,7 @@ pub(crate) const TABLE: Table = Table {
     dot_f32_x4: None,
     l2sq_f32_x4: None,
     dot_i8_x4: None,
+    dot_u4_i8_x4,
 };
 
 #[inline]
@@ -472,4 +473,57 @@ unsafe fn dot_q4_q4(a: &[u8], b: &[u8], n: usize) -> i32 {
         i += 32;
     }
     hsum_i32(acc)
+}
+
+/// A row's block of uniform 4-bit codes at `p` (raw nibbles) against the query's 32 values in
+/// `q`, added into `acc`: the nibbles as unsigned bytes times the query's signed ones
+/// (`maddubs`: a pair sums to at most 2 · 15 · 128, no saturation), then pairs into i32 lanes.
+///
+/// # Safety
+/// 16 bytes at `p` must be readable; the CPU must have AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn u4_block(acc: __m256i, p: *const u8, q: __m256i) -> __m256i {
+    // SAFETY: as the caller guarantees.
+    let v = unsafe { _mm_loadu_si128(p.cast()) };
+    // Low lane: components 0..16 (low nibbles); high lane: 16..32 (high nibbles).
+    let c = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(v, 4), v),
+        _mm256_set1_epi8(0x0f),
+    );
+    let pairs = _mm256_maddubs_epi16(c, q);
+    _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len() / 16 * 32));
+    let p = rows.map(<[u8]>::as_ptr);
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 of every row
+        // (n is at most twice each row's whole blocks).
+        unsafe {
+            let qv = _mm256_loadu_si256(q.as_ptr().add(i).cast());
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), qv);
+            }
+        }
+        i += 32;
+    }
+    if i < n {
+        // The last, partial block: the query's tail padded with zeros, whose products vanish.
+        let mut tail = [0i8; 32];
+        tail[..n - i].copy_from_slice(&q[i..n]);
+        // SAFETY: `tail` has 32 bytes; n > i means a block was started, so every row has 16
+        // code bytes at i / 2.
+        unsafe {
+            let qv = _mm256_loadu_si256(tail.as_ptr().cast());
+            for (a, p) in acc.iter_mut().zip(p) {
+                *a = u4_block(*a, p.add(i / 2), qv);
+            }
+        }
+    }
+    acc.map(|a| hsum_i32(a))
 }
