@@ -748,16 +748,23 @@ pub(crate) struct I8Rows<'a> {
     norm_sq: &'a [f32],
 }
 
+/// `n`'s entry of `norm_sq` where the metric reads it (L2), `0.0` under cosine and dot (see
+/// [`I8Rows::norm_of`]); `None` past the end.
+#[inline]
+fn norm_of(norm_sq: &[f32], space: &Space, n: NodeId) -> Option<f32> {
+    match space.metric {
+        Metric::L2 => norm_sq.get(n.idx()).copied(),
+        Metric::Cosine | Metric::Dot => Some(0.0),
+    }
+}
+
 impl<'a> I8Rows<'a> {
     /// `n`'s squared norm where the metric reads it (L2); `0.0` under cosine and dot, whose
     /// distances do not (so the search loop reads no norm there: one random load fewer per
     /// distance). `None` past the end.
     #[inline]
     fn norm_of(&self, space: &Space, n: NodeId) -> Option<f32> {
-        match space.metric {
-            Metric::L2 => self.norm_sq.get(n.idx()).copied(),
-            Metric::Cosine | Metric::Dot => Some(0.0),
-        }
+        norm_of(self.norm_sq, space, n)
     }
 
     /// `n`'s codes (empty past the end, which the kernel answers with an error, as
@@ -882,6 +889,11 @@ impl U4Codes {
         Ok(())
     }
 
+    fn shrink_to_fit(&mut self) {
+        self.codes.shrink_to_fit();
+        self.scale.shrink_to_fit();
+    }
+
     fn heap_bytes(&self) -> usize {
         self.codes.capacity() + self.scale.capacity() * 4
     }
@@ -900,8 +912,8 @@ pub(crate) struct U4Rows<'a> {
     row: usize,
     codes: &'a [u8],
     scales: &'a [f32],
-    /// The squared norms (an `I8Rows` for its metric-aware `norm_of`).
-    norms: I8Rows<'a>,
+    /// The vectors' squared norms (the i8 walking codes').
+    norms: &'a [f32],
 }
 
 impl U4Rows<'_> {
@@ -915,7 +927,7 @@ impl U4Rows<'_> {
     /// The distance from the kernel's sum for `n` (+inf past the end or for NaN).
     #[inline]
     fn finish(&self, dot: i64, n: NodeId) -> f32 {
-        let (Some(&s), Some(ns)) = (self.scales.get(n.idx()), self.norms.norm_of(self.space, n))
+        let (Some(&s), Some(ns)) = (self.scales.get(n.idx()), norm_of(self.norms, self.space, n))
         else {
             return f32::INFINITY;
         };
@@ -1169,11 +1181,7 @@ impl VectorStore {
             row: elex_simd::q4_bytes(self.dims),
             codes: &v.codes,
             scales: &v.scale,
-            norms: I8Rows {
-                codes: &[],
-                scale: &[],
-                norm_sq: &nav.norm_sq,
-            },
+            norms: &nav.norm_sq,
         })
     }
 
@@ -1292,8 +1300,7 @@ impl VectorStore {
             nav.shrink_to_fit();
         }
         if let Some(nav4) = &mut self.nav4 {
-            nav4.codes.shrink_to_fit();
-            nav4.scale.shrink_to_fit();
+            nav4.shrink_to_fit();
         }
         match &mut self.vectors {
             Vectors::F32(v) => v.shrink_to_fit(),

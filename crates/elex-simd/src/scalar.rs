@@ -178,12 +178,18 @@ pub(crate) fn td_update_row(q: &mut [f32], target: &[f32], alpha: f32) {
 /// 0..16 in the low nibbles, 16..32 in the high nibbles.
 #[inline]
 fn q4_level(block: &[u8], j: usize) -> i32 {
-    let nib = if j < 16 {
+    i32::from(crate::q4::Q4_LEVELS[usize::from(nibble(block, j))])
+}
+
+/// Code `j` (`0..32`) of a 16-byte block: byte `j`'s low nibble below 16, byte `j - 16`'s high
+/// nibble from 16 (the caller checks that the byte is there).
+#[inline]
+fn nibble(block: &[u8], j: usize) -> u8 {
+    if j < 16 {
         block[j] & 0x0F
     } else {
         block[j - 16] >> 4
-    };
-    i32::from(crate::q4::Q4_LEVELS[usize::from(nib)])
+    }
 }
 
 /// `Σ qᵢ · LEVELS[cᵢ]` over `q.len()` elements (clamped to the elements `codes` holds).
@@ -208,9 +214,8 @@ pub(crate) fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
         let mut s = 0i32;
         for (block, qb) in r.chunks(16).zip(q.chunks(32)) {
             for (j, &x) in qb.iter().enumerate() {
-                if let Some(&b) = block.get(j % 16) {
-                    let c = if j < 16 { b & 15 } else { b >> 4 };
-                    s = s.wrapping_add(i32::from(x) * i32::from(c));
+                if j % 16 < block.len() {
+                    s = s.wrapping_add(i32::from(x) * i32::from(nibble(block, j)));
                 }
             }
         }
