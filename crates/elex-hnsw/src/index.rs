@@ -234,14 +234,17 @@ impl Hnsw {
     /// dimensions, 32 or more in wasm. The codes are i8 (a quarter of the vectors' bytes more);
     /// in the relaxed-SIMD wasm build searches walk on 4-bit codes kept besides (3/8 more in
     /// all), inserts still on the i8 ones.
-    /// Distances returned are the f32 ones. Other storage kinds walk on what they store.
+    /// Distances returned are the f32 ones. Other storage kinds walk on what they store, but
+    /// for i8 storage with f32 copies in the relaxed-SIMD wasm build: its searches walk on
+    /// 4-bit codes of the copies (an eighth of their bytes more), its inserts on the i8 vectors.
     pub fn walks_on_i8(&self) -> bool {
         self.store.navigates()
     }
 
-    /// Turns [`Hnsw::walks_on_i8`] on or off for this index (an f32 index only, any number of
-    /// dimensions; not kept in a snapshot: a loaded index takes the default). Off, searches
-    /// walk on the f32 vectors, as the build does.
+    /// Turns [`Hnsw::walks_on_i8`] on or off for this index (an f32 index, any number of
+    /// dimensions; and the 4-bit walk of an i8 index with f32 copies where there is one; not
+    /// kept in a snapshot: a loaded index takes the default). Off, searches walk on the stored
+    /// vectors, as the build does.
     pub fn set_walk_on_i8(&mut self, on: bool) {
         let slots = self.ids.slots();
         self.store.set_navigation(&self.space.k, on, slots);

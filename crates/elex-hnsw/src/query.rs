@@ -274,8 +274,9 @@ impl Hnsw {
     fn graph_search<F: Fn(NodeId, &Hnsw) -> bool>(&self, s: &mut Scratch, ef: usize, accept: F) {
         let (q, st) = (&s.q, &mut s.state);
         st.res.clear();
-        if SEARCH_ON_U4 && let Some(r) = self.store.nav4_rows(&self.space, &s.nav_q, &mut s.nav_q4)
-        {
+        // The query's i8 encoding: against the walking codes, or the i8 store's own.
+        let q8 = if self.store.navigates() { &s.nav_q } else { q };
+        if SEARCH_ON_U4 && let Some(r) = self.store.nav4_rows(&self.space, q8, &mut s.nav_q4) {
             return self.walk(&CodeRows::U4(r), ef, st, accept);
         }
         if let Some(r) = self.store.nav_rows(&self.space, &s.nav_q) {

@@ -1064,8 +1064,9 @@ pub(crate) struct VectorStore {
     /// Uniform 4-bit codes of the same vectors, which searches walk on in place of `nav`: an
     /// eighth of the f32 bytes per distance, and a kernel without widening or table lookups
     /// (see [`U4Codes`]). Inserts still walk on `nav`, so the graph a seed builds, and the
-    /// snapshot, stay those of the i8 walk. Present when `nav` is and [`SEARCH_ON_U4`] (like
-    /// `nav`, derived and never part of a snapshot).
+    /// snapshot, stay those of the i8 walk. Present where [`SEARCH_ON_U4`] when `nav` is, and
+    /// in an i8 store with f32 copies (codes of the copies; its inserts walk on the i8
+    /// vectors). Like `nav`, derived and never part of a snapshot.
     nav4: Option<U4Codes>,
 }
 
@@ -1096,30 +1097,41 @@ impl VectorStore {
 
     /// [`VectorStore::set_navigation`] with the 4-bit codes chosen by the caller (tests).
     fn navigation(&mut self, k: &Kernels, on: bool, u4: bool, slots: usize) {
-        match (&self.vectors, on) {
-            (Vectors::F32(v), true) if self.nav.is_none() => {
-                let mut nav = Scaled::with_capacity(0, 0);
-                let mut nav4 = U4Codes::default();
-                // Without room there is no walking copy: searches stay on the f32 vectors.
-                if nav.reserve_exact(self.dims, slots).is_ok()
-                    && (!u4 || nav4.reserve_exact(self.dims, slots).is_ok())
-                {
-                    for x in v.chunks_exact(self.dims.max(1)).take(slots) {
-                        nav.push_f32(k, x);
-                        if u4 {
-                            nav4.push_f32(k, x);
-                        }
-                    }
-                    self.nav = Some(nav);
-                    self.nav4 = u4.then_some(nav4);
-                }
-            }
-            (_, false) => {
-                self.nav = None;
-                self.nav4 = None;
-            }
-            _ => {}
+        if !on {
+            self.nav = None;
+            self.nav4 = None;
+            return;
         }
+        // The f32 rows the codes are made of: an f32 store's vectors (i8 codes, and 4-bit ones
+        // where searches walk on those), or an i8 store's f32 copies (4-bit codes only: its
+        // searches re-rank on the copies already; else it walks on its own codes).
+        let (rows, i8) = match &self.vectors {
+            Vectors::F32(v) if self.nav.is_none() => (v, true),
+            Vectors::I8(_) if u4 && self.keep_f32 && self.nav4.is_none() => (&self.raw, false),
+            _ => return,
+        };
+        let mut nav = i8.then(|| Scaled::with_capacity(0, 0));
+        let mut nav4 = u4.then(U4Codes::default);
+        // Without room there are no walking codes: searches stay on the stored vectors.
+        if nav
+            .as_mut()
+            .is_some_and(|c| c.reserve_exact(self.dims, slots).is_err())
+            || nav4
+                .as_mut()
+                .is_some_and(|c| c.reserve_exact(self.dims, slots).is_err())
+        {
+            return;
+        }
+        for x in rows.chunks_exact(self.dims.max(1)).take(slots) {
+            if let Some(c) = &mut nav {
+                c.push_f32(k, x);
+            }
+            if let Some(c) = &mut nav4 {
+                c.push_f32(k, x);
+            }
+        }
+        self.nav = nav;
+        self.nav4 = nav4;
     }
 
     /// The query's i8 encoding against the walking codes, when there are some.
@@ -1156,15 +1168,19 @@ impl VectorStore {
         q8: &Encoded,
         padded: &'a mut Vec<i8>,
     ) -> Option<U4Rows<'a>> {
+        // The vectors' exact squared norms: the i8 walking codes' or the i8 vectors'.
+        let norms = match (&self.nav, &self.vectors) {
+            (Some(nav), _) | (None, Vectors::I8(nav)) => &nav.norm_sq,
+            _ => return None,
+        };
         let (
             Some(v),
-            Some(nav),
             View::I8 {
                 codes,
                 scale,
                 norm_sq,
             },
-        ) = (&self.nav4, &self.nav, q8.view())
+        ) = (&self.nav4, q8.view())
         else {
             return None;
         };
@@ -1181,7 +1197,7 @@ impl VectorStore {
             row: elex_simd::q4_bytes(self.dims),
             codes: &v.codes,
             scales: &v.scale,
-            norms: &nav.norm_sq,
+            norms,
         })
     }
 
@@ -1226,9 +1242,10 @@ impl VectorStore {
         // From the encoding, an f32 row: `prep` is empty when a compaction copies a node.
         if let (Some(nav), Encoded::F32(x)) = (&mut self.nav, e) {
             nav.push_f32(k, x);
-            if let Some(nav4) = &mut self.nav4 {
-                nav4.push_f32(k, x);
-            }
+        }
+        // From the f32 row, else from the f32 copy (an i8 store's 4-bit codes).
+        if let Some(nav4) = &mut self.nav4 {
+            nav4.push_f32(k, if let Encoded::F32(x) = e { x } else { prep });
         }
     }
 
@@ -1434,16 +1451,22 @@ mod tests {
         let kernels = Kernels::detect();
         for dims in [7, 16, 50, 64, 100, 200] {
             for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
-                for storage in [Storage::F32, Storage::F16, Storage::I8, Storage::Q4] {
+                // Each storage kind, and i8 with f32 copies (which walks on 4-bit codes of them).
+                for (storage, keep) in [
+                    (Storage::F32, false),
+                    (Storage::F16, false),
+                    (Storage::I8, false),
+                    (Storage::I8, true),
+                    (Storage::Q4, false),
+                ] {
                     let space = Space {
                         k: kernels,
                         metric,
                         dims,
                     };
-                    let mut store = VectorStore::new(dims, storage, false);
-                    if storage == Storage::F32 {
-                        store.navigation(&kernels, true, true, 0);
-                    }
+                    let mut store = VectorStore::new(dims, storage, keep);
+                    store.navigation(&kernels, true, true, 0);
+                    assert_eq!(store.nav4.is_some(), storage == Storage::F32 || keep);
                     let (mut e, mut prep) = (Encoded::new(storage), Vec::new());
                     let mut vector =
                         || -> Vec<f32> { (0..dims).map(|_| rng.next_f32() * 2.0 - 1.0).collect() };
@@ -1455,18 +1478,24 @@ mod tests {
                     }
                     space.prepare(&vector(), &mut prep).unwrap();
                     space.encode(&prep, &mut e);
-                    let ctx = format!("{storage:?} {metric:?} dims {dims} {:?}", kernels.isa());
+                    let ctx = format!(
+                        "{storage:?} keep {keep} {metric:?} dims {dims} {:?}",
+                        kernels.isa()
+                    );
                     match store.rows(&space, e.view()).unwrap() {
                         AnyRows::F32(r) => check(&r, n, &ctx),
                         AnyRows::F16(r) => check(&r, n, &ctx),
                         AnyRows::I8(r) => check(&r, n, &ctx),
                         AnyRows::Q4(r) => check(&r, n, &ctx),
                     }
+                    // The query's i8 encoding: for the walking codes, or the i8 store's own.
+                    let mut q8 = Encoded::new(Storage::I8);
+                    space.encode(&prep, &mut q8);
                     if storage == Storage::F32 {
-                        let mut q8 = Encoded::new(Storage::I8);
-                        space.encode(&prep, &mut q8);
                         let nav = store.nav_rows(&space, &q8).expect("walking codes");
                         check(&nav, n, &format!("walking codes, {ctx}"));
+                    }
+                    if store.nav4.is_some() {
                         let mut pad = Vec::new();
                         let nav4 = store.nav4_rows(&space, &q8, &mut pad).expect("4-bit codes");
                         check(&nav4, n, &format!("4-bit walking codes, {ctx}"));
@@ -1475,8 +1504,9 @@ mod tests {
                         let l1 = |v: &[f32]| v.iter().map(|x| f64::from(x.abs())).sum::<f64>();
                         let mx = |v: &[f32]| v.iter().fold(0f64, |m, x| m.max(f64::from(x.abs())));
                         for i in 0..n as u32 {
-                            let View::F32(x) = store.view(NodeId(i)) else {
-                                unreachable!()
+                            let x = match (store.exact(NodeId(i)), store.view(NodeId(i))) {
+                                (Some(x), _) | (None, View::F32(x)) => x,
+                                _ => unreachable!(),
                             };
                             let (ex, eq) = (mx(x) / 15.0, mx(&prep) / 254.0);
                             let bound = l1(&prep) * ex + l1(x) * eq + dims as f64 * ex * eq + 1e-4;
