@@ -9,7 +9,7 @@
 //! selectivity on realistic sizes, so recall there is exact.
 
 use crate::search::{Cand, Near, Scratch, State};
-use crate::store::{AnyRows, CodeRows, I8KindRows, Rows, SEARCH_ON_U4, View};
+use crate::store::{AnyRows, CodeRows, Rows, SEARCH_ON_U4, View};
 use crate::tombstones::bit;
 use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
 use std::collections::HashSet;
@@ -269,42 +269,38 @@ impl Hnsw {
     }
 
     /// The query's walk from the entry point down to level 0, where it keeps the `ef` nearest
-    /// accepted nodes in `st.res`: on the walking i8 codes when the index has them (`finish`
+    /// accepted nodes in `st.res`: on the walking codes when the index has them (`finish`
     /// re-ranks), else on the stored vectors.
     fn graph_search<F: Fn(NodeId, &Hnsw) -> bool>(&self, s: &mut Scratch, ef: usize, accept: F) {
         let (q, st) = (&s.q, &mut s.state);
         st.res.clear();
-        // The query's i8 encoding: against the walking codes, or the i8 store's own.
-        let q8 = if self.store.navigates() { &s.nav_q } else { q };
-        if SEARCH_ON_U4 && let Some(r) = self.store.nav4_rows(&self.space, q8, &mut s.nav_q4) {
-            return self.walk(&CodeRows::U4(r), ef, st, accept);
+        if SEARCH_ON_U4 {
+            // The query's i8 encoding: against the walking codes, or the i8 store's own.
+            let q8 = if self.store.navigates() { &s.nav_q } else { q };
+            let codes = match self.store.nav4_rows(&self.space, q8, &mut s.nav_q4) {
+                Some(r) => CodeRows::U4(r),
+                None => match self.store.nav_rows(&self.space, &s.nav_q) {
+                    Some(r) => CodeRows::I8(r),
+                    None => match self.store.rows(&self.space, q.view()) {
+                        Some(AnyRows::I8(r)) => CodeRows::I8(r),
+                        // The other kinds (f32 below 32 dimensions or with the walk off, f16,
+                        // q4) through one more copy of the loops.
+                        Some(r) => return self.walk(&r, ef, st, accept),
+                        None => return,
+                    },
+                },
+            };
+            return self.walk(&codes, ef, st, accept);
         }
         if let Some(r) = self.store.nav_rows(&self.space, &s.nav_q) {
-            return self.walk_i8(r, ef, st, accept);
+            return self.walk(&r, ef, st, accept);
         }
         match self.store.rows(&self.space, q.view()) {
             Some(AnyRows::F32(r)) => self.walk(&r, ef, st, accept),
             Some(AnyRows::F16(r)) => self.walk(&r, ef, st, accept),
-            Some(AnyRows::I8(r)) => self.walk_i8(r, ef, st, accept),
+            Some(AnyRows::I8(r)) => self.walk(&r, ef, st, accept),
             Some(AnyRows::Q4(r)) => self.walk(&r, ef, st, accept),
             None => {}
-        }
-    }
-
-    /// [`Hnsw::walk`] on i8 rows: where searches also walk on 4-bit codes, through
-    /// [`CodeRows`], so one copy of the search loops serves both kinds of codes; elsewhere on
-    /// the i8 rows themselves.
-    fn walk_i8<F: Fn(NodeId, &Hnsw) -> bool>(
-        &self,
-        rows: I8KindRows<'_>,
-        ef: usize,
-        st: &mut State,
-        accept: F,
-    ) {
-        if SEARCH_ON_U4 {
-            self.walk(&CodeRows::I8(rows), ef, st, accept);
-        } else {
-            self.walk(&rows, ef, st, accept);
         }
     }
 

@@ -938,13 +938,11 @@ impl U4Rows<'_> {
 }
 
 impl Rows for U4Rows<'_> {
-    /// The four-row kernel on one row four times (the walk's leftover neighbours, at most
-    /// three per expansion; the row is in cache after the first).
+    /// The walk's leftover neighbours (at most three per expansion) and the upper layers.
     #[inline]
     fn dist(&self, n: NodeId) -> f32 {
-        let r = self.codes(n);
-        match self.space.k.dot_u4_i8_x4(self.q, [r; 4]) {
-            Ok([d, ..]) => self.finish(d, n),
+        match self.space.k.dot_u4_i8(self.q, self.codes(n)) {
+            Ok(d) => self.finish(d, n),
             Err(_) => f32::INFINITY,
         }
     }
@@ -965,10 +963,45 @@ impl Rows for U4Rows<'_> {
     }
 }
 
-/// The codes a search walks on where searches walk on 4-bit codes ([`SEARCH_ON_U4`]): i8 (an
-/// i8 store's vectors or an f32 store's i8 walking codes) or the 4-bit walking codes. One type
-/// for both, so the search loops are compiled once for the two: a copy of each loop for the
-/// 4-bit codes alone added 6.4 KB to the relaxed wasm (0.4 KB Brotli).
+/// The rows of any storage kind, chosen at run time (see [`CodeRows`]).
+impl Rows for AnyRows<'_> {
+    #[inline]
+    fn dist(&self, n: NodeId) -> f32 {
+        match self {
+            AnyRows::F32(r) => r.dist(n),
+            AnyRows::F16(r) => r.dist(n),
+            AnyRows::I8(r) => r.dist(n),
+            AnyRows::Q4(r) => r.dist(n),
+        }
+    }
+    #[inline]
+    fn dist4(&self, n: [NodeId; 4]) -> [f32; 4] {
+        match self {
+            AnyRows::F32(r) => r.dist4(n),
+            AnyRows::F16(r) => r.dist4(n),
+            AnyRows::I8(r) => r.dist4(n),
+            AnyRows::Q4(r) => r.dist4(n),
+        }
+    }
+    #[inline]
+    fn prefetch(&self, n: NodeId) {
+        match self {
+            AnyRows::F32(r) => r.prefetch(n),
+            AnyRows::F16(r) => r.prefetch(n),
+            AnyRows::I8(r) => r.prefetch(n),
+            AnyRows::Q4(r) => r.prefetch(n),
+        }
+    }
+}
+
+/// The codes a search walks on where searches walk on 4-bit codes ([`SEARCH_ON_U4`], the
+/// relaxed-SIMD wasm build): i8 (an i8 store's vectors or an f32 store's i8 walking codes) or
+/// the 4-bit walking codes. One type for both, so the search loops are compiled once for the
+/// two: a copy of each loop for the 4-bit codes alone added 6.4 KB to the relaxed wasm (0.4 KB
+/// Brotli). The other storage kinds share one more copy, through [`AnyRows`] (a copy of their
+/// own was about 1 KB Brotli each; through it, wasm in Node, docs-50k 20K, 7 rounds: f16
+/// 0.96-0.99x, q4 with f32 copies 0.94-0.97x); the codes in that copy too searched at
+/// 0.92-0.94x (docs-50k 50K, 9 rounds: the kind matched per kernel call among five).
 pub(crate) enum CodeRows<'a> {
     I8(I8KindRows<'a>),
     U4(U4Rows<'a>),

@@ -600,6 +600,18 @@ impl Kernels {
         Ok(out)
     }
 
+    /// [`Kernels::dot_u4_i8_x4`] for one row: its own kernel in wasm (simd128), elsewhere the
+    /// four-row kernel on the row.
+    #[inline]
+    pub fn dot_u4_i8(&self, q: &[i8], row: &[u8]) -> Result<i64, SimdError> {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.isa == Isa::Simd128 && q.len() <= I8_CHUNK {
+            same_len(row.len(), crate::q4_bytes(q.len()))?;
+            return Ok(i64::from(crate::wasm32::simd128::dot_u4_i8(q, row)));
+        }
+        self.dot_u4_i8_x4(q, [row; 4]).map(|[d, ..]| d)
+    }
+
     /// Largest absolute value (0 for an empty slice).
     pub fn max_abs_f32(&self, a: &[f32]) -> f32 {
         // SAFETY: as in `dot_f32`.

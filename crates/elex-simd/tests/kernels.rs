@@ -306,6 +306,9 @@ fn u4_kernel_is_exact() {
                 let want = rows.map(|r| (0..n).map(|i| q[i] as i64 * u4_oracle(r, i)).sum::<i64>());
                 let ctx = format!("{:?} n={n} off={off}", k.isa());
                 assert_eq!(k.dot_u4_i8_x4(q, rows).unwrap(), want, "dot_u4_i8_x4 {ctx}");
+                for (r, w) in rows.iter().zip(want) {
+                    assert_eq!(k.dot_u4_i8(q, r).unwrap(), w, "dot_u4_i8 {ctx}");
+                }
             }
         }
         // The extremes: the largest nibble against the most negative query value everywhere.
@@ -313,6 +316,7 @@ fn u4_kernel_is_exact() {
         let low = vec![-128i8; 40_000];
         let w = -40_000 * 15 * 128;
         assert_eq!(k.dot_u4_i8_x4(&low, [&top; 4]).unwrap(), [w; 4]);
+        assert_eq!(k.dot_u4_i8(&low, &top).unwrap(), w);
         let high = vec![127i8; 40_000];
         let zero = vec![0u8; top.len()];
         let got = k.dot_u4_i8_x4(&high, [&top, &zero, &top, &zero]).unwrap();
@@ -592,6 +596,8 @@ fn mismatched_lengths_are_errors_for_every_kernel() {
         assert_eq!(k.quantize_u4(&a, &mut [0; 32]), Err(q4mm(16, 32)));
         let r: &[u8] = &[0; 16];
         assert_eq!(k.dot_u4_i8_x4(&[1; 40], [r; 4]), Err(q4mm(16, 32)));
+        assert_eq!(k.dot_u4_i8(&[1; 40], r), Err(q4mm(16, 32)));
+        assert_eq!(k.dot_u4_i8(&[1; 3], &[0; 15]), Err(q4mm(15, 16)));
         assert_eq!(
             k.dot_u4_i8_x4(&[1; 3], [r, r, &[0; 15], r]),
             Err(q4mm(15, 16))

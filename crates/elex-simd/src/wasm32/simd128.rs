@@ -659,9 +659,21 @@ unsafe fn u4_block(acc: v128, p: *const u8, x: v128, y: v128) -> v128 {
 /// loops that call it.
 #[inline(never)]
 pub(crate) fn dot_u4_i8_x4(q: &[i8], rows: [&[u8]; 4]) -> [i32; 4] {
+    dot_u4_i8_n(q, rows)
+}
+
+/// [`dot_u4_i8_x4`] for one row (a search's leftover neighbours): a quarter of the work of the
+/// four-row kernel on one row four times.
+#[inline(never)]
+pub(crate) fn dot_u4_i8(q: &[i8], row: &[u8]) -> i32 {
+    dot_u4_i8_n(q, [row])[0]
+}
+
+#[inline(always)]
+fn dot_u4_i8_n<const N: usize>(q: &[i8], rows: [&[u8]; N]) -> [i32; N] {
     let n = rows.iter().fold(q.len(), |n, r| n.min(r.len() / 16 * 32));
     let p = rows.map(<[u8]>::as_ptr);
-    let mut acc = [i32x4_splat(0); 4];
+    let mut acc = [i32x4_splat(0); N];
     let mut i = 0;
     while i + 32 <= n {
         // SAFETY: i + 32 <= n: 32 query bytes at i, and 16 code bytes at i / 2 of every row.
