@@ -11,13 +11,17 @@
 use crate::search::{Cand, Near, Scratch, State};
 use crate::store::{AnyRows, CodeRows, Rows, SEARCH_ON_U4, View};
 use crate::tombstones::bit;
-use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, NodeId};
+use crate::{Filter, FilterPlan, Hit, Hnsw, HnswError, Metric, NodeId};
 use std::collections::HashSet;
 
 /// Distances computed per kernel call in the search loop (the four-row kernels), and so how
 /// many neighbours' vectors are prefetched ahead of it; a batch's last few go one at a time,
 /// each prefetching the next.
 const GROUP: usize = 4;
+
+/// How many standard deviations of the walking codes' rounding error a candidate's walk
+/// distance may lie beyond the `k`-th best final distance and still be re-ranked.
+const RERANK_Z: f32 = 4.0;
 
 /// Which nodes a filtered search may return, called through a pointer: both filters share one
 /// copy of the search (each closure type would compile all of it again, about 17 KB of wasm,
@@ -386,18 +390,56 @@ impl Hnsw {
     /// the keys only).
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
         s.state.drain();
-        if self.store.keeps_f32() {
-            for c in s.state.w.iter_mut() {
-                c.d = self.exact_dist(&s.prep, c.id);
-            }
-        } else if self.store.navigates() {
-            self.rescore(s.q.view(), &mut s.state.w);
+        if self.store.keeps_f32() || self.store.navigates() {
+            self.rerank(s, k);
+        } else {
+            crate::search::sort_best(&mut s.state.w, k);
         }
-        crate::search::sort_best(&mut s.state.w, k);
         out.extend(s.state.w.iter().take(k).map(|c| Hit {
             id: self.ids.id(c.id),
             distance: c.d,
         }));
+    }
+
+    /// Re-ranks the walk's candidates by their final distances, leaving the best `k` first in
+    /// `w`, sorted. The `k` nearest by walk distance are re-ranked first; of the others, only
+    /// those whose walk distance is within [`RERANK_Z`] standard deviations of their codes'
+    /// rounding error of the farthest of those `k` (which bounds the `k`-th final distance).
+    fn rerank(&self, s: &mut Scratch, k: usize) {
+        let (prep, q, w) = (&s.prep, &s.q, &mut s.state.w);
+        // The walk's query codes: each component within half their step of the query's.
+        let q8 = if self.store.navigates() { &s.nav_q } else { q };
+        let (qs, qn) = match q8.view() {
+            View::I8 { scale, norm_sq, .. } => (scale, norm_sq),
+            _ => (f32::INFINITY, f32::INFINITY),
+        };
+        // Rounding errors uniform in half a step either side (variance step² / 12): the dot
+        // product's error has variance (|q|² sₓ² + |x|² s_q²) / 12; L2 counts it twice.
+        let per_sd = match self.space.metric {
+            Metric::L2 => 2.0,
+            Metric::Cosine | Metric::Dot => 1.0,
+        } * RERANK_Z
+            / 12f32.sqrt();
+        crate::search::sort_cands(w);
+        let head = k.min(w.len());
+        let rows = || self.store.final_rows(&self.space, prep, q.view());
+        self.rescore_rows(rows(), &mut w[..head]);
+        let kth = w[..head].iter().fold(f32::NEG_INFINITY, |m, c| m.max(c.d));
+        let mut kept = head;
+        for i in head..w.len() {
+            let c = w[i];
+            let far = self
+                .store
+                .walk_step(c.id)
+                .is_some_and(|(sx, nx)| c.d - per_sd * (qn * sx * sx + nx * qs * qs).sqrt() > kth);
+            if !far {
+                w[kept] = c;
+                kept += 1;
+            }
+        }
+        w.truncate(kept);
+        self.rescore_rows(rows(), &mut w[head..]);
+        crate::search::sort_cands(w);
     }
 
     /// Exact k nearest live vectors by brute force over the stored vectors (the recall oracle;
@@ -464,8 +506,16 @@ impl Hnsw {
     }
 
     /// Sets each candidate's distance to the query `q` (encoded in the storage kind) over the
-    /// stored vectors, four per kernel call: the bits of [`Space::dist`] one at a time.
+    /// stored vectors (not inlined: the build's two callers share it).
+    #[inline(never)]
     pub(crate) fn rescore(&self, q: View<'_>, w: &mut [Cand]) {
+        self.rescore_rows(self.store.rows(&self.space, q), w);
+    }
+
+    /// Sets each candidate's distance to the query over `rows` (the stored vectors against the
+    /// query encoded in the storage kind, or the f32 copies), four per kernel call: the bits of
+    /// [`Space::dist`] one at a time.
+    fn rescore_rows(&self, rows: Option<AnyRows<'_>>, w: &mut [Cand]) {
         fn each<R: Rows>(rows: &R, w: &mut [Cand]) {
             let mut groups = w.chunks_exact_mut(4);
             for g in &mut groups {
@@ -478,7 +528,7 @@ impl Hnsw {
                 c.d = rows.dist(c.id);
             }
         }
-        match self.store.rows(&self.space, q) {
+        match rows {
             Some(AnyRows::F32(r)) => each(&r, w),
             Some(AnyRows::F16(r)) => each(&r, w),
             Some(AnyRows::I8(r)) => each(&r, w),

@@ -1234,6 +1234,41 @@ impl VectorStore {
         })
     }
 
+    /// The rows a search's final ranking reads: the f32 copies when kept (against the prepared
+    /// query `prep`), else the stored vectors (against the encoded query `q`).
+    #[inline]
+    pub(crate) fn final_rows<'a>(
+        &'a self,
+        space: &'a Space,
+        prep: &'a [f32],
+        q: View<'a>,
+    ) -> Option<AnyRows<'a>> {
+        if self.keep_f32 {
+            return Some(AnyRows::F32(KindRows {
+                space,
+                q: prep,
+                v: &self.raw,
+            }));
+        }
+        self.rows(space, q)
+    }
+
+    /// The rounding step and squared norm of `n`'s walking codes (the 4-bit ones where there
+    /// are some, else the i8 walking codes or an i8 store's vectors): each component of the
+    /// codes is within half a step of the vector's. `None` for the other kinds.
+    #[inline]
+    pub(crate) fn walk_step(&self, n: NodeId) -> Option<(f32, f32)> {
+        let v = match (&self.nav, &self.vectors) {
+            (Some(v), _) | (None, Vectors::I8(v)) => v,
+            _ => return None,
+        };
+        let step = match &self.nav4 {
+            Some(u) => u.scale.get(n.idx()),
+            None => v.scale.get(n.idx()),
+        };
+        Some((*step?, *v.norm_sq.get(n.idx())?))
+    }
+
     /// Node `n`'s own walking codes against all walking codes, when there are some: a node
     /// being linked walks the graph from its own codes.
     #[inline]

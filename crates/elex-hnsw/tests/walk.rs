@@ -213,3 +213,44 @@ fn inserts_walk_on_codes_from_128_dims_and_snapshots_stay_the_same_everywhere() 
         build(dims, &data, false).to_bytes()
     );
 }
+
+/// The re-rank leaves out candidates whose walk distance lies too far beyond the `k`-th final
+/// distance for their codes' rounding error to bring them in. With `ef` as large as the index
+/// the walk holds every node, so a search must answer exactly as the brute-force oracle does:
+/// the same ids and distance bits (an f32 index walking on its codes, and an i8 one re-ranking
+/// on f32 copies, which in the relaxed-SIMD wasm build walks on 4-bit codes of them). Not
+/// under inner product, whose graph can leave a node without links to it (any `ef` misses it).
+/// With no margin for the error (`RERANK_Z` 0) it fails.
+#[test]
+fn the_rerank_leaves_out_only_candidates_that_cannot_be_among_the_best() {
+    let dims = if cfg!(target_arch = "wasm32") {
+        40
+    } else {
+        160
+    };
+    let n = 500;
+    let data = clustered(SEED + 5, n, dims, 4, 0.3);
+    let queries = clustered(SEED + 6, 50, dims, 4, 0.3);
+    for metric in [Metric::Cosine, Metric::L2] {
+        for (storage, keep) in [(Storage::I8, true), (Storage::F32, false)] {
+            let mut p = HnswParams::new(dims, metric);
+            p.seed = SEED;
+            p.storage = storage;
+            p.keep_f32 = keep;
+            let mut idx = Hnsw::new(p).unwrap();
+            let ids: Vec<u64> = (0..n as u64).collect();
+            idx.insert_batch(&ids, &data, |_, _| {}).unwrap();
+            if storage == Storage::F32 {
+                assert!(idx.walks_on_i8());
+            }
+            for q in queries.chunks_exact(dims) {
+                let got = idx.search_filtered(q, 10, n, Filter::None).unwrap();
+                let want = idx.exact_search(q, 10, Filter::None).unwrap();
+                let bits = |h: &[Hit]| -> Vec<(u64, u32)> {
+                    h.iter().map(|h| (h.id, h.distance.to_bits())).collect()
+                };
+                assert_eq!(bits(&got), bits(&want), "{metric:?} {storage:?}");
+            }
+        }
+    }
+}
