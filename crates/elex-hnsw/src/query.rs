@@ -430,7 +430,7 @@ impl Hnsw {
             let c = w[i];
             let far = self
                 .store
-                .walk_step(&self.space, c.id)
+                .walk_step(c.id)
                 .is_some_and(|(sx, nx)| c.d - per_sd * (qn * sx * sx + nx * qs * qs).sqrt() > kth);
             if !far {
                 w[kept] = c;

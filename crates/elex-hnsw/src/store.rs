@@ -1253,12 +1253,11 @@ impl VectorStore {
         self.rows(space, q)
     }
 
-    /// The rounding step of `n`'s walking codes (the 4-bit ones where there are some, else the
-    /// i8 walking codes or an i8 store's vectors), each component of the codes within half a
-    /// step of the vector's, and the vector's squared norm: 1 under cosine (prepared vectors
-    /// are unit length; not read, as the walk did not read it). `None` for the other kinds.
+    /// The rounding step and squared norm of `n`'s walking codes (the 4-bit ones where there
+    /// are some, else the i8 walking codes or an i8 store's vectors): each component of the
+    /// codes is within half a step of the vector's. `None` for the other kinds.
     #[inline]
-    pub(crate) fn walk_step(&self, space: &Space, n: NodeId) -> Option<(f32, f32)> {
+    pub(crate) fn walk_step(&self, n: NodeId) -> Option<(f32, f32)> {
         let v = match (&self.nav, &self.vectors) {
             (Some(v), _) | (None, Vectors::I8(v)) => v,
             _ => return None,
@@ -1267,11 +1266,7 @@ impl VectorStore {
             Some(u) => u.scale.get(n.idx()),
             None => v.scale.get(n.idx()),
         };
-        let norm = match space.metric {
-            Metric::Cosine => 1.0,
-            Metric::L2 | Metric::Dot => *v.norm_sq.get(n.idx())?,
-        };
-        Some((*step?, norm))
+        Some((*step?, *v.norm_sq.get(n.idx())?))
     }
 
     /// Node `n`'s own walking codes against all walking codes, when there are some: a node
