@@ -386,8 +386,8 @@ impl Hnsw {
 
     /// Writes the best `k` of `st.res`, re-ranking first when the walk ranked by something else
     /// (over the f32 copies when kept, else over the f32 vectors when the walk was on their
-    /// codes): the heap drains unsorted, and only the best `k` are sorted (their order depends on
-    /// the keys only).
+    /// codes; see [`Hnsw::rerank`]): the heap drains unsorted, and without a re-rank only the
+    /// best `k` are sorted (their order depends on the keys only).
     fn finish(&self, s: &mut Scratch, k: usize, out: &mut Vec<Hit>) {
         s.state.drain();
         if self.store.keeps_f32() || self.store.navigates() {
