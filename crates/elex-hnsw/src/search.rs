@@ -67,10 +67,64 @@ fn unmonotonic(o: u32) -> u32 {
     if o >> 31 == 1 { o & !(1 << 31) } else { !o }
 }
 
-/// Sorts candidates nearest first (ties by id), as `sort_unstable` would, by [`Cand::key`].
-#[inline]
-pub(crate) fn sort_cands(c: &mut [Cand]) {
-    c.sort_unstable_by_key(Cand::key);
+/// Sorts candidates nearest first (ties by id), as `sort_unstable` would, by [`Cand::key`]:
+/// insertion sort below [`SMALL_SORT`], above it a quicksort on the median of three with a
+/// branchless partition, recursing into the smaller side (depth at most log₂ n). The std sort's
+/// instance for candidates was 15 KB of wasm (sorting networks and unrolled partitions), more
+/// than 2 KB Brotli of the core build, for lists of a search's `ef` or a build's `efC`.
+pub(crate) fn sort_cands(mut c: &mut [Cand]) {
+    while c.len() > SMALL_SORT {
+        let p = partition(c);
+        let (lo, hi) = c.split_at_mut(p);
+        let hi = &mut hi[1..];
+        if lo.len() < hi.len() {
+            sort_cands(lo);
+            c = hi;
+        } else {
+            sort_cands(hi);
+            c = lo;
+        }
+    }
+    for i in 1..c.len() {
+        let x = c[i];
+        let key = x.key();
+        let mut j = i;
+        while j > 0 && c[j - 1].key() > key {
+            c[j] = c[j - 1];
+            j -= 1;
+        }
+        c[j] = x;
+    }
+}
+
+/// Below this many candidates [`sort_cands`] sorts by insertion.
+const SMALL_SORT: usize = 16;
+
+/// Moves the median of `v`'s first, middle and last candidates to the end as the pivot, then
+/// everything below it before everything else; returns the pivot's final index. Each candidate
+/// is swapped into place and the boundary moves when it is below (no branch on the
+/// comparison). The pivot is in neither side, so each step shrinks the list; many equal keys
+/// would make it quadratic, but a list's candidates have distinct ids.
+fn partition(v: &mut [Cand]) -> usize {
+    let last = v.len() - 1;
+    let (a, b, c) = (v[0].key(), v[last / 2].key(), v[last].key());
+    let mid = if (a < b) == (b < c) {
+        last / 2
+    } else if (b < a) == (a < c) {
+        0
+    } else {
+        last
+    };
+    v.swap(mid, last);
+    let pivot = v[last].key();
+    let mut store = 0;
+    for i in 0..last {
+        let below = v[i].key() < pivot;
+        v.swap(i, store);
+        store += usize::from(below);
+    }
+    v.swap(store, last);
+    store
 }
 
 /// Puts the `k` nearest candidates first, sorted as [`sort_cands`] would (the rest after them
@@ -522,6 +576,46 @@ mod tests {
                 let mut rest = c.clone();
                 sort_cands(&mut rest);
                 assert_eq!(keys(&rest), keys(&full), "nothing lost, k {k}");
+            }
+        }
+    }
+
+    /// `sort_cands` orders as the std sort by key does: lengths around the insertion sort's
+    /// bound and larger, in random, sorted, reversed and organ-pipe orders, with repeated
+    /// distances, repeated candidates and signed zeros.
+    #[test]
+    fn candidates_sort_as_the_std_sort_does() {
+        let mut rng = elex_simd::SplitMix64(5);
+        for n in [0, 1, 2, 3, 15, 16, 17, 18, 33, 100, 257, 1000, 5000] {
+            for shape in 0..6 {
+                let mut c: Vec<Cand> = (0..n)
+                    .map(|i| {
+                        let d = match shape {
+                            0..=3 => rng.next_f32() * 4.0 - 2.0,
+                            4 => DISTANCES[i % DISTANCES.len()],
+                            _ => (i % 7) as f32,
+                        };
+                        // Shape 5 repeats whole candidates (ids modulo 3).
+                        let id = if shape == 5 { i % 3 } else { i } as u32;
+                        Cand { d, id: NodeId(id) }
+                    })
+                    .collect();
+                match shape {
+                    1 => c.sort_by_key(Cand::key),
+                    2 => c.sort_by_key(|x| std::cmp::Reverse(x.key())),
+                    3 => {
+                        c.sort_by_key(Cand::key);
+                        let back: Vec<Cand> = c[n / 2..].iter().rev().copied().collect();
+                        c.truncate(n / 2);
+                        c.extend(back);
+                    }
+                    _ => {}
+                }
+                let mut want = c.clone();
+                want.sort_by_key(Cand::key);
+                sort_cands(&mut c);
+                let keys = |v: &[Cand]| v.iter().map(Cand::key).collect::<Vec<_>>();
+                assert_eq!(keys(&c), keys(&want), "n {n} shape {shape}");
             }
         }
     }
