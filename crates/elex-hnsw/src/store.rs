@@ -862,49 +862,23 @@ pub(crate) const SEARCH_ON_U4: bool =
 /// 50K and 1.16-1.32x on GloVe-50 100K.
 ///
 /// Invariants: one scale per `q4_bytes(dims)` code bytes; scales finite and not negative;
-/// where [`u4_scale_inline`], each row's last 8 high nibbles hold its scale's bits.
+/// where [`elex_simd::u4_scale_fits`], each row carries its scale ([`elex_simd::u4_put_scale`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct U4Codes {
     codes: Vec<u8>,
     scale: Vec<f32>,
 }
 
-/// Whether rows of 4-bit codes of `dims` components carry their scale in the high nibbles of
-/// their last 8 bytes: where those nibbles are padding (at least 8 padding components, as for
-/// 50, 100, 200 or 300 dimensions), which the walk's queries pad with zeros, so the kernel's sum
-/// is the same. The walk then reads a neighbour's scale from the row it has just loaded, not
-/// from a second array (one random load fewer per distance).
-fn u4_scale_inline(dims: usize) -> bool {
-    elex_simd::q4_bytes(dims) * 2 >= dims + 8
-}
-
-/// The scale a row written by [`U4Codes::push_f32`] carries (see [`u4_scale_inline`]).
-#[inline]
-fn u4_inline_scale(row: &[u8]) -> Option<f32> {
-    let x = u64::from_le_bytes(*row.last_chunk::<8>()?);
-    // The high nibble of byte k is nibble k of the scale's bits: gather them.
-    let mut y = (x >> 4) & 0x0F0F_0F0F_0F0F_0F0F;
-    y = (y | (y >> 4)) & 0x00FF_00FF_00FF_00FF;
-    y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF;
-    y = (y | (y >> 16)) & 0xFFFF_FFFF;
-    Some(f32::from_bits(y as u32))
-}
-
 impl U4Codes {
     /// Appends the codes of one prepared (finite) f32 vector (with its scale in the row's
-    /// padding where [`u4_scale_inline`]).
+    /// padding where [`elex_simd::u4_scale_fits`]).
     fn push_f32(&mut self, k: &Kernels, x: &[f32]) {
         let at = self.codes.len();
         self.codes.resize(at + elex_simd::q4_bytes(x.len()), 0);
-        let s = k.quantize_u4(x, &mut self.codes[at..]).unwrap_or(0.0);
+        let row = &mut self.codes[at..];
+        let s = k.quantize_u4(x, row).unwrap_or(0.0);
+        elex_simd::u4_put_scale(row, x.len(), s);
         self.scale.push(s);
-        if u4_scale_inline(x.len()) {
-            let bits = s.to_bits();
-            let end = self.codes.len();
-            for (i, b) in self.codes[end - 8..].iter_mut().enumerate() {
-                *b |= (((bits >> (4 * i)) & 0xF) as u8) << 4;
-            }
-        }
     }
 
     fn truncate(&mut self, dims: usize, n: usize) {
@@ -940,7 +914,7 @@ pub(crate) struct U4Rows<'a> {
     bias: f32,
     /// Code bytes per vector.
     row: usize,
-    /// Whether the rows carry their scales ([`u4_scale_inline`]).
+    /// Whether the rows carry their scales ([`elex_simd::u4_scale_fits`]).
     inline: bool,
     codes: &'a [u8],
     scales: &'a [f32],
@@ -960,7 +934,7 @@ impl U4Rows<'_> {
     #[inline]
     fn finish(&self, dot: i64, n: NodeId) -> f32 {
         let s = if self.inline {
-            u4_inline_scale(self.codes(n))
+            elex_simd::u4_row_scale(self.codes(n))
         } else {
             self.scales.get(n.idx()).copied()
         };
@@ -1264,7 +1238,7 @@ impl VectorStore {
             norm_sq,
             bias: 7.5 * sum as f32,
             row: elex_simd::q4_bytes(self.dims),
-            inline: u4_scale_inline(self.dims),
+            inline: elex_simd::u4_scale_fits(self.dims),
             codes: &v.codes,
             scales: &v.scale,
             norms,
@@ -1630,11 +1604,10 @@ mod tests {
         }
     }
 
-    /// Where rows of 4-bit codes carry their scale in their padding, it is the kept scale, bit
-    /// for bit, the real components keep their codes, and the kernel's sum against a query
-    /// padded with zeros is that of the row without it; elsewhere the rows are the codes alone.
+    /// The walking codes' rows carry their scale where the layout has room for it (the kept
+    /// scale, bit for bit), and are the codes alone elsewhere.
     #[test]
-    fn a_scale_in_a_rows_padding_is_the_kept_one_and_leaves_its_sum_alone() {
+    fn the_walking_rows_carry_their_scale_where_there_is_room() {
         let k = Kernels::detect();
         let mut rng = SplitMix64(11);
         for dims in [1, 7, 24, 25, 50, 56, 57, 64, 100, 300, 384] {
@@ -1646,31 +1619,20 @@ mod tests {
                 codes.push_f32(&k, x);
             }
             let nb = elex_simd::q4_bytes(dims);
-            // 8 padding components or more: the last block's last 8 high nibbles.
-            let room = [1, 7, 24, 50, 56, 100, 300].contains(&dims);
-            assert_eq!(u4_scale_inline(dims), room, "dims {dims}");
             for (i, x) in rows.iter().enumerate() {
                 let row = &codes.codes[i * nb..(i + 1) * nb];
                 let mut alone = vec![0u8; nb];
                 let scale = k.quantize_u4(x, &mut alone).unwrap();
                 assert_eq!(scale.to_bits(), codes.scale[i].to_bits(), "dims {dims}");
-                if u4_scale_inline(dims) {
+                if elex_simd::u4_scale_fits(dims) {
                     assert_eq!(
-                        u4_inline_scale(row).map(f32::to_bits),
+                        elex_simd::u4_row_scale(row).map(f32::to_bits),
                         Some(scale.to_bits())
                     );
                     assert_ne!(row, &alone[..], "dims {dims}: the scale is in the row");
                 } else {
                     assert_eq!(row, &alone[..], "dims {dims}");
                 }
-                let mut q: Vec<i8> = (0..dims)
-                    .map(|_| (rng.next_f32() * 254.0 - 127.0) as i8)
-                    .collect();
-                q.resize(nb * 2, 0);
-                assert_eq!(
-                    k.dot_u4_i8(&q, row).unwrap(),
-                    k.dot_u4_i8(&q, &alone).unwrap()
-                );
             }
         }
     }

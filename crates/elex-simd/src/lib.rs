@@ -26,6 +26,8 @@
 //! - `u4`: uniform 4-bit codes in the same layout, `x ≈ s·(c − 7.5)` ([`Kernels::quantize_u4`]):
 //!   a code is its own value, so `dot_u4_i8_x4` multiplies raw nibbles with an i8 query (no
 //!   table lookup; in wasm's relaxed SIMD a nibble is a valid 7-bit operand), four rows a call.
+//!   A row with 8 padding components or more can carry its scale there ([`u4_put_scale`],
+//!   [`u4_row_scale`]), where a query padded with zeros does not see it.
 //!
 //! # Floating point
 //! Float reductions (dot, l2sq, cosine for f32 and f16) follow one canonical order on every ISA:
@@ -61,7 +63,7 @@ pub use dispatch::{Isa, Kernels};
 pub use half::f16;
 pub use mem::advise_huge_pages;
 pub use prefetch::{CACHE_LINE, prefetch};
-pub use q4::{Q4_LEVELS, q4_bytes};
+pub use q4::{Q4_LEVELS, q4_bytes, u4_put_scale, u4_row_scale, u4_scale_fits};
 pub use rng::SplitMix64;
 pub use short::Short;
 

@@ -105,6 +105,45 @@ pub(crate) fn quantize_u4(src: &[f32], dst: &mut [u8]) -> f32 {
     m / 7.5
 }
 
+/// Whether a row of `n` uniform 4-bit codes has room for its scale: at least 8 padding
+/// components, the high nibbles of the last block's last 8 bytes (as for 50, 100, 200 or 300
+/// components). A reader then takes a row's scale from the bytes it has loaded for the codes,
+/// not from an array of its own.
+pub const fn u4_scale_fits(n: usize) -> bool {
+    q4_bytes(n) * 2 >= n + 8
+}
+
+/// Writes `scale`'s bits into the padding of `row`, `n` codes from [`Kernels::quantize_u4`]
+/// (nibble `k` of the bits in the high nibble of the row's `k`-th last-8 byte), where
+/// [`u4_scale_fits`] and the row is [`q4_bytes`]`(n)` long; returns whether it did. The
+/// components' codes stay as they were, and a kernel whose query is padded with zeros (as the
+/// u4 kernels' queries are, to whole blocks) sums the same.
+///
+/// [`Kernels::quantize_u4`]: crate::Kernels::quantize_u4
+pub fn u4_put_scale(row: &mut [u8], n: usize, scale: f32) -> bool {
+    if !u4_scale_fits(n) || row.len() != q4_bytes(n) {
+        return false;
+    }
+    let bits = scale.to_bits();
+    let at = row.len() - 8;
+    for (k, b) in row[at..].iter_mut().enumerate() {
+        *b = (*b & 0x0F) | (((bits >> (4 * k)) & 0xF) as u8) << 4;
+    }
+    true
+}
+
+/// The scale [`u4_put_scale`] wrote into `row` (`None` for a row shorter than 8 bytes).
+#[inline]
+pub fn u4_row_scale(row: &[u8]) -> Option<f32> {
+    let x = u64::from_le_bytes(*row.last_chunk::<8>()?);
+    // The high nibble of byte k is nibble k of the bits: gather them.
+    let mut y = (x >> 4) & 0x0F0F_0F0F_0F0F_0F0F;
+    y = (y | (y >> 4)) & 0x00FF_00FF_00FF_00FF;
+    y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF;
+    y = (y | (y >> 16)) & 0xFFFF_FFFF;
+    Some(f32::from_bits(y as u32))
+}
+
 /// 32 bytes of 0xFF then 32 zeros: `TAIL_MASK[32 - r..]` starts with `r` set bytes, the mask
 /// that keeps the first `r` levels of a block.
 // Only the SIMD kernels use it; a scalar-only wasm build has none.

@@ -324,6 +324,48 @@ fn u4_kernel_is_exact() {
     }
 }
 
+/// A scale put into a row's padding reads back bit for bit, only where there are 8 padding
+/// components or more, leaves every component's code alone, and is invisible to the kernels
+/// against a query padded with zeros; elsewhere (no room, or a row of another length) the row
+/// is not touched.
+#[test]
+fn a_scale_in_a_u4_rows_padding_reads_back_and_leaves_its_sums_alone() {
+    let mut rng = Rng(SplitMix64(18));
+    for n in [1, 7, 24, 25, 50, 56, 57, 64, 100, 300, 384] {
+        let room = elex_simd::q4_bytes(n) * 2 >= n + 8;
+        assert_eq!(elex_simd::u4_scale_fits(n), room, "n {n}");
+        let x = rng.vec(n);
+        let mut row = vec![0u8; elex_simd::q4_bytes(n)];
+        let s = Kernels::detect().quantize_u4(&x, &mut row).unwrap();
+        let alone = row.clone();
+        assert_eq!(elex_simd::u4_put_scale(&mut row, n, s), room, "n {n}");
+        if !room {
+            assert_eq!(row, alone, "n {n}");
+            continue;
+        }
+        assert_eq!(
+            elex_simd::u4_row_scale(&row).map(f32::to_bits),
+            Some(s.to_bits())
+        );
+        assert_ne!(row, alone, "n {n}: the scale is in the row");
+        for i in 0..n {
+            assert_eq!(u4_oracle(&row, i), u4_oracle(&alone, i), "n {n} i {i}");
+        }
+        let mut q: Vec<i8> = (0..n).map(|_| rng.next() as i8).collect();
+        q.resize(row.len() * 2, 0);
+        for k in kernels() {
+            assert_eq!(k.dot_u4_i8(&q, &row), k.dot_u4_i8(&q, &alone), "n {n}");
+            let four = k.dot_u4_i8_x4(&q, [&row, &alone, &row, &alone]).unwrap();
+            assert_eq!([four[0], four[2]], [four[1], four[3]], "n {n}");
+        }
+        // A row of another length than n's is left alone.
+        let mut short = alone[..alone.len() - 1].to_vec();
+        assert!(!elex_simd::u4_put_scale(&mut short, n, s));
+        assert_eq!(short, alone[..alone.len() - 1]);
+    }
+    assert_eq!(elex_simd::u4_row_scale(&[0u8; 7]), None);
+}
+
 #[test]
 fn quantize_u4_is_uniform_and_keeps_the_vector() {
     let mut rng = Rng(SplitMix64(17));
