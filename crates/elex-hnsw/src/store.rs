@@ -664,6 +664,14 @@ pub(crate) trait Rows {
     }
     /// Hints that `n`'s vector will be read soon.
     fn prefetch(&self, n: NodeId);
+    /// Reads a word of each cache line of `n`'s vector (where wasm has no prefetch, the loads
+    /// of several rows are then in flight at once); returns them mixed, for `black_box`.
+    /// Natively unused: prefetches do it.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[inline]
+    fn touch(&self, _n: NodeId) -> u32 {
+        0
+    }
 }
 
 /// The query and the store's buffer for one storage kind.
@@ -692,6 +700,12 @@ pub(crate) trait Elem: Sized {
     fn dist4(space: &Space, q: &[Self], rows: [&[Self]; 4]) -> [f32; 4] {
         rows.map(|r| space.dist(Self::view(q), Self::view(r)))
     }
+    /// See [`Rows::touch`].
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[inline]
+    fn touch(_s: &[Self]) -> u32 {
+        0
+    }
 }
 
 impl Elem for f32 {
@@ -703,12 +717,20 @@ impl Elem for f32 {
     fn dist4(space: &Space, q: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
         space.dist_f32_x4(q, rows)
     }
+    #[inline]
+    fn touch(s: &[f32]) -> u32 {
+        touch_row(s, f32::to_bits)
+    }
 }
 
 impl Elem for f16 {
     #[inline]
     fn view(s: &[f16]) -> View<'_> {
         View::F16(s)
+    }
+    #[inline]
+    fn touch(s: &[f16]) -> u32 {
+        touch_row(s, |x| u32::from(x.to_bits()))
     }
 }
 
@@ -733,6 +755,10 @@ impl<T: Elem> Rows for KindRows<'_, &[T], &Vec<T>> {
     #[inline]
     fn prefetch(&self, n: NodeId) {
         elex_simd::prefetch(self.row(n), PREFETCH_LINES);
+    }
+    #[inline]
+    fn touch(&self, n: NodeId) -> u32 {
+        T::touch(self.row(n))
     }
 }
 
@@ -838,6 +864,10 @@ impl Rows for KindRows<'_, (&[i8], f32, f32), I8Rows<'_>> {
         if cfg!(not(target_arch = "wasm32")) {
             elex_simd::prefetch(self.v.codes(self.space.dims, n), PREFETCH_LINES);
         }
+    }
+    #[inline]
+    fn touch(&self, n: NodeId) -> u32 {
+        touch_row(self.v.codes(self.space.dims, n), |x| x as u32)
     }
 }
 
@@ -971,6 +1001,19 @@ impl Rows for U4Rows<'_> {
             elex_simd::prefetch(self.codes(n), PREFETCH_LINES);
         }
     }
+    #[inline]
+    fn touch(&self, n: NodeId) -> u32 {
+        touch_row(self.codes(n), u32::from)
+    }
+}
+
+/// [`Rows::touch`] of a row: a value of each cache line, as `u32`s by `bits`, mixed.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[inline]
+fn touch_row<T: Copy>(row: &[T], bits: impl Fn(T) -> u32) -> u32 {
+    row.iter()
+        .step_by(elex_simd::CACHE_LINE / std::mem::size_of::<T>())
+        .fold(0, |a, &x| a ^ bits(x))
 }
 
 /// The rows of any storage kind, chosen at run time (see [`CodeRows`]).
@@ -1000,6 +1043,16 @@ impl Rows for AnyRows<'_> {
             AnyRows::F16(r) => r.prefetch(n),
             AnyRows::I8(r) => r.prefetch(n),
             AnyRows::Q4(r) => r.prefetch(n),
+        }
+    }
+    /// The q4 rows are not touched (a kind the walk reads through this type).
+    #[inline]
+    fn touch(&self, n: NodeId) -> u32 {
+        match self {
+            AnyRows::F32(r) => r.touch(n),
+            AnyRows::F16(r) => r.touch(n),
+            AnyRows::I8(r) => r.touch(n),
+            AnyRows::Q4(_) => 0,
         }
     }
 }
@@ -1037,6 +1090,13 @@ impl Rows for CodeRows<'_> {
         match self {
             CodeRows::I8(r) => r.prefetch(n),
             CodeRows::U4(r) => r.prefetch(n),
+        }
+    }
+    #[inline]
+    fn touch(&self, n: NodeId) -> u32 {
+        match self {
+            CodeRows::I8(r) => r.touch(n),
+            CodeRows::U4(r) => r.touch(n),
         }
     }
 }
@@ -1602,6 +1662,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A touch reads the first value of each cache line of a row and nothing else.
+    #[test]
+    fn a_touch_reads_each_cache_line_once() {
+        let line = elex_simd::CACHE_LINE / 4;
+        for len in [1, line - 1, line, line + 1, 384, 31 * line] {
+            let row: Vec<f32> = (0..len)
+                .map(|i| {
+                    if i % line == 0 {
+                        f32::from_bits(1 << (i / line))
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            let lines = len.div_ceil(line) as u32;
+            assert_eq!(touch_row(&row, f32::to_bits), (1 << lines) - 1, "len {len}");
+        }
+        let bytes: Vec<u8> = (0..200)
+            .map(|i| if i % 64 == 0 { 1 << (i / 64) } else { 0xFF })
+            .collect();
+        assert_eq!(touch_row(&bytes, u32::from), 0b1111);
     }
 
     /// The walking codes' rows carry their scale where the layout has room for it (the kept
