@@ -5,6 +5,8 @@
 //   (change, rebuild) && cp -r www/pkg/web/simd /tmp/B
 //   node www/bench/ab.mjs --a /tmp/A --b /tmp/B [--data DIR] [--n 10000] [--ef 20,80]
 //     [--rounds 7] [--storage f32|i8]
+//   relaxed builds (www/pkg/web/relaxed): node --experimental-wasm-relaxed-simd --no-liftoff ...
+// Prints per ef whether both return the same ids for every query, then the ratios.
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,12 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.a || !args.b) throw new Error('--a DIR and --b DIR: two wasm-bindgen web builds (elex.js, elex_bg.wasm)');
+// Node 20's relaxed SIMD (behind its flag) returns twice the relaxed dot product from its
+// baseline compiler, Liftoff, until a function tiers up: a relaxed build loaded directly (not
+// through `init()`, whose probe catches it) would build a different graph on every run.
+if (process.execArgv.includes('--experimental-wasm-relaxed-simd') && !process.execArgv.includes('--no-liftoff')) {
+  throw new Error('relaxed builds: run with --experimental-wasm-relaxed-simd --no-liftoff (see the README)');
+}
 const n = Number(args.n);
 const base = readVecs(join(args.data, 'base.fvecs'), n);
 const queries = readVecs(join(args.data, 'query.fvecs'), 200);
@@ -50,7 +58,10 @@ const qps = (index, ef) => {
   }
   return 600 / ((performance.now() - t) / 1000);
 };
+const ids = (index, ef) =>
+  Array.from({ length: 200 }, (_, q) => index.search(queries.data.subarray(q * dims, (q + 1) * dims), 10, ef).ids.join(',')).join(';');
 for (const ef of args.ef.split(',').map(Number)) {
+  console.log(`ef ${ef}: the same results in both: ${ids(a.index, ef) === ids(b.index, ef) ? 'yes' : 'no'}`);
   qps(a.index, ef);
   qps(b.index, ef);
   const ratios = [];
