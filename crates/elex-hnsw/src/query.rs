@@ -44,11 +44,7 @@ impl Hnsw {
             // 1.02 / 1.02 at ef 16 / 32 / 64, GloVe-50 100K 1.05 / 1.02 / 1.03 at ef 32 / 64 /
             // 96, 10K 1.03 / 0.99 / 1.01).
             #[cfg(target_arch = "wasm32")]
-            std::hint::black_box(
-                self.graph
-                    .links(cur.id, level)
-                    .fold(0, |t, nb| t ^ rows.touch(nb)),
-            );
+            rows.touch_all(self.graph.links(cur.id, level));
             for nb in self.graph.links(cur.id, level) {
                 if st.skip == Some(nb) {
                     continue;
@@ -135,7 +131,7 @@ impl Hnsw {
             // 1.04-1.08x QPS, 10K 0.98-1.03x, GloVe-50 100K 1.03-1.11x; the simd build, both:
             // docs-50k 50K 1.10-1.14x). Natively the rows are prefetched as they are queued.
             #[cfg(target_arch = "wasm32")]
-            std::hint::black_box(found.iter().fold(0, |t, &n| t ^ rows.touch(n)));
+            rows.touch_all(found.iter().copied());
             // Four distances per kernel call (they do not depend on the heaps, so the heaps
             // see them in the same order as one at a time), the rest one by one.
             let mut i = 0;
@@ -539,7 +535,7 @@ impl Hnsw {
             // docs-50k 50K, relaxed build, 7 interleaved rounds: 1.08-1.10x QPS at ef 16-64,
             // 10K 1.01-1.02x). Natively a prefetch of every row's first lines did not help.
             #[cfg(target_arch = "wasm32")]
-            std::hint::black_box(w.iter().fold(0, |t, c| t ^ rows.touch(c.id)));
+            rows.touch_all(w.iter().map(|c| c.id));
             let mut groups = w.chunks_exact_mut(4);
             for g in &mut groups {
                 let d = rows.dist4([g[0].id, g[1].id, g[2].id, g[3].id]);

@@ -672,6 +672,12 @@ pub(crate) trait Rows {
     fn touch(&self, _n: NodeId) -> u32 {
         0
     }
+    /// [`Rows::touch`] of every node of `ids`, all before any is needed: their misses overlap.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[inline]
+    fn touch_all(&self, ids: impl Iterator<Item = NodeId>) {
+        std::hint::black_box(ids.fold(0, |t, n| t ^ self.touch(n)));
+    }
 }
 
 /// The query and the store's buffer for one storage kind.
