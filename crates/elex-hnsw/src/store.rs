@@ -1687,8 +1687,9 @@ mod tests {
             let lines = len.div_ceil(line) as u32;
             assert_eq!(touch_row(&row, f32::to_bits), (1 << lines) - 1, "len {len}");
         }
-        let bytes: Vec<u8> = (0..200)
-            .map(|i| if i % 64 == 0 { 1 << (i / 64) } else { 0xFF })
+        let line = elex_simd::CACHE_LINE;
+        let bytes: Vec<u8> = (0..3 * line + 8)
+            .map(|i| if i % line == 0 { 1 << (i / line) } else { 0xFF })
             .collect();
         assert_eq!(touch_row(&bytes, u32::from), 0b1111);
     }
