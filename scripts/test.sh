@@ -32,6 +32,14 @@ step "cargo clippy, wasm32: elex-wasm's full and core builds -- -D warnings"
 cargo clippy -q --target wasm32-unknown-unknown -p elex-wasm --target-dir target/wasm-clippy -- -D warnings
 cargo clippy -q --target wasm32-unknown-unknown -p elex-wasm --no-default-features --target-dir target/wasm-clippy -- -D warnings
 
+step "cargo clippy, the kernels the host does not compile: NEON (aarch64), wasm simd128 and relaxed SIMD -- -D warnings"
+# The steps above lint x86_64's kernels and wasm's scalar build; these lint elex-simd's others.
+cargo clippy -q --target aarch64-unknown-linux-gnu -p elex-simd --all-targets --target-dir target/clippy-aarch64 -- -D warnings
+for features in +simd128 +simd128,+relaxed-simd; do
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=$features" \
+    cargo clippy -q --target wasm32-unknown-unknown -p elex-simd --target-dir "target/clippy-wasm${features//[+,]/-}" -- -D warnings
+done
+
 step "native tests ($(uname -m)), elex-gpu on $WGPU_BACKEND"
 cargo test -q --workspace
 

@@ -41,6 +41,14 @@
 #![deny(missing_docs)]
 
 mod checksum;
+// Before the ISA modules, which expand its macros.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[macro_use]
+mod lanes128;
 mod dispatch;
 mod mem;
 mod prefetch;

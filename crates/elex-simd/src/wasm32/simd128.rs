@@ -202,48 +202,6 @@ fn sq_add(s: v128, x: v128, y: v128) -> v128 {
     f32x4_add(s, f32x4_mul(d, d))
 }
 
-/// Canonical-order two-input reduction: `$ld32` loads 32 lanes, `$step` folds a pair into an
-/// accumulator. The tail after the last whole block of 32 goes into the same accumulators (its
-/// element `j` is partial sum `j`): whole groups of 4 as they are, the last group zero-padded,
-/// which leaves the partial sums it does not reach unchanged (a zero product added to a sum that
-/// started at +0.0, which can never be -0.0, changes no bit).
-macro_rules! reduce2 {
-    ($a:ident, $b:ident, $ld32:ident, $ld4:ident, $pad:ident, $step:ident) => {{
-        let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let mut s = [f32x4_splat(0.0); 8];
-        let mut i = 0;
-        while i + LANES <= n {
-            // SAFETY: i + 32 <= n, in bounds of both slices.
-            let (x, y) = unsafe { ($ld32(pa, i), $ld32(pb, i)) };
-            for k in 0..8 {
-                s[k] = $step(s[k], x[k], y[k]);
-            }
-            i += LANES;
-        }
-        // Fewer than 32 elements remain: at most eight groups, one per accumulator in order. A
-        // loop over the accumulators themselves (not an index) unrolls into fixed ones, which
-        // keeps them out of memory.
-        for acc in s.iter_mut() {
-            let have = (n - i).min(4);
-            if have == 0 {
-                break;
-            }
-            // SAFETY: `have` readable elements at i in both slices.
-            let (x, y) = unsafe {
-                if have == 4 {
-                    ($ld4(pa, i), $ld4(pb, i))
-                } else {
-                    ($pad(pa, i, have), $pad(pb, i, have))
-                }
-            };
-            *acc = $step(*acc, x, y);
-            i += have;
-        }
-        fold8(s)
-    }};
-}
-
 /// Four widened f16 lanes at `p + i`.
 ///
 /// # Safety
@@ -255,68 +213,28 @@ unsafe fn ld4_h(p: *const f16, i: usize) -> v128 {
     widen_f16(u32x4_extend_low_u16x8(x))
 }
 
-/// Canonical-order one-pass cosine reduction: three sets of eight accumulators, the tail as in
-/// `reduce2`.
-macro_rules! dot_norms {
-    ($a:ident, $b:ident, $ld32:ident, $ld4:ident, $pad:ident) => {{
-        let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let mut s = [[f32x4_splat(0.0); 8]; 3];
-        let mut i = 0;
-        while i + LANES <= n {
-            // SAFETY: i + 32 <= n.
-            let (x, y) = unsafe { ($ld32(pa, i), $ld32(pb, i)) };
-            for k in 0..8 {
-                s[0][k] = mul_add(s[0][k], x[k], y[k]);
-                s[1][k] = mul_add(s[1][k], x[k], x[k]);
-                s[2][k] = mul_add(s[2][k], y[k], y[k]);
-            }
-            i += LANES;
-        }
-        let mut k = 0;
-        while i < n {
-            let have = (n - i).min(4);
-            // SAFETY: `have` readable elements at i in both slices; k < 8 because fewer than
-            // 32 elements remain after the main loop.
-            let (x, y) = unsafe {
-                if have == 4 {
-                    ($ld4(pa, i), $ld4(pb, i))
-                } else {
-                    ($pad(pa, i, have), $pad(pb, i, have))
-                }
-            };
-            s[0][k] = mul_add(s[0][k], x, y);
-            s[1][k] = mul_add(s[1][k], x, x);
-            s[2][k] = mul_add(s[2][k], y, y);
-            i += have;
-            k += 1;
-        }
-        [fold8(s[0]), fold8(s[1]), fold8(s[2])]
-    }};
-}
-
 pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld32, ld, ld4_pad, mul_add)
+    reduce2_x8!(f32x4_splat(0.0), a, b, ld32, ld, ld4_pad, mul_add)
 }
 
 pub(crate) fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld32, ld, ld4_pad, sq_add)
+    reduce2_x8!(f32x4_splat(0.0), a, b, ld32, ld, ld4_pad, sq_add)
 }
 
 pub(crate) fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld32_h, ld4_h, ld4_h_pad, mul_add)
+    reduce2_x8!(f32x4_splat(0.0), a, b, ld32_h, ld4_h, ld4_h_pad, mul_add)
 }
 
 pub(crate) fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld32_h, ld4_h, ld4_h_pad, sq_add)
+    reduce2_x8!(f32x4_splat(0.0), a, b, ld32_h, ld4_h, ld4_h_pad, sq_add)
 }
 
 fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    dot_norms!(a, b, ld32, ld, ld4_pad)
+    dot_norms_x8!(f32x4_splat(0.0), a, b, ld32, ld, ld4_pad)
 }
 
 fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    dot_norms!(a, b, ld32_h, ld4_h, ld4_h_pad)
+    dot_norms_x8!(f32x4_splat(0.0), a, b, ld32_h, ld4_h, ld4_h_pad)
 }
 
 /// Relaxed-SIMD flavour: `b` split into its positive and negative parts (each in `0..=127`, the

@@ -148,16 +148,8 @@ unsafe fn ld4_h(p: *const f16, i: usize) -> __m128 {
 #[inline]
 #[target_feature(enable = "sse2")]
 unsafe fn ld4_pad(p: *const f32, i: usize, have: usize) -> __m128 {
-    // SAFETY: the caller guarantees `have` readable floats at `p + i`; each arm reads that many.
-    let buf = unsafe {
-        let x = |j: usize| *p.add(i + j);
-        match have {
-            1 => [x(0), 0.0, 0.0, 0.0],
-            2 => [x(0), x(1), 0.0, 0.0],
-            3 => [x(0), x(1), x(2), 0.0],
-            _ => [0.0; 4],
-        }
-    };
+    // SAFETY: the caller guarantees `have` readable floats at `p + i`.
+    let buf = unsafe { crate::lanes128::pad4(p, i, have, 0.0) };
     // SAFETY: buf holds 4 floats.
     unsafe { _mm_loadu_ps(buf.as_ptr()) }
 }
@@ -169,16 +161,8 @@ unsafe fn ld4_pad(p: *const f32, i: usize, have: usize) -> __m128 {
 #[inline]
 #[target_feature(enable = "sse2")]
 unsafe fn ld4_h_pad(p: *const f16, i: usize, have: usize) -> __m128 {
-    // SAFETY: the caller guarantees `have` readable values at `p + i`; each arm reads that many.
-    let buf: [f16; 4] = unsafe {
-        let x = |j: usize| *p.add(i + j);
-        match have {
-            1 => [x(0), f16::ZERO, f16::ZERO, f16::ZERO],
-            2 => [x(0), x(1), f16::ZERO, f16::ZERO],
-            3 => [x(0), x(1), x(2), f16::ZERO],
-            _ => [f16::ZERO; 4],
-        }
-    };
+    // SAFETY: the caller guarantees `have` readable values at `p + i`.
+    let buf = unsafe { crate::lanes128::pad4(p, i, have, f16::ZERO) };
     // SAFETY: buf holds 4 values.
     unsafe { ld4_h(buf.as_ptr(), 0) }
 }
@@ -212,109 +196,34 @@ fn sq_add(s: __m128, x: __m128, y: __m128) -> __m128 {
     _mm_add_ps(s, _mm_mul_ps(d, d))
 }
 
-/// Canonical-order two-input reduction: `$ld32` loads 32 lanes, `$step` folds a pair into an
-/// accumulator. The tail after the last whole block of 32 goes into the same accumulators (its
-/// element `j` is partial sum `j`): whole groups of 4 as they are, the last group zero-padded,
-/// which leaves the partial sums it does not reach unchanged (a zero product added to a sum that
-/// started at +0.0, which can never be -0.0, changes no bit).
-macro_rules! reduce2 {
-    ($a:ident, $b:ident, $ld32:ident, $ld4:ident, $pad:ident, $step:ident) => {{
-        let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let mut s = [_mm_setzero_ps(); 8];
-        let mut i = 0;
-        while i + LANES <= n {
-            // SAFETY: i + 32 <= n, in bounds of both slices.
-            let (x, y) = unsafe { ($ld32(pa, i), $ld32(pb, i)) };
-            for k in 0..8 {
-                s[k] = $step(s[k], x[k], y[k]);
-            }
-            i += LANES;
-        }
-        let mut k = 0;
-        while i + 4 <= n {
-            // SAFETY: i + 4 <= n; k < 8 because fewer than 32 elements remain.
-            let (x, y) = unsafe { ($ld4(pa, i), $ld4(pb, i)) };
-            s[k] = $step(s[k], x, y);
-            i += 4;
-            k += 1;
-        }
-        if i < n {
-            // SAFETY: n - i < 4 readable elements in both slices.
-            let (x, y) = unsafe { ($pad(pa, i, n - i), $pad(pb, i, n - i)) };
-            s[k] = $step(s[k], x, y);
-        }
-        fold8(s)
-    }};
-}
-
-/// Canonical-order one-pass cosine reduction: three sets of eight accumulators, the tail as in
-/// `reduce2`.
-macro_rules! dot_norms {
-    ($a:ident, $b:ident, $ld32:ident, $ld4:ident, $pad:ident) => {{
-        let n = $a.len().min($b.len());
-        let (pa, pb) = ($a.as_ptr(), $b.as_ptr());
-        let mut s = [[_mm_setzero_ps(); 8]; 3];
-        let mut i = 0;
-        while i + LANES <= n {
-            // SAFETY: i + 32 <= n.
-            let (x, y) = unsafe { ($ld32(pa, i), $ld32(pb, i)) };
-            for k in 0..8 {
-                s[0][k] = mul_add(s[0][k], x[k], y[k]);
-                s[1][k] = mul_add(s[1][k], x[k], x[k]);
-                s[2][k] = mul_add(s[2][k], y[k], y[k]);
-            }
-            i += LANES;
-        }
-        let mut k = 0;
-        while i < n {
-            let have = (n - i).min(4);
-            // SAFETY: `have` readable elements at i in both slices; k < 8 as in `reduce2`.
-            let (x, y) = unsafe {
-                if have == 4 {
-                    ($ld4(pa, i), $ld4(pb, i))
-                } else {
-                    ($pad(pa, i, have), $pad(pb, i, have))
-                }
-            };
-            s[0][k] = mul_add(s[0][k], x, y);
-            s[1][k] = mul_add(s[1][k], x, x);
-            s[2][k] = mul_add(s[2][k], y, y);
-            i += have;
-            k += 1;
-        }
-        [fold8(s[0]), fold8(s[1]), fold8(s[2])]
-    }};
-}
-
 #[target_feature(enable = "sse2")]
 unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld32, ld, ld4_pad, mul_add)
+    reduce2_x8!(_mm_setzero_ps(), a, b, ld32, ld, ld4_pad, mul_add)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    reduce2!(a, b, ld32, ld, ld4_pad, sq_add)
+    reduce2_x8!(_mm_setzero_ps(), a, b, ld32, ld, ld4_pad, sq_add)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld32_h, ld4_h, ld4_h_pad, mul_add)
+    reduce2_x8!(_mm_setzero_ps(), a, b, ld32_h, ld4_h, ld4_h_pad, mul_add)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn l2sq_f16(a: &[f16], b: &[f16]) -> f32 {
-    reduce2!(a, b, ld32_h, ld4_h, ld4_h_pad, sq_add)
+    reduce2_x8!(_mm_setzero_ps(), a, b, ld32_h, ld4_h, ld4_h_pad, sq_add)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_norms_f32(a: &[f32], b: &[f32]) -> [f32; 3] {
-    dot_norms!(a, b, ld32, ld, ld4_pad)
+    dot_norms_x8!(_mm_setzero_ps(), a, b, ld32, ld, ld4_pad)
 }
 
 #[target_feature(enable = "sse2")]
 unsafe fn dot_norms_f16(a: &[f16], b: &[f16]) -> [f32; 3] {
-    dot_norms!(a, b, ld32_h, ld4_h, ld4_h_pad)
+    dot_norms_x8!(_mm_setzero_ps(), a, b, ld32_h, ld4_h, ld4_h_pad)
 }
 
 #[target_feature(enable = "sse2")]
