@@ -1,7 +1,8 @@
 //! The canonical-order float reductions of the 128-bit ISAs (SSE2, NEON, wasm simd128), written
-//! once: each ISA module passes its zero vector, its loads, its step (`mul_add` or `sq_add`) and
-//! its `fold8`, which name the same operations in each instruction set. Eight accumulators of four
-//! lanes hold partial sums 0..32 (element `i` in partial sum `i % 32`), as `scalar::fold` expects.
+//! once: each ISA module passes its zero vector, its loads and its step (`mul_add` or `sq_add`),
+//! and the macros call the `fold8`, `mul_add` and `LANES` in scope where they expand, which name
+//! the same operations in each instruction set. Eight accumulators of four lanes hold partial sums
+//! 0..32 (element `i` in partial sum `i % 32`), as `scalar::fold` expects.
 
 /// Canonical-order two-input reduction: `$ld32` loads 32 lanes as eight vectors, `$step` folds a
 /// pair into an accumulator. The tail after the last whole block of 32 goes into the same
