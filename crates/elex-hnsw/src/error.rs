@@ -119,3 +119,10 @@ pub enum HnswError {
     #[error("row store: {0}")]
     RowStore(String),
 }
+
+/// An op-log record read short: the record is corrupt.
+impl From<elex_store::Truncated> for HnswError {
+    fn from(e: elex_store::Truncated) -> HnswError {
+        HnswError::Corrupt(format!("an operation ends past its record ({e})"))
+    }
+}

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use elex_store::{ByteReader, OpWriter};
+
 use crate::{Hnsw, HnswError};
 
 /// One logged mutation.
@@ -51,150 +53,75 @@ pub enum Op {
 
 /// Operations being encoded for one log record.
 #[derive(Debug, Default)]
-pub struct OpLog {
-    bytes: Vec<u8>,
-    ops: u32,
-}
-
-fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
-    out.reserve(v.len() * 4);
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-}
+pub struct OpLog(OpWriter);
 
 impl OpLog {
     /// Appends an add.
     pub fn add(&mut self, id: u64, vector: &[f32]) {
-        self.bytes.push(1);
-        self.bytes.extend_from_slice(&id.to_le_bytes());
-        put_f32s(&mut self.bytes, vector);
-        self.ops += 1;
+        self.0.op(1).u64(id).f32s(vector);
     }
 
     /// Appends a batch (`ids.len()` vectors in `vectors`).
     pub fn batch(&mut self, ids: &[u64], vectors: &[f32]) {
-        self.bytes.push(2);
-        self.bytes
-            .extend_from_slice(&(ids.len() as u32).to_le_bytes());
-        self.bytes.reserve(ids.len() * 8);
-        for id in ids {
-            self.bytes.extend_from_slice(&id.to_le_bytes());
-        }
-        put_f32s(&mut self.bytes, vectors);
-        self.ops += 1;
+        self.0.op(2).len_u32(ids.len()).u64s(ids).f32s(vectors);
     }
 
     /// Appends a delete.
     pub fn delete(&mut self, id: u64) {
-        self.bytes.push(3);
-        self.bytes.extend_from_slice(&id.to_le_bytes());
-        self.ops += 1;
+        self.0.op(3).u64(id);
     }
 
     /// Appends a compaction.
     pub fn compact(&mut self) {
-        self.bytes.push(4);
-        self.ops += 1;
+        self.0.op(4);
     }
 
     /// Appends an update.
     pub fn update(&mut self, id: u64, vector: &[f32]) {
-        self.bytes.push(5);
-        self.bytes.extend_from_slice(&id.to_le_bytes());
-        put_f32s(&mut self.bytes, vector);
-        self.ops += 1;
+        self.0.op(5).u64(id).f32s(vector);
     }
 
     /// Operations appended since the last [`take`](Self::take).
     pub fn len(&self) -> u32 {
-        self.ops
+        self.0.len()
     }
 
     /// Whether nothing was appended.
     pub fn is_empty(&self) -> bool {
-        self.ops == 0
+        self.0.is_empty()
     }
 
     /// Bytes encoded so far.
     pub fn byte_len(&self) -> usize {
-        self.bytes.len()
+        self.0.byte_len()
     }
 
     /// The operation count and encoded bytes; the log starts empty again.
     pub fn take(&mut self) -> (u32, Vec<u8>) {
-        (
-            std::mem::take(&mut self.ops),
-            std::mem::take(&mut self.bytes),
-        )
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], HnswError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| {
-                HnswError::Corrupt(format!(
-                    "an operation ends past its record ({n} bytes at {} of {})",
-                    self.at,
-                    self.b.len()
-                ))
-            })?;
-        let s = &self.b[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u64(&mut self) -> Result<u64, HnswError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
-    }
-
-    fn u32(&mut self) -> Result<u32, HnswError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
-    }
-
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, HnswError> {
-        let len = n
-            .checked_mul(4)
-            .ok_or_else(|| HnswError::Corrupt("vector length overflows".into()))?;
-        Ok(self
-            .take(len)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-            .collect())
+        self.0.take()
     }
 }
 
 /// Decodes a record's payload of `count` operations for an index of `dims` dimensions; every
 /// length is checked before anything is allocated from it.
 pub fn decode_ops(payload: &[u8], count: u32, dims: usize) -> Result<Vec<Op>, HnswError> {
-    let mut r = Reader { b: payload, at: 0 };
+    let mut r = ByteReader::new(payload);
     let mut ops = Vec::new();
     for _ in 0..count {
-        let op = match r.take(1)?[0] {
+        let op = match r.u8()? {
             1 => Op::Add {
                 id: r.u64()?,
                 vector: r.f32s(dims)?,
             },
             2 => {
                 let n = r.u32()? as usize;
-                let need = n.saturating_mul(8 + 4 * dims);
-                if need > payload.len() - r.at {
+                if !r.has_room(n, 4usize.saturating_mul(dims).saturating_add(8)) {
                     return Err(HnswError::Corrupt(format!(
                         "a batch of {n} vectors does not fit its record"
                     )));
                 }
-                let ids = (0..n).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
                 Op::Batch {
-                    ids,
+                    ids: r.u64s(n)?,
                     vectors: r.f32s(n * dims)?,
                 }
             }
@@ -208,10 +135,10 @@ pub fn decode_ops(payload: &[u8], count: u32, dims: usize) -> Result<Vec<Op>, Hn
         };
         ops.push(op);
     }
-    if r.at != payload.len() {
+    if r.left() != 0 {
         return Err(HnswError::Corrupt(format!(
             "{} bytes after the last of {count} operations",
-            payload.len() - r.at
+            r.left()
         )));
     }
     Ok(ops)

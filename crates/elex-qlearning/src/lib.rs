@@ -112,3 +112,10 @@ pub enum QError {
     #[error("no entropy for seeding: {0}")]
     Entropy(String),
 }
+
+/// An op-log record read short: the record is corrupt.
+impl From<elex_store::Truncated> for QError {
+    fn from(e: elex_store::Truncated) -> QError {
+        QError::Corrupt(format!("an operation ends past its record ({e})"))
+    }
+}

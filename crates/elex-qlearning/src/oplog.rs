@@ -9,6 +9,8 @@
 //!   next state `u32`, done `u8`);
 //! - `2` act (ε-greedy, constant ε): state `u32`, epsilon `f32`.
 
+use elex_store::{ByteReader, OpWriter};
+
 use crate::{Learner, Policy, QError, Schedule};
 
 /// One logged mutation.
@@ -38,10 +40,7 @@ pub enum LearnerOp {
 
 /// Operations being encoded for one log record.
 #[derive(Debug, Default)]
-pub struct LearnerLog {
-    bytes: Vec<u8>,
-    ops: u32,
-}
+pub struct LearnerLog(OpWriter);
 
 impl LearnerLog {
     /// Appends a batch update (parallel arrays of one length).
@@ -53,44 +52,38 @@ impl LearnerLog {
         next_states: &[u32],
         dones: &[u8],
     ) {
-        let b = &mut self.bytes;
-        b.push(1);
-        b.extend_from_slice(&(states.len() as u32).to_le_bytes());
-        b.reserve(states.len() * 17);
+        let w = self
+            .0
+            .op(1)
+            .len_u32(states.len())
+            .reserve(states.len() * 17);
         for i in 0..states.len() {
-            b.extend_from_slice(&states[i].to_le_bytes());
-            b.extend_from_slice(&actions[i].to_le_bytes());
-            b.extend_from_slice(&rewards[i].to_le_bytes());
-            b.extend_from_slice(&next_states[i].to_le_bytes());
-            b.push(dones[i]);
+            w.u32(states[i])
+                .u32(actions[i])
+                .f32(rewards[i])
+                .u32(next_states[i])
+                .u8(dones[i]);
         }
-        self.ops += 1;
     }
 
     /// Appends an ε-greedy action.
     pub fn act(&mut self, state: u32, epsilon: f32) {
-        self.bytes.push(2);
-        self.bytes.extend_from_slice(&state.to_le_bytes());
-        self.bytes.extend_from_slice(&epsilon.to_le_bytes());
-        self.ops += 1;
+        self.0.op(2).u32(state).f32(epsilon);
     }
 
     /// Operations appended since the last [`take`](Self::take).
     pub fn len(&self) -> u32 {
-        self.ops
+        self.0.len()
     }
 
     /// Whether nothing was appended.
     pub fn is_empty(&self) -> bool {
-        self.ops == 0
+        self.0.is_empty()
     }
 
     /// The operation count and encoded bytes; the log starts empty again.
     pub fn take(&mut self) -> (u32, Vec<u8>) {
-        (
-            std::mem::take(&mut self.ops),
-            std::mem::take(&mut self.bytes),
-        )
+        self.0.take()
     }
 }
 
@@ -101,26 +94,17 @@ fn corrupt<T>(msg: impl Into<String>) -> Result<T, QError> {
 /// Decodes a record's payload of `count` operations; every length is checked before anything
 /// is allocated from it.
 pub fn decode_learner_ops(payload: &[u8], count: u32) -> Result<Vec<LearnerOp>, QError> {
-    let mut at = 0usize;
-    let take = |at: &mut usize, n: usize| -> Result<&[u8], QError> {
-        match at.checked_add(n).filter(|&e| e <= payload.len()) {
-            Some(end) => {
-                let s = &payload[*at..end];
-                *at = end;
-                Ok(s)
-            }
-            None => corrupt(format!(
-                "an operation ends past its record ({n} bytes at {at})"
-            )),
-        }
-    };
-    let u32_at = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4"));
+    let mut r = ByteReader::new(payload);
     let mut ops = Vec::new();
     for _ in 0..count {
-        let op = match take(&mut at, 1)?[0] {
+        let op = match r.u8()? {
             1 => {
-                let n = u32_at(take(&mut at, 4)?, 0) as usize;
-                let body = take(&mut at, n.saturating_mul(17))?;
+                let n = r.u32()? as usize;
+                if !r.has_room(n, 17) {
+                    return corrupt(format!(
+                        "an update of {n} transitions does not fit its record"
+                    ));
+                }
                 let mut op = LearnerOp::Update {
                     states: Vec::with_capacity(n),
                     actions: Vec::with_capacity(n),
@@ -136,31 +120,28 @@ pub fn decode_learner_ops(payload: &[u8], count: u32) -> Result<Vec<LearnerOp>, 
                     dones,
                 } = &mut op
                 {
-                    for t in body.chunks_exact(17) {
-                        states.push(u32_at(t, 0));
-                        actions.push(u32_at(t, 4));
-                        rewards.push(f32::from_bits(u32_at(t, 8)));
-                        next_states.push(u32_at(t, 12));
-                        dones.push(t[16]);
+                    for _ in 0..n {
+                        states.push(r.u32()?);
+                        actions.push(r.u32()?);
+                        rewards.push(r.f32()?);
+                        next_states.push(r.u32()?);
+                        dones.push(r.u8()?);
                     }
                 }
                 op
             }
-            2 => {
-                let s = take(&mut at, 8)?;
-                LearnerOp::Act {
-                    state: u32_at(s, 0),
-                    epsilon: f32::from_bits(u32_at(s, 4)),
-                }
-            }
+            2 => LearnerOp::Act {
+                state: r.u32()?,
+                epsilon: r.f32()?,
+            },
             t => return corrupt(format!("unknown operation tag {t}")),
         };
         ops.push(op);
     }
-    if at != payload.len() {
+    if r.left() != 0 {
         return corrupt(format!(
             "{} bytes after the last of {count} operations",
-            payload.len() - at
+            r.left()
         ));
     }
     Ok(ops)

@@ -18,10 +18,17 @@
 //! kind, numbering, lengths, a checksum over the header and the payload), so a damaged or
 //! misplaced one is a [`StoreError`] naming it, never a half-loaded object. [`LogScan`] checks a
 //! log in order and says exactly what is lost when a record is damaged.
+//!
+//! A record's payload is the object's own encoding of its operations; [`codec`] is the
+//! little-endian writer and length-checked reader that every object's op log encodes and
+//! decodes it with.
 
 #![forbid(unsafe_code)]
 
 use elex_simd::Checksum;
+
+pub mod codec;
+pub use codec::{ByteReader, OpWriter, Truncated};
 
 /// Format version of pages, records and manifests.
 pub const VERSION: u16 = 1;

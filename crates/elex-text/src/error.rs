@@ -65,3 +65,10 @@ pub enum TextError {
     #[error("corrupt text snapshot: {0}")]
     Corrupt(String),
 }
+
+/// An op-log record or a snapshot body read short: the bytes are corrupt.
+impl From<elex_store::Truncated> for TextError {
+    fn from(e: elex_store::Truncated) -> TextError {
+        TextError::Corrupt(format!("a record ends early ({e})"))
+    }
+}

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use elex_store::{ByteReader, OpWriter};
+
 use crate::{MAX_TEXT_BYTES, TextError, TextIndex};
 
 /// One logged mutation.
@@ -36,124 +38,76 @@ pub enum TextOp {
 
 /// Operations being encoded for one log record.
 #[derive(Debug, Default)]
-pub struct TextLog {
-    bytes: Vec<u8>,
-    ops: u32,
-}
+pub struct TextLog(OpWriter);
 
 impl TextLog {
     fn text(&mut self, id: u64, text: &str) {
-        self.bytes.extend_from_slice(&id.to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(text.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(text.as_bytes());
+        self.0.u64(id).len_u32(text.len()).bytes(text.as_bytes());
     }
 
     /// Appends an add.
     pub fn add(&mut self, id: u64, text: &str) {
-        self.bytes.push(1);
+        self.0.op(1);
         self.text(id, text);
-        self.ops += 1;
     }
 
     /// Appends a batch.
     pub fn batch<S: AsRef<str>>(&mut self, ids: &[u64], texts: &[S]) {
-        self.bytes.push(2);
-        self.bytes
-            .extend_from_slice(&(ids.len() as u32).to_le_bytes());
+        self.0.op(2).len_u32(ids.len());
         for (id, t) in ids.iter().zip(texts) {
             self.text(*id, t.as_ref());
         }
-        self.ops += 1;
     }
 
     /// Appends a delete.
     pub fn delete(&mut self, id: u64) {
-        self.bytes.push(3);
-        self.bytes.extend_from_slice(&id.to_le_bytes());
-        self.ops += 1;
+        self.0.op(3).u64(id);
     }
 
     /// Operations appended since the last [`take`](Self::take).
     pub fn len(&self) -> u32 {
-        self.ops
+        self.0.len()
     }
 
     /// Whether nothing was appended.
     pub fn is_empty(&self) -> bool {
-        self.ops == 0
+        self.0.is_empty()
     }
 
     /// The operation count and encoded bytes; the log starts empty again.
     pub fn take(&mut self) -> (u32, Vec<u8>) {
-        (
-            std::mem::take(&mut self.ops),
-            std::mem::take(&mut self.bytes),
-        )
+        self.0.take()
     }
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], TextError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| {
-                TextError::Corrupt(format!(
-                    "an operation ends past its record ({n} bytes at {} of {})",
-                    self.at,
-                    self.b.len()
-                ))
-            })?;
-        let s = &self.b[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u64(&mut self) -> Result<u64, TextError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
-    }
-
-    fn u32(&mut self) -> Result<u32, TextError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
-    }
-
-    fn text(&mut self) -> Result<(u64, String), TextError> {
-        let id = self.u64()?;
-        let len = self.u32()? as usize;
-        let bytes = self.take(len)?;
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| TextError::Corrupt(format!("a logged text is not UTF-8: {e}")))?;
-        Ok((id, text.to_string()))
-    }
+fn read_text(r: &mut ByteReader<&[u8]>) -> Result<(u64, String), TextError> {
+    let id = r.u64()?;
+    let len = r.u32()? as usize;
+    let text = std::str::from_utf8(r.take(len)?)
+        .map_err(|e| TextError::Corrupt(format!("a logged text is not UTF-8: {e}")))?;
+    Ok((id, text.to_string()))
 }
 
 /// Decodes a record's payload of `count` operations; lengths are checked before allocating.
 pub fn decode_text_ops(payload: &[u8], count: u32) -> Result<Vec<TextOp>, TextError> {
-    let mut r = Reader { b: payload, at: 0 };
+    let mut r = ByteReader::new(payload);
     let mut ops = Vec::new();
     for _ in 0..count {
-        let op = match r.take(1)?[0] {
+        let op = match r.u8()? {
             1 => {
-                let (id, text) = r.text()?;
+                let (id, text) = read_text(&mut r)?;
                 TextOp::Add { id, text }
             }
             2 => {
                 let n = r.u32()? as usize;
-                if n.saturating_mul(12) > payload.len() - r.at {
+                if !r.has_room(n, 12) {
                     return Err(TextError::Corrupt(format!(
                         "a batch of {n} texts does not fit its record"
                     )));
                 }
                 let (mut ids, mut texts) = (Vec::with_capacity(n), Vec::with_capacity(n));
                 for _ in 0..n {
-                    let (id, text) = r.text()?;
+                    let (id, text) = read_text(&mut r)?;
                     ids.push(id);
                     texts.push(text);
                 }
@@ -164,10 +118,10 @@ pub fn decode_text_ops(payload: &[u8], count: u32) -> Result<Vec<TextOp>, TextEr
         };
         ops.push(op);
     }
-    if r.at != payload.len() {
+    if r.left() != 0 {
         return Err(TextError::Corrupt(format!(
             "{} bytes after the last of {count} operations",
-            payload.len() - r.at
+            r.left()
         )));
     }
     Ok(ops)

@@ -22,6 +22,7 @@
 //! [`SnapshotLoader`]); [`TextIndex::to_bytes`] and [`TextIndex::from_bytes`] are one step each.
 
 use elex_simd::Checksum;
+use elex_store::ByteReader;
 
 use crate::postings::Postings;
 use crate::tokenize::{MAX_TERM_BYTES, TokenizerOptions};
@@ -195,8 +196,8 @@ enum Phase {
 /// nothing behind (the index is only handed out whole).
 #[derive(Debug)]
 pub struct SnapshotLoader {
-    bytes: Vec<u8>,
-    at: usize,
+    /// The whole snapshot, read from past its header.
+    body: ByteReader<Vec<u8>>,
     ix: TextIndex,
     docs: usize,
     terms: usize,
@@ -279,8 +280,7 @@ impl SnapshotLoader {
         ix.term_text.reserve(terms);
         ix.postings.reserve(terms);
         Ok(SnapshotLoader {
-            bytes,
-            at: HEADER,
+            body: ByteReader::starting_at(bytes, HEADER),
             ix,
             docs,
             terms,
@@ -290,32 +290,9 @@ impl SnapshotLoader {
         })
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8], TextError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| TextError::Corrupt("a record runs past the body".into()))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u32(&mut self) -> Result<u32, TextError> {
-        let mut a = [0; 4];
-        a.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(a))
-    }
-
-    fn u64(&mut self) -> Result<u64, TextError> {
-        let mut a = [0; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(a))
-    }
-
     /// Share of the body read, 0..=1.
     pub fn progress(&self) -> f64 {
-        (self.at - HEADER) as f64 / (self.bytes.len() - HEADER).max(1) as f64
+        (self.body.at() - HEADER) as f64 / (self.body.total() - HEADER).max(1) as f64
     }
 
     /// Reads more (at least a little) until `stop()` says so or the body is read; returns
@@ -339,7 +316,7 @@ impl SnapshotLoader {
                     self.phase = Phase::Terms(t + 1);
                 }
                 Phase::Terms(_) => {
-                    if self.at != self.bytes.len() {
+                    if self.body.left() != 0 {
                         return Err(TextError::Corrupt("bytes left after the last term".into()));
                     }
                     self.forward_index()?;
@@ -354,13 +331,13 @@ impl SnapshotLoader {
     }
 
     fn read_doc(&mut self, s: usize) -> Result<(), TextError> {
-        let id = self.u64()?;
+        let id = self.body.u64()?;
         if id == DELETED {
             return Err(TextError::Corrupt(format!(
                 "document {s} has the reserved id"
             )));
         }
-        let len = self.u32()?;
+        let len = self.body.u32()?;
         let ix = &mut self.ix;
         if ix.slot_of.insert(id, s as u32).is_some() {
             return Err(TextError::Corrupt(format!("id {id} appears twice")));
@@ -372,15 +349,15 @@ impl SnapshotLoader {
     }
 
     fn read_term(&mut self, t: usize) -> Result<(), TextError> {
-        let n = self.take(1)?[0] as usize;
+        let n = self.body.u8()? as usize;
         if n == 0 || n > MAX_TERM_BYTES {
             return Err(TextError::Corrupt(format!("term {t} has length {n}")));
         }
-        let text = std::str::from_utf8(self.take(n)?)
+        let text = std::str::from_utf8(self.body.take(n)?)
             .map_err(|_| TextError::Corrupt(format!("term {t} is not UTF-8")))?
             .to_owned();
-        let df = self.u32()? as usize;
-        if df == 0 || df > self.docs || df * 8 > self.bytes.len() - self.at {
+        let df = self.body.u32()? as usize;
+        if df == 0 || df > self.docs || !self.body.has_room(df, 8) {
             return Err(TextError::Corrupt(format!("term {t} has {df} documents")));
         }
         if self.ix.terms.insert(text.clone(), t as u32).is_some() {
@@ -388,8 +365,8 @@ impl SnapshotLoader {
         }
         let mut p = Postings::with_capacity(df);
         for _ in 0..df {
-            let s = self.u32()?;
-            let tf = self.u32()?;
+            let s = self.body.u32()?;
+            let tf = self.body.u32()?;
             if s as usize >= self.docs || p.slots.last().is_some_and(|&l| l >= s) || tf == 0 {
                 return Err(TextError::Corrupt(format!(
                     "term {text:?}: document {s} with frequency {tf} out of order or range"

@@ -878,6 +878,24 @@ async fn apply_hnsw_op(
     }
 }
 
+/// Writes a snapshot held whole in memory (a learner's, a text index's) as checkpoint pages.
+async fn write_whole(spec: PageSpec<'_>, bytes: &[u8]) -> Result<Manifest, JsValue> {
+    let mut out = PageWriter::new(spec, bytes.len() as u64, 0);
+    for piece in bytes.chunks(CHUNK_BYTES) {
+        out.push(piece).await?;
+    }
+    out.finish(&[]).await
+}
+
+/// A checkpoint's pages, read into one buffer (the snapshots written by [`write_whole`]).
+fn read_whole(pages: &mut PageReader) -> Result<Vec<u8>, JsValue> {
+    let mut bytes = Vec::new();
+    while let Some(page) = pages.next_page()? {
+        bytes.extend_from_slice(&page);
+    }
+    Ok(bytes)
+}
+
 impl Persisted for Learner {
     const KIND: Kind = Kind::Learner;
     type Log = LearnerLog;
@@ -893,18 +911,11 @@ impl Persisted for Learner {
 
     async fn write_snapshot(&self, spec: PageSpec<'_>) -> Result<Manifest, JsValue> {
         let bytes = self.to_bytes();
-        let mut out = PageWriter::new(spec, bytes.len() as u64, 0);
-        for piece in bytes.chunks(CHUNK_BYTES) {
-            out.push(piece).await?;
-        }
-        out.finish(&[]).await
+        write_whole(spec, &bytes).await
     }
 
     async fn read_snapshot(mut pages: PageReader) -> Result<Self, JsValue> {
-        let mut bytes = Vec::new();
-        while let Some(page) = pages.next_page()? {
-            bytes.extend_from_slice(&page);
-        }
+        let bytes = read_whole(&mut pages)?;
         Learner::from_bytes(&bytes).map_err(q_error)
     }
 
@@ -947,18 +958,11 @@ impl Persisted for elex_text::TextIndex {
             slicer.pause().await;
         }
         let bytes = w.finish(self);
-        let mut out = PageWriter::new(spec, bytes.len() as u64, 0);
-        for piece in bytes.chunks(CHUNK_BYTES) {
-            out.push(piece).await?;
-        }
-        out.finish(&[]).await
+        write_whole(spec, &bytes).await
     }
 
     async fn read_snapshot(mut pages: PageReader) -> Result<Self, JsValue> {
-        let mut bytes = Vec::new();
-        while let Some(page) = pages.next_page()? {
-            bytes.extend_from_slice(&page);
-        }
+        let bytes = read_whole(&mut pages)?;
         let mut slicer = Slicer::new(DEFAULT_SLICE_MS);
         let mut l = elex_text::SnapshotLoader::new(bytes).map_err(text_error)?;
         while !l.step(|| slicer.expired()).map_err(text_error)? {
