@@ -4,6 +4,22 @@
 //! the same operations in each instruction set. Eight accumulators of four lanes hold partial sums
 //! 0..32 (element `i` in partial sum `i % 32`), as `scalar::fold` expects.
 
+/// The tail group of both inputs at `i`: four values as they are, or the `have` (< 4) left
+/// zero-padded. `have` must be at most the elements left at `i` in both inputs.
+macro_rules! tail_group {
+    ($pa:ident, $pb:ident, $i:ident, $have:ident, $ld4:ident, $pad:ident) => {
+        // SAFETY: `have` readable elements at i in both slices (the callers take it as
+        // `min(n - i, 4)`).
+        unsafe {
+            if $have == 4 {
+                ($ld4($pa, $i), $ld4($pb, $i))
+            } else {
+                ($pad($pa, $i, $have), $pad($pb, $i, $have))
+            }
+        }
+    };
+}
+
 /// Canonical-order two-input reduction: `$ld32` loads 32 lanes as eight vectors, `$step` folds a
 /// pair into an accumulator. The tail after the last whole block of 32 goes into the same
 /// accumulators (its element `j` is partial sum `j`): whole groups of 4 as they are, the last
@@ -31,14 +47,7 @@ macro_rules! reduce2_x8 {
             if have == 0 {
                 break;
             }
-            // SAFETY: `have` readable elements at i in both slices.
-            let (x, y) = unsafe {
-                if have == 4 {
-                    ($ld4(pa, i), $ld4(pb, i))
-                } else {
-                    ($pad(pa, i, have), $pad(pb, i, have))
-                }
-            };
+            let (x, y) = tail_group!(pa, pb, i, have, $ld4, $pad);
             *acc = $step(*acc, x, y);
             i += have;
         }
@@ -69,14 +78,7 @@ macro_rules! dot_norms_x8 {
             if have == 0 {
                 break;
             }
-            // SAFETY: `have` readable elements at i in both slices.
-            let (x, y) = unsafe {
-                if have == 4 {
-                    ($ld4(pa, i), $ld4(pb, i))
-                } else {
-                    ($pad(pa, i, have), $pad(pb, i, have))
-                }
-            };
+            let (x, y) = tail_group!(pa, pb, i, have, $ld4, $pad);
             s[0][k] = mul_add(s[0][k], x, y);
             s[1][k] = mul_add(s[1][k], x, x);
             s[2][k] = mul_add(s[2][k], y, y);
