@@ -20,7 +20,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::args;
 use crate::error::{check_keys, hnsw_error, js_error, type_error};
-use crate::hnsw::{MAX_K, SearchResult, Vectors, busy, index_params, promise, slice_options};
+use crate::hnsw::{MAX_K, SearchResult, batch_args, busy, index_params, promise, slice_options};
 use crate::idb;
 use crate::task::{Queue, Slicer, step_in_slices};
 
@@ -603,15 +603,7 @@ impl BudgetedIndex {
         )]
         options: Option<JsValue>,
     ) -> js_sys::Promise {
-        let parsed = (|| {
-            let ids = args::ids(&ids, "ids")?;
-            let data = match vectors.dyn_ref::<js_sys::Float32Array>() {
-                Some(a) => Vectors::Js(a.clone()),
-                None => Vectors::Copied(args::f32s(&vectors, "vectors")?),
-            };
-            let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
-            Ok::<_, JsValue>((ids, data, progress, slice_ms))
-        })();
+        let parsed = batch_args(&ids, &vectors, options);
         let turn = self.queue.join();
         let inner = self.inner.clone();
         let rows = self.rows.clone();

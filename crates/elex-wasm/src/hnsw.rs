@@ -345,6 +345,26 @@ pub(crate) enum Vectors {
     Copied(Vec<f32>),
 }
 
+/// The arguments of an `addBatch` (`HnswIndex`'s and `BudgetedIndex`'s): the ids, the
+/// vectors (a `Float32Array` is copied in slices later, other arrays are converted now), and
+/// the progress callback and slice length.
+pub(crate) type BatchArgs = (Vec<u64>, Vectors, Option<js_sys::Function>, f64);
+
+/// Converts and checks an `addBatch`'s arguments where they enter (see [`BatchArgs`]).
+pub(crate) fn batch_args(
+    ids: &JsValue,
+    vectors: &JsValue,
+    options: Option<JsValue>,
+) -> Result<BatchArgs, JsValue> {
+    let ids = args::ids(ids, "ids")?;
+    let data = match vectors.dyn_ref::<js_sys::Float32Array>() {
+        Some(a) => Vectors::Js(a.clone()),
+        None => Vectors::Copied(args::f32s(vectors, "vectors")?),
+    };
+    let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+    Ok((ids, data, progress, slice_ms))
+}
+
 /// Values copied into wasm memory per step (4 MB).
 const COPY_VALUES: u32 = 1 << 20;
 
@@ -766,16 +786,7 @@ impl HnswIndex {
         )]
         options: Option<JsValue>,
     ) -> js_sys::Promise {
-        let parsed = (|| {
-            let ids = args::ids(&ids, "ids")?;
-            // A Float32Array is copied in slices below; other arrays are converted now.
-            let data = match vectors.dyn_ref::<js_sys::Float32Array>() {
-                Some(a) => Vectors::Js(a.clone()),
-                None => Vectors::Copied(args::f32s(&vectors, "vectors")?),
-            };
-            let (progress, slice_ms) = slice_options(&options.unwrap_or(JsValue::UNDEFINED))?;
-            Ok::<_, JsValue>((ids, data, progress, slice_ms))
-        })();
+        let parsed = batch_args(&ids, &vectors, options);
         let writable = self.check_persist("addBatch");
         let durable = self.durable.clone();
         let turn = self.queue.join();
