@@ -56,22 +56,23 @@ impl OpWriter {
         self.u32(n as u32)
     }
 
-    /// Appends every value of `v`.
-    pub fn u64s(&mut self, v: &[u64]) -> &mut Self {
-        self.bytes.reserve(v.len() * 8);
-        v.iter().for_each(|&x| {
-            self.bytes.extend_from_slice(&x.to_le_bytes());
-        });
+    /// Appends every value of `v`, each as the `N` bytes `to` gives.
+    fn values<T: Copy, const N: usize>(&mut self, v: &[T], to: fn(T) -> [u8; N]) -> &mut Self {
+        self.bytes.reserve(v.len() * N);
+        for &x in v {
+            self.bytes.extend_from_slice(&to(x));
+        }
         self
     }
 
     /// Appends every value of `v`.
+    pub fn u64s(&mut self, v: &[u64]) -> &mut Self {
+        self.values(v, u64::to_le_bytes)
+    }
+
+    /// Appends every value of `v`.
     pub fn f32s(&mut self, v: &[f32]) -> &mut Self {
-        self.bytes.reserve(v.len() * 4);
-        v.iter().for_each(|&x| {
-            self.bytes.extend_from_slice(&x.to_le_bytes());
-        });
-        self
+        self.values(v, f32::to_le_bytes)
     }
 
     /// Appends raw bytes.
@@ -234,24 +235,29 @@ impl<B: AsRef<[u8]>> ByteReader<B> {
         }
     }
 
-    /// The next `n` `u64`s (checked before anything is allocated).
-    pub fn u64s(&mut self, n: usize) -> Result<Vec<u64>, Truncated> {
-        let bytes = n.checked_mul(8).ok_or_else(|| self.overflow())?;
+    /// The next `n` values of `N` bytes each, decoded by `from` (the length is checked before
+    /// anything is allocated).
+    fn values<T, const N: usize>(
+        &mut self,
+        n: usize,
+        from: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, Truncated> {
+        let bytes = n.checked_mul(N).ok_or_else(|| self.overflow())?;
         Ok(self
             .take(bytes)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .chunks_exact(N)
+            .map(|c| from(c.try_into().expect("chunks of N bytes")))
             .collect())
+    }
+
+    /// The next `n` `u64`s (checked before anything is allocated).
+    pub fn u64s(&mut self, n: usize) -> Result<Vec<u64>, Truncated> {
+        self.values(n, u64::from_le_bytes)
     }
 
     /// The next `n` `f32`s (checked before anything is allocated).
     pub fn f32s(&mut self, n: usize) -> Result<Vec<f32>, Truncated> {
-        let bytes = n.checked_mul(4).ok_or_else(|| self.overflow())?;
-        Ok(self
-            .take(bytes)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect())
+        self.values(n, f32::from_le_bytes)
     }
 }
 

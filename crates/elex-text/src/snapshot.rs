@@ -36,20 +36,6 @@ const SUM_AT: usize = 36;
 /// Documents between two looks at the `stop` closure.
 const DOCS_PER_CHECK: usize = 1024;
 
-fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
 /// A snapshot being written: [`TextIndex::snapshot_writer`], then [`step`](Self::step) until it
 /// returns true, then [`finish`](Self::finish). The index must not change in between (each step
 /// checks, and says `Busy` if it did).
@@ -219,14 +205,19 @@ impl SnapshotLoader {
                 got: bytes.len() as u64,
             });
         }
-        let version = le_u16(&bytes, 8);
+        // The header's fields after the magic, in order (the header's length is checked above,
+        // so none of these reads can come up short).
+        let mut h = ByteReader::new(&bytes[MAGIC.len()..HEADER]);
+        let (version, flags) = (h.u16()?, h.u16()?);
+        let (k1, b) = (h.f32()?, h.f32()?);
+        let (docs, terms) = (h.u32()? as usize, h.u32()? as usize);
+        let (body_len, stored_sum) = (h.u64()?, h.u64()?);
         if version != VERSION {
             return Err(TextError::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
             });
         }
-        let body_len = le_u64(&bytes, 28);
         let needed = (HEADER as u64).saturating_add(body_len);
         if (bytes.len() as u64) < needed {
             return Err(TextError::Truncated {
@@ -243,10 +234,9 @@ impl SnapshotLoader {
         let mut sum = Checksum::new();
         sum.update(&bytes[..SUM_AT]);
         sum.update(&bytes[HEADER..]);
-        if sum.finish() != le_u64(&bytes, SUM_AT) {
+        if sum.finish() != stored_sum {
             return Err(TextError::ChecksumMismatch);
         }
-        let flags = le_u16(&bytes, 10);
         if flags > 3 {
             return Err(TextError::Corrupt(format!("unknown flags {flags:#x}")));
         }
@@ -255,14 +245,12 @@ impl SnapshotLoader {
                 stem: flags & 1 != 0,
                 stop_words: flags & 2 != 0,
             },
-            k1: f32::from_le_bytes(le_u32(&bytes, 12).to_le_bytes()),
-            b: f32::from_le_bytes(le_u32(&bytes, 16).to_le_bytes()),
+            k1,
+            b,
         };
         options
             .validate()
             .map_err(|e| TextError::Corrupt(e.to_string()))?;
-        let docs = le_u32(&bytes, 20) as usize;
-        let terms = le_u32(&bytes, 24) as usize;
         // Each document takes 12 bytes and each term at least 13: bound the counts by the body
         // before reserving anything.
         if docs
