@@ -19,9 +19,9 @@ use wasm_bindgen::prelude::*;
 use crate::args;
 use crate::error::{hnsw_error, js_error, type_error};
 use crate::idb;
+use crate::persist::Durable;
 #[cfg(feature = "full")]
-use crate::persist::OpenOptions;
-use crate::persist::{self, Durable};
+use crate::persist::{self, OpenOptions};
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
 /// Options of `new HnswIndex(options)`. The TypeScript interface is generated from this struct
@@ -735,6 +735,8 @@ where
     wasm_bindgen_futures::future_to_promise(f)
 }
 
+durable_methods!(HnswIndex, "index");
+
 #[wasm_bindgen]
 impl HnswIndex {
     /// An empty index; see `HnswIndexOptions`.
@@ -1005,58 +1007,6 @@ impl HnswIndex {
             }
             .into())
         })
-    }
-
-    /// Resolves when every mutation made so far is durable (its log record committed; for a
-    /// batch larger than the log's share, its checkpoint). Immediate for an in-memory index.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn flush(&self) -> js_sys::Promise {
-        persist::flush_promise(self.durable.clone())
-    }
-
-    /// Writes the index as a new generation of checkpoint pages, then switches to it and
-    /// drops the log it covers. `NOT_PERSISTENT` for an in-memory index.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn checkpoint(&self) -> js_sys::Promise {
-        persist::checkpoint_promise(
-            self.durable.clone(),
-            "this index lives in memory only (use HnswIndex.open for a persistent one)",
-        )
-    }
-
-    /// Flushes, gives up the writer's role (another tab may take it) and closes the
-    /// database connection; later mutations fail with `CLOSED`, searches keep working.
-    /// Nothing to do for an in-memory index.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn close(&self) -> js_sys::Promise {
-        persist::close_promise(self.durable.clone())
-    }
-
-    /// Whether the index is kept in IndexedDB (`HnswIndex.open`).
-    #[wasm_bindgen(getter)]
-    pub fn persistent(&self) -> bool {
-        self.durable.is_some()
-    }
-
-    /// Whether writes are refused here: another tab or worker is the writer (or the index was
-    /// closed). False for an in-memory index.
-    #[wasm_bindgen(getter, js_name = readOnly)]
-    pub fn read_only(&self) -> bool {
-        persist::read_only(self.durable.as_ref())
-    }
-
-    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }` (log records
-    /// dropped, and the first of them); `null` when nothing was lost.
-    #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
-    pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        persist::recovered(self.durable.as_ref())
-    }
-
-    /// The persistent side's figures: `{ generation, nextSeq, logBytes, snapshotBytes,
-    /// bytesWritten, checkpoints }`; `null` for an in-memory index.
-    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
-    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        persist::stats(self.durable.as_ref())
     }
 
     /// Live vectors.

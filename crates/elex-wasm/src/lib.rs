@@ -4,6 +4,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[macro_use]
+mod durable_methods;
+
 mod args;
 #[cfg(all(test, target_arch = "wasm32", feature = "test-hooks"))]
 mod browser_tests;

@@ -55,6 +55,8 @@ impl QLearner {
     }
 }
 
+durable_methods!(QLearner, "learner");
+
 #[wasm_bindgen]
 impl QLearner {
     /// A learner with every value 0; `seed` (a non-negative safe integer) drives the
@@ -271,52 +273,6 @@ impl QLearner {
             }
             .into())
         })
-    }
-
-    /// Resolves when every update and action so far is durable (immediate in memory).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn flush(&self) -> js_sys::Promise {
-        persist::flush_promise(self.durable.clone())
-    }
-
-    /// Writes the learner as a new checkpoint and drops the log it covers (`NOT_PERSISTENT`
-    /// in memory).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn checkpoint(&self) -> js_sys::Promise {
-        persist::checkpoint_promise(
-            self.durable.clone(),
-            "this learner lives in memory only (use QLearner.open)",
-        )
-    }
-
-    /// Flushes and gives up the writer's role; later updates fail with `CLOSED`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn close(&self) -> js_sys::Promise {
-        persist::close_promise(self.durable.clone())
-    }
-
-    /// Whether the learner is kept in IndexedDB (`QLearner.open`).
-    #[wasm_bindgen(getter)]
-    pub fn persistent(&self) -> bool {
-        self.durable.is_some()
-    }
-
-    /// Whether updates are refused here (another tab or worker is the writer, or closed).
-    #[wasm_bindgen(getter, js_name = readOnly)]
-    pub fn read_only(&self) -> bool {
-        persist::read_only(self.durable.as_ref())
-    }
-
-    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
-    #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
-    pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        persist::recovered(self.durable.as_ref())
-    }
-
-    /// The persistent side's figures (see `StorageStats`); `null` in memory.
-    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
-    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        persist::stats(self.durable.as_ref())
     }
 }
 

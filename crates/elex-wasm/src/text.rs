@@ -16,7 +16,9 @@ use crate::args;
 use crate::error::{js_error, text_error, type_error};
 use crate::hnsw::{HnswIndex, SearchResult, slice_options};
 use crate::idb;
-use crate::persist::{self, Durable};
+#[cfg(feature = "full")]
+use crate::persist;
+use crate::persist::Durable;
 use crate::task::{DEFAULT_SLICE_MS, Queue, Slicer, step_in_slices};
 
 /// Options of `new TextIndex(options)` (the typings' source, as `HnswIndexOptions`; read by hand).
@@ -167,6 +169,8 @@ async fn read_texts(v: &JsValue, slicer: &mut Slicer) -> Result<Vec<String>, JsV
     }
     Ok(out)
 }
+
+durable_methods!(TextIndex, "text index");
 
 #[wasm_bindgen]
 impl TextIndex {
@@ -377,51 +381,6 @@ impl TextIndex {
             }
             .into())
         })
-    }
-
-    /// Resolves when every add and delete so far is durable (immediate in memory).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn flush(&self) -> js_sys::Promise {
-        persist::flush_promise(self.durable.clone())
-    }
-
-    /// Writes a new checkpoint and drops the log it covers (`NOT_PERSISTENT` in memory).
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn checkpoint(&self) -> js_sys::Promise {
-        persist::checkpoint_promise(
-            self.durable.clone(),
-            "this text index lives in memory only (use TextIndex.open)",
-        )
-    }
-
-    /// Flushes and gives up the writer's role; later writes fail with `CLOSED`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn close(&self) -> js_sys::Promise {
-        persist::close_promise(self.durable.clone())
-    }
-
-    /// Whether the index is kept in IndexedDB (`TextIndex.open`).
-    #[wasm_bindgen(getter)]
-    pub fn persistent(&self) -> bool {
-        self.durable.is_some()
-    }
-
-    /// Whether writes are refused here (another tab or worker is the writer, or closed).
-    #[wasm_bindgen(getter, js_name = readOnly)]
-    pub fn read_only(&self) -> bool {
-        persist::read_only(self.durable.as_ref())
-    }
-
-    /// After `open({ recover: true })` over a damaged log: `{ lost, firstLost }`; else `null`.
-    #[wasm_bindgen(getter, unchecked_return_type = "Recovered | null")]
-    pub fn recovered(&self) -> Result<JsValue, JsValue> {
-        persist::recovered(self.durable.as_ref())
-    }
-
-    /// The persistent side's figures (see `StorageStats`); `null` in memory.
-    #[wasm_bindgen(js_name = storageStats, unchecked_return_type = "StorageStats | null")]
-    pub fn storage_stats(&self) -> Result<JsValue, JsValue> {
-        persist::stats(self.durable.as_ref())
     }
 
     /// Live texts.
