@@ -46,7 +46,7 @@ post() {
   local unopt other
   unopt=$(size "$bg")
   "$wasm_opt" "$opt" --strip-debug --strip-producers "${features[@]}" "$bg" -o "$dir/opt.wasm"
-  # The level not shipped is measured for the simd web builds only (the comparison in README.md).
+  # The level not shipped is measured for the simd web builds only (the comparison in README.md and docs/performance-log.md).
   other=$([[ $opt == -O3 ]] && echo -Oz || echo -O3)
   local compared=""
   if [[ $target == web && ($flavour == simd || $flavour == simd-core) ]]; then

@@ -30,7 +30,7 @@ if (!args.a || !args.b) throw new Error('--a DIR and --b DIR: two wasm-bindgen w
 // baseline compiler, Liftoff, until a function tiers up: a relaxed build loaded directly (not
 // through `init()`, whose probe catches it) would build a different graph on every run.
 if (process.execArgv.includes('--experimental-wasm-relaxed-simd') && !process.execArgv.includes('--no-liftoff')) {
-  throw new Error('relaxed builds: run with --experimental-wasm-relaxed-simd --no-liftoff (see the README)');
+  throw new Error('relaxed builds: run with --experimental-wasm-relaxed-simd --no-liftoff (see docs/performance-log.md)');
 }
 const n = Number(args.n);
 const base = readVecs(join(args.data, 'base.fvecs'), n);
