@@ -1,7 +1,7 @@
 //! The persistent methods every persisted class exposes (`flush`, `checkpoint`, `close`,
 //! `persistent`, `readOnly`, `recovered`, `storageStats`), written once. Each class keeps its
 //! `durable: Option<Rc<Durable<T>>>` (set by its `open`) and invokes [`durable_methods!`]
-//! after its main `impl`; wasm-bindgen exports the second `impl` block as methods of the same
+//! beside its main `impl`; wasm-bindgen exports the second `impl` block as methods of the same
 //! class, with these docs in the TypeScript declarations. The bodies call `persist`'s
 //! functions, which the core build (no IndexedDB) answers as for an in-memory object.
 
