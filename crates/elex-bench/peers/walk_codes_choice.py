@@ -7,15 +7,14 @@ larger m for the same share needs a larger ef for the same recall.
 
     python crates/elex-bench/peers/walk_codes_choice.py DATA_DIR [N]   (base.fvecs, query.fvecs)
 """
+import os
 import sys
 
 import numpy as np
 
-
-def fvecs(p):
-    a = np.fromfile(p, dtype=np.int32)
-    d = a[0]
-    return a.reshape(-1, d + 1)[:, 1:].view(np.float32).copy()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hnsw_peers import exact_gt, read_vecs  # noqa: E402
+from q4_choice import i8  # noqa: E402
 
 
 def uniform(x, bits):
@@ -24,11 +23,6 @@ def uniform(x, bits):
     h = top / 2
     s = np.abs(x).max(1, keepdims=True) / h
     return s * (np.clip(np.round(x / s + h), 0, top) - h)
-
-
-def i8(v):
-    s = np.abs(v).max(1, keepdims=True) / 127
-    return np.round(v / s) * s
 
 
 MS = (10, 16, 24, 32, 48, 64)
@@ -42,11 +36,11 @@ def shares(scores, truth):
 def main():
     d = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
-    x = fvecs(f"{d}/base.fvecs")[:n]
-    q = fvecs(f"{d}/query.fvecs")[:1000]
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    truth = np.argsort(-(q @ x.T), axis=1)[:, :10]
+    x = read_vecs(f"{d}/base.fvecs", np.float32, n)
+    q = read_vecs(f"{d}/query.fvecs", np.float32, 1000)
+    truth = exact_gt(x, q, "cosine", 10)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
     centred = x - x.mean(0)
     w, v = np.linalg.eigh(centred[:5000].T @ centred[:5000])
     v = v[:, ::-1]
