@@ -46,8 +46,8 @@ def main():
     v = v[:, ::-1]
     w = w[::-1]
     print(f"n = {n}, best m = " + " / ".join(map(str, MS)))
-    rows = [(f"4-bit, {x.shape[1]} dims", i8(q) @ uniform(x, 4).T)]
-    rows += [(f"{b}-bit, {x.shape[1]} dims", i8(q) @ uniform(x, b).T) for b in (3, 2)]
+    qi = i8(q)
+    rows = [(f"{b}-bit, {x.shape[1]} dims", qi @ uniform(x, b).T) for b in (4, 3, 2)]
     for p in (192, 128, 96):
         # q·x = q·(x − mean) + q·mean, and q·mean is the same for every row of one query
         rows.append((f"4-bit, {p} components ({w[:p].sum() / w.sum():.0%} of the variance)",
