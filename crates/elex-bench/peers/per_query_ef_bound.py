@@ -34,7 +34,9 @@ def greedy(curves, weights, cost, target):
     cur = np.zeros(len(curves), int)
 
     def step(i):
-        gains = (curves[i, cur[i] + 1 :] - curves[i, cur[i]]) / (cost[cur[i] + 1 :] - cost[cur[i]])
+        # Costs are best-of-3 timings; a step that timed no dearer counts as nearly free.
+        extra = np.maximum(cost[cur[i] + 1 :] - cost[cur[i]], 1e-6)
+        gains = (curves[i, cur[i] + 1 :] - curves[i, cur[i]]) / extra
         if gains.size == 0 or gains.max() <= 0:
             return None
         j = int(gains.argmax())
