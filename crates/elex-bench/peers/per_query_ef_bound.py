@@ -1,7 +1,8 @@
 """Whether an ef chosen per query, by how hard the query looks, could search faster than one ef for
 all queries at the same mean recall@10. hnswlib (M 16, efC 200, cosine) is searched at every ef of a
 grid; each query's recall is kept per ef, and the cost of an ef is hnswlib's mean time per query at
-it (one thread, best of 3 passes). Two figures per target recall, each as the time per query of the
+it (one thread, best of 3 passes), smoothed as a straight line in ef fitted to those times (so that
+a noisy pass cannot make a larger ef look cheaper; run it on an idle machine). Two figures per target recall, each as the time per query of the
 one ef that reaches the same mean recall over the time per query of the plan:
 
 - the oracle: each query gets its own ef, knowing its recall at every ef (a greedy plan by recall
@@ -34,9 +35,7 @@ def greedy(curves, weights, cost, target):
     cur = np.zeros(len(curves), int)
 
     def step(i):
-        # Costs are best-of-3 timings; a step that timed no dearer counts as nearly free.
-        extra = np.maximum(cost[cur[i] + 1 :] - cost[cur[i]], 1e-6)
-        gains = (curves[i, cur[i] + 1 :] - curves[i, cur[i]]) / extra
+        gains = (curves[i, cur[i] + 1 :] - curves[i, cur[i]]) / (cost[cur[i] + 1 :] - cost[cur[i]])
         if gains.size == 0 or gains.max() <= 0:
             return None
         j = int(gains.argmax())
@@ -77,6 +76,9 @@ def main():
         cost[j] = best / len(queries) * 1e6
         recall[:, j] = [len(set(a) & set(b)) / 10 for a, b in zip(labels, truth)]
     print("ef, mean recall, us per query:", ", ".join(f"{e} {r:.3f} {c:.0f}" for e, r, c in zip(EFS, recall.mean(0), cost)))
+    slope, intercept = np.polyfit(EFS, cost, 1)
+    cost = intercept + slope * np.array(EFS, float)
+    print(f"us per query fitted: {intercept:.1f} + {slope:.3f} * ef")
 
     for t in TARGETS:
         plan = greedy(recall, np.full(len(queries), 1 / len(queries)), cost, t)
