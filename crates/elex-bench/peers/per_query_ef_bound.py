@@ -2,11 +2,12 @@
 all queries at the same mean recall@10. hnswlib (M 16, efC 200, cosine) is searched at every ef of a
 grid; each query's recall is kept per ef, and the cost of an ef is hnswlib's mean time per query at
 it (one thread, best of 3 passes), smoothed as a straight line in ef fitted to those times (so that
-a noisy pass cannot make a larger ef look cheaper; run it on an idle machine). Two figures per target recall, each as the time per query of the
-one ef that reaches the same mean recall over the time per query of the plan:
+a noisy pass cannot make a larger ef look cheaper; run it on an idle machine). Two figures per
+target recall, each as the time per query of the one ef that reaches the same mean recall over the
+time per query of the plan:
 
 - the oracle: each query gets its own ef, knowing its recall at every ef (a greedy plan by recall
-  gained per microsecond), an upper bound for any rule;
+  gained per microsecond, so about the best that any rule could do);
 - buckets by a feature of a short first search (ef 10): queries fall into 8 quantile buckets of the
   feature, each bucket gets the ef that the greedy plan gives it on 500 calibration queries, and the
   other 500 are searched with it (median of 10 random splits). The first search is not charged,
